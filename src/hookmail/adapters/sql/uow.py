@@ -1,0 +1,47 @@
+"""The SQLAlchemy unit of work: one session, one transaction per `with` block."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from hookmail.adapters.sql.repositories import (
+    SqlAccountRepository,
+    SqlAttemptLog,
+    SqlConfigStore,
+    SqlTokenRepository,
+)
+
+
+class SqlUnitOfWork:
+    """Opens a session on enter; rolls back (unless committed) and closes on exit."""
+
+    accounts: SqlAccountRepository
+    tokens: SqlTokenRepository
+    attempts: SqlAttemptLog
+    config: SqlConfigStore
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+        self._session: Session | None = None
+
+    def __enter__(self) -> Self:
+        session = self._sessions()
+        self._session = session
+        self.accounts = SqlAccountRepository(session)
+        self.tokens = SqlTokenRepository(session)
+        self.attempts = SqlAttemptLog(session)
+        self.config = SqlConfigStore(session)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._session is not None:
+            self._session.rollback()
+            self._session.close()
+            self._session = None
+
+    def commit(self) -> None:
+        if self._session is None:
+            raise RuntimeError("commit() outside a `with` block")
+        self._session.commit()

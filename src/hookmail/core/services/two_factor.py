@@ -1,0 +1,96 @@
+"""TOTP two-factor authentication: setup, enable, disable, backup codes."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from attrs import evolve, frozen
+
+from hookmail.core import totp
+from hookmail.core.accounts import Account
+from hookmail.core.errors import (
+    AccountNotFound,
+    InvalidTotpCode,
+    TotpAlreadyEnabled,
+    TotpNotEnabled,
+    TotpNotSetUp,
+)
+from hookmail.core.ports import Clock, UnitOfWork
+
+
+@frozen
+class TotpSetup:
+    secret: str
+    otpauth_url: str
+
+
+def _load(uow: UnitOfWork, account_id: UUID) -> Account:
+    account = uow.accounts.get(account_id)
+    if account is None:
+        raise AccountNotFound
+    return account
+
+
+def setup_totp(uow: UnitOfWork, clock: Clock, *, account_id: UUID) -> TotpSetup:
+    """Start (or restart) setup with a fresh secret; 2FA stays off until enabled with a code."""
+    with uow:
+        account = _load(uow, account_id)
+        if account.totp_enabled:
+            raise TotpAlreadyEnabled
+        state = totp.new_totp()
+        uow.accounts.save(account.with_totp(state, clock.now()))
+        uow.commit()
+    return TotpSetup(
+        secret=state.secret, otpauth_url=totp.provisioning_uri(state.secret, account.email)
+    )
+
+
+def enable_totp(uow: UnitOfWork, clock: Clock, *, account_id: UUID, code: str) -> list[str]:
+    """Turn 2FA on with a current code; answer ten single-use backup codes (shown once)."""
+    now = clock.now()
+    with uow:
+        account = _load(uow, account_id)
+        if account.totp is None:
+            raise TotpNotSetUp
+        if account.totp.enabled:
+            raise TotpAlreadyEnabled
+        accepted = totp.accept_code(account.totp, code, now, allow_backup=False)
+        if accepted is None:
+            raise InvalidTotpCode
+        codes, hashes = totp.new_backup_codes()
+        state = evolve(accepted, enabled=True, backup_code_hashes=hashes)
+        uow.accounts.save(account.with_totp(state, now))
+        uow.commit()
+    return codes
+
+
+def _enabled_after_code(account: Account, code: str, clock: Clock) -> Account:
+    if account.totp is None or not account.totp.enabled:
+        raise TotpNotEnabled
+    now = clock.now()
+    accepted = totp.accept_code(account.totp, code, now, allow_backup=False)
+    if accepted is None:
+        raise InvalidTotpCode
+    return account.with_totp(accepted, now)
+
+
+def disable_totp(uow: UnitOfWork, clock: Clock, *, account_id: UUID, code: str) -> None:
+    """Turn 2FA off; takes a current TOTP code."""
+    with uow:
+        account = _enabled_after_code(_load(uow, account_id), code, clock)
+        uow.accounts.save(account.with_totp(None, clock.now()))
+        uow.commit()
+
+
+def regenerate_backup_codes(
+    uow: UnitOfWork, clock: Clock, *, account_id: UUID, code: str
+) -> list[str]:
+    """Replace every backup code; takes a current TOTP code."""
+    with uow:
+        account = _enabled_after_code(_load(uow, account_id), code, clock)
+        codes, hashes = totp.new_backup_codes()
+        assert account.totp is not None  # checked by _enabled_after_code
+        state = evolve(account.totp, backup_code_hashes=hashes)
+        uow.accounts.save(account.with_totp(state, clock.now()))
+        uow.commit()
+    return codes
