@@ -1,0 +1,3 @@
+"""hookmail: inbound email to signed webhooks."""
+
+__version__ = "0.1.0"

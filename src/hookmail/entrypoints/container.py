@@ -1,0 +1,55 @@
+"""Wiring: the only place that names adapters."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from dependency_injector import containers, providers
+
+from hookmail.adapters.access_tokens import JwtAccessTokens
+from hookmail.adapters.clock import SystemClock
+from hookmail.adapters.emails import EmailValidatorSyntax
+from hookmail.adapters.mailer import LogMailer, SmtpMailer
+from hookmail.adapters.passwords import Argon2PasswordHasher
+from hookmail.adapters.sql.engine import make_engine, make_sessions
+from hookmail.adapters.sql.uow import SqlUnitOfWork
+from hookmail.core.config import shared_secret_key
+from hookmail.core.ports import Mailer, UnitOfWork
+from hookmail.core.throttle import Limit, Limits
+from hookmail.entrypoints.settings import Settings
+
+
+def limits_from(settings: Settings) -> Limits:
+    return Limits(
+        failures=Limit(settings.login_max_failures, timedelta(seconds=settings.login_window_seconds)),
+        signups=Limit(settings.signups_per_hour, timedelta(hours=1)),
+        reset_requests=Limit(settings.reset_requests_per_hour, timedelta(hours=1)),
+    )
+
+
+def mailer_from(settings: Settings) -> Mailer:
+    if settings.mail_relay == "log":
+        return LogMailer()
+    relay = urlsplit(settings.mail_relay)
+    sender = f"hookmail@{settings.smtp_hostname}"
+    return SmtpMailer(relay.hostname or "localhost", relay.port or 25, sender=sender)
+
+
+def access_tokens_from(settings: Settings, uow: UnitOfWork) -> JwtAccessTokens:
+    """HOOKMAIL_SECRET_KEY, or the key made once and kept in the store for every worker."""
+    key = settings.secret_key or shared_secret_key(uow)
+    return JwtAccessTokens([key])
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+    engine = providers.Singleton(make_engine, settings.provided.database_url)
+    sessions = providers.Singleton(make_sessions, engine)
+    uow = providers.Factory(SqlUnitOfWork, sessions)
+    clock = providers.Singleton(SystemClock)
+    hasher = providers.Singleton(Argon2PasswordHasher)
+    emails = providers.Singleton(EmailValidatorSyntax)
+    mailer = providers.Singleton(mailer_from, settings)
+    limits = providers.Singleton(limits_from, settings)
+    access_tokens = providers.Singleton(access_tokens_from, settings, uow)

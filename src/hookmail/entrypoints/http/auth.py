@@ -1,0 +1,37 @@
+"""Bearer authentication, as middleware: every responder is private unless marked public."""
+
+from __future__ import annotations
+
+import falcon
+
+from hookmail.core.errors import Unauthenticated
+from hookmail.core.services.sessions import authenticate
+from hookmail.entrypoints.http.context import Ports, client_address
+
+
+def public(responder: object) -> object:
+    """Mark a responder as needing no access token."""
+    responder.__hookmail_public__ = True  # type: ignore[attr-defined]
+    return responder
+
+
+class AuthMiddleware:
+    def __init__(self, ports: Ports) -> None:
+        self._ports = ports
+
+    def process_resource(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, params: object
+    ) -> None:
+        req.context.client = client_address(req, self._ports.trusted_proxies)
+        if resource is None:
+            return
+        responder = getattr(resource, f"on_{req.method.lower()}", None)
+        if responder is None or getattr(responder, "__hookmail_public__", False):
+            return
+        header = req.get_header("Authorization") or ""
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("send 'Authorization: Bearer <access_token>'")
+        req.context.account_id = authenticate(
+            self._ports.uow(), self._ports.clock, self._ports.access_tokens, bearer=token.strip()
+        )

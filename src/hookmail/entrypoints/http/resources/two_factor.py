@@ -1,0 +1,69 @@
+"""/api/v1/accounts/me/2fa…"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import falcon
+import segno
+
+from hookmail.core.services import two_factor
+from hookmail.entrypoints.http.context import Ports, json_body
+from hookmail.entrypoints.http.schemas import CodeBody, structure
+
+
+def qr_png_base64(text: str) -> str:
+    """A PNG of the QR code of `text`, base64-encoded."""
+    buffer = io.BytesIO()
+    segno.make(text, error="m").save(buffer, kind="png", scale=5, border=4)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+class TotpSetupResource:
+    def __init__(self, ports: Ports) -> None:
+        self._p = ports
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        setup = two_factor.setup_totp(self._p.uow(), self._p.clock, account_id=req.context.account_id)
+        resp.media = {
+            "secret": setup.secret,
+            "otpauth_url": setup.otpauth_url,
+            "qr_code_png": qr_png_base64(setup.otpauth_url),
+        }
+
+
+class TotpEnable:
+    def __init__(self, ports: Ports) -> None:
+        self._p = ports
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = structure(json_body(req), CodeBody)
+        codes = two_factor.enable_totp(
+            self._p.uow(), self._p.clock, account_id=req.context.account_id, code=body.code
+        )
+        resp.media = {"backup_codes": codes}
+
+
+class TotpResource:
+    def __init__(self, ports: Ports) -> None:
+        self._p = ports
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = structure(json_body(req), CodeBody)
+        two_factor.disable_totp(
+            self._p.uow(), self._p.clock, account_id=req.context.account_id, code=body.code
+        )
+        resp.status = falcon.HTTP_204
+
+
+class BackupCodes:
+    def __init__(self, ports: Ports) -> None:
+        self._p = ports
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = structure(json_body(req), CodeBody)
+        codes = two_factor.regenerate_backup_codes(
+            self._p.uow(), self._p.clock, account_id=req.context.account_id, code=body.code
+        )
+        resp.media = {"backup_codes": codes}

@@ -1,0 +1,26 @@
+"""create_app(container): the Falcon app over the container's providers."""
+
+from __future__ import annotations
+
+import falcon
+
+from hookmail.adapters.sql.engine import ping
+from hookmail.entrypoints.container import Container
+from hookmail.entrypoints.http.app import build_app
+from hookmail.entrypoints.http.context import Ports
+
+
+def create_app(container: Container) -> falcon.App:
+    settings = container.settings()
+    ports = Ports(
+        uow=container.uow,
+        clock=container.clock(),
+        hasher=container.hasher(),
+        emails=container.emails(),
+        access_tokens=container.access_tokens(),
+        mailer=container.mailer(),
+        limits=container.limits(),
+        public_url=settings.public_url,
+        trusted_proxies=settings.trusted_proxies,
+    )
+    return build_app(ports, lambda: ping(container.engine()))
