@@ -60,7 +60,10 @@ class JwtAccessTokens:
                 key,
                 algorithms=["HS256"],
                 issuer=ISSUER,
-                options={"require": ["sub", "iat", "exp", "jti", "iss", "typ"], "verify_exp": False},
+                options={
+                    "require": ["sub", "iat", "exp", "jti", "iss", "typ"],
+                    "verify_exp": False,
+                },
             )
             if claims.get("typ") != ACCESS_TYPE:
                 raise InvalidToken("not an access token")

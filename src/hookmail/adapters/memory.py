@@ -162,7 +162,7 @@ class InMemoryAttempts:
         self._state.attempts.append((key, at))
 
     def since(self, key: str, since: datetime) -> list[datetime]:
-        return sorted(at for k, at in self._state.attempts if k == key and at >= since)
+        return sorted(at for k, at in self._state.attempts if k == key and at > since)
 
     def prune(self, before: datetime) -> None:
         self._state.attempts = [(k, at) for k, at in self._state.attempts if at >= before]

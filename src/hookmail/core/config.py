@@ -6,18 +6,20 @@ import secrets
 
 from hookmail.core.ports import UnitOfWork
 
-SECRET_KEY = "secret_key"
+SIGNING_KEY_NAME = "secret_key"
 
 
 def shared_secret_key(uow: UnitOfWork) -> str:
-    """The access-token signing key every process shares: made once, kept in the store."""
+    """The access-token signing key every process shares: made once, kept in the store.
+
+    Processes starting together may race; put_if_absent lets the first writer win and
+    everyone reads the winner back.
+    """
     with uow:
-        key = uow.config.get(SECRET_KEY)
-        if key is None:
-            uow.config.put_if_absent(SECRET_KEY, secrets.token_urlsafe(48))
-            uow.commit()
+        uow.config.put_if_absent(SIGNING_KEY_NAME, secrets.token_urlsafe(48))
+        uow.commit()
+    with uow:
+        key = uow.config.get(SIGNING_KEY_NAME)
     if key is None:
-        with uow:
-            key = uow.config.get(SECRET_KEY)
-    assert key is not None  # put_if_absent left a value, ours or a racing writer's
+        raise RuntimeError("the store lost the signing key it was just given")
     return key

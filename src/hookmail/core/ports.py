@@ -105,7 +105,7 @@ class AttemptLog(Protocol):
     def record(self, key: str, at: datetime) -> None: ...
 
     def since(self, key: str, since: datetime) -> list[datetime]:
-        """The events of `key` at or after `since`, oldest first ([] when none)."""
+        """The events of `key` strictly after `since`, oldest first ([] when none)."""
         ...
 
     def prune(self, before: datetime) -> None:

@@ -30,7 +30,7 @@ def digest(token: str) -> str:
 class TokenKind(StrEnum):
     REFRESH = "refresh"
     TOTP_CHALLENGE = "totp_challenge"
-    PASSWORD_RESET = "password_reset"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 (a label, not a password)
 
 
 @frozen(kw_only=True)

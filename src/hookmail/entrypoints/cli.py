@@ -32,7 +32,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no typ
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from hookmail.entrypoints.wsgi import app  # noqa: PLC0415 (built in the worker)
+        from hookmail.entrypoints.wsgi import app
 
         return app
 
@@ -41,7 +41,7 @@ def _settings() -> Settings:
     try:
         return Settings.from_env(os.environ)
     except SettingsError as exc:
-        print(f"hookmail: {exc}", file=sys.stderr)  # noqa: T201
+        print(f"hookmail: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
@@ -52,7 +52,7 @@ def _migrate(settings: Settings) -> None:
 
 
 def _run_api(settings: Settings, workers: int) -> None:
-    print(f"hookmail {__version__}: API on http://{settings.api_host}:{settings.api_port}")  # noqa: T201
+    print(f"hookmail {__version__}: API on http://{settings.api_host}:{settings.api_port}")
     _Gunicorn(
         {
             "bind": f"{settings.api_host}:{settings.api_port}",
@@ -60,6 +60,7 @@ def _run_api(settings: Settings, workers: int) -> None:
             "accesslog": "-",
             "timeout": 60,
             "graceful_timeout": 20,
+            "control_socket_disable": True,  # several instances may share a machine
         }
     ).run()
 
@@ -78,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = _settings()
     if args.command == "migrate":
         _migrate(settings)
-        print("hookmail: schema is up to date")  # noqa: T201
+        print("hookmail: schema is up to date")
     elif args.command == "api":
         _run_api(settings, args.workers or settings.api_workers)
     elif args.command == "serve":

@@ -22,7 +22,9 @@ from hookmail.entrypoints.settings import Settings
 
 def limits_from(settings: Settings) -> Limits:
     return Limits(
-        failures=Limit(settings.login_max_failures, timedelta(seconds=settings.login_window_seconds)),
+        failures=Limit(
+            settings.login_max_failures, timedelta(seconds=settings.login_window_seconds)
+        ),
         signups=Limit(settings.signups_per_hour, timedelta(hours=1)),
         reset_requests=Limit(settings.reset_requests_per_hour, timedelta(hours=1)),
     )

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import falcon
-
 from hookmail.adapters.sql.engine import ping
 from hookmail.entrypoints.container import Container
-from hookmail.entrypoints.http.app import build_app
+from hookmail.entrypoints.http.app import WsgiApp, build_app
 from hookmail.entrypoints.http.context import Ports
 
 
-def create_app(container: Container) -> falcon.App:
+def create_app(container: Container) -> WsgiApp:
     settings = container.settings()
     ports = Ports(
         uow=container.uow,

@@ -34,22 +34,32 @@ def _boolean(raw: str) -> bool:
     raise ValueError("expected true or false")
 
 
+def _whole(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError("expected a whole number") from None
+
+
 def _port(raw: str) -> int:
-    port = int(raw)
+    port = _whole(raw)
     if not 0 <= port <= 65535:
         raise ValueError("expected a port number 0-65535")
     return port
 
 
 def _positive_int(raw: str) -> int:
-    value = int(raw)
+    value = _whole(raw)
     if value < 1:
         raise ValueError("expected a positive whole number")
     return value
 
 
 def _positive_float(raw: str) -> float:
-    value = float(raw)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("expected a number of seconds") from None
     if not value > 0:
         raise ValueError("expected a positive number of seconds")
     return value
@@ -78,7 +88,7 @@ def _nameservers(raw: str) -> tuple[tuple[str, int], ...]:
 
 
 def _schedule(raw: str) -> tuple[int, ...]:
-    delays = tuple(int(part) for part in _items(raw))
+    delays = tuple(_whole(part) for part in _items(raw))
     if not delays or any(d < 0 for d in delays):
         raise ValueError("expected a comma list of non-negative seconds")
     return delays

@@ -162,7 +162,7 @@ class SqlAttemptLog:
         return list(
             self._session.scalars(
                 select(AttemptRow.at)
-                .where(AttemptRow.key == key, AttemptRow.at >= since)
+                .where(AttemptRow.key == key, AttemptRow.at > since)
                 .order_by(AttemptRow.at)
             )
         )

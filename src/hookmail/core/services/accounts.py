@@ -111,9 +111,12 @@ def delete_account(
         account = _load(uow, account_id)
         if not hasher.verify(password, account.password_hash):
             raise InvalidCredentials("the password is wrong")
-        if account.totp is not None and account.totp.enabled:
-            if not code or totp.accept_code(account.totp, code, now, allow_backup=True) is None:
-                raise InvalidTotpCode
+        if (
+            account.totp is not None
+            and account.totp.enabled
+            and (not code or totp.accept_code(account.totp, code, now, allow_backup=True) is None)
+        ):
+            raise InvalidTotpCode
         uow.accounts.delete(account_id)
         uow.commit()
 

@@ -7,7 +7,7 @@ from uuid import UUID
 from attrs import evolve, frozen
 
 from hookmail.core import totp
-from hookmail.core.accounts import Account
+from hookmail.core.accounts import Account, Totp
 from hookmail.core.errors import (
     AccountNotFound,
     InvalidTotpCode,
@@ -64,20 +64,21 @@ def enable_totp(uow: UnitOfWork, clock: Clock, *, account_id: UUID, code: str) -
     return codes
 
 
-def _enabled_after_code(account: Account, code: str, clock: Clock) -> Account:
+def _accept_current_code(account: Account, code: str, clock: Clock) -> Totp:
+    """The account's TOTP state after accepting a current code (not a backup code)."""
     if account.totp is None or not account.totp.enabled:
         raise TotpNotEnabled
-    now = clock.now()
-    accepted = totp.accept_code(account.totp, code, now, allow_backup=False)
+    accepted = totp.accept_code(account.totp, code, clock.now(), allow_backup=False)
     if accepted is None:
         raise InvalidTotpCode
-    return account.with_totp(accepted, now)
+    return accepted
 
 
 def disable_totp(uow: UnitOfWork, clock: Clock, *, account_id: UUID, code: str) -> None:
     """Turn 2FA off; takes a current TOTP code."""
     with uow:
-        account = _enabled_after_code(_load(uow, account_id), code, clock)
+        account = _load(uow, account_id)
+        _accept_current_code(account, code, clock)
         uow.accounts.save(account.with_totp(None, clock.now()))
         uow.commit()
 
@@ -87,10 +88,10 @@ def regenerate_backup_codes(
 ) -> list[str]:
     """Replace every backup code; takes a current TOTP code."""
     with uow:
-        account = _enabled_after_code(_load(uow, account_id), code, clock)
+        account = _load(uow, account_id)
+        accepted = _accept_current_code(account, code, clock)
         codes, hashes = totp.new_backup_codes()
-        assert account.totp is not None  # checked by _enabled_after_code
-        state = evolve(account.totp, backup_code_hashes=hashes)
+        state = evolve(accepted, backup_code_hashes=hashes)
         uow.accounts.save(account.with_totp(state, clock.now()))
         uow.commit()
     return codes

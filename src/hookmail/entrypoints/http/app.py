@@ -20,10 +20,13 @@ from hookmail.entrypoints.http.resources import accounts, sessions, system, two_
 API = "/api/v1"
 
 
-def build_app(ports: Ports, ping: Callable[[], None]) -> falcon.App:
+WsgiApp = falcon.App[falcon.Request, falcon.Response]
+
+
+def build_app(ports: Ports, ping: Callable[[], None]) -> WsgiApp:
     """The app over the given ports; `ping` raises when the store is unreachable."""
     metrics = HttpMetrics(CollectorRegistry())
-    app = falcon.App(middleware=[metrics, AuthMiddleware(ports)])
+    app: WsgiApp = falcon.App(middleware=[metrics, AuthMiddleware(ports)])
     app.req_options.strip_url_path_trailing_slash = True
 
     app.add_error_handler(Exception, errors.handle_unexpected)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import falcon
 
 from hookmail.core.errors import Unauthenticated
@@ -20,7 +22,11 @@ class AuthMiddleware:
         self._ports = ports
 
     def process_resource(
-        self, req: falcon.Request, resp: falcon.Response, resource: object, params: object
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        resource: object,
+        params: dict[str, Any],
     ) -> None:
         req.context.client = client_address(req, self._ports.trusted_proxies)
         if resource is None:

@@ -9,8 +9,7 @@ from collections.abc import Callable
 import falcon
 from attrs import frozen
 
-from hookmail.core.ports import AccessTokens, Clock, EmailSyntax, Mailer, PasswordHasher
-from hookmail.core.ports import UnitOfWork
+from hookmail.core.ports import AccessTokens, Clock, EmailSyntax, Mailer, PasswordHasher, UnitOfWork
 from hookmail.core.throttle import Limits
 from hookmail.entrypoints.http.errors import InvalidJson, PayloadTooLarge
 from hookmail.entrypoints.settings import Network

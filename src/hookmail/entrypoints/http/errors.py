@@ -6,8 +6,8 @@ import logging
 from typing import Final
 
 import falcon
-from cattrs.errors import BaseValidationError
 from cattrs import transform_error
+from cattrs.errors import BaseValidationError
 from sqlalchemy.exc import OperationalError
 
 from hookmail.core.errors import (
@@ -83,9 +83,7 @@ def handle_store_down(
     resp.media = {"code": "store_unavailable", "error": "the store is unavailable; try again"}
 
 
-def handle_unexpected(
-    req: falcon.Request, resp: falcon.Response, ex: Exception, _: object
-) -> None:
+def handle_unexpected(req: falcon.Request, resp: falcon.Response, ex: Exception, _: object) -> None:
     if isinstance(ex, falcon.HTTPError):  # Falcon's own errors keep their status
         raise ex
     log.exception("unhandled error on %s %s", req.method, req.path)
@@ -93,9 +91,7 @@ def handle_unexpected(
     resp.media = {"code": "internal_error", "error": "something went wrong on our side"}
 
 
-def serialize_http_error(
-    req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError
-) -> None:
+def serialize_http_error(req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError) -> None:
     resp.content_type = falcon.MEDIA_JSON
     code = ex.title if ex.title == "invalid_json" else None
     code = code or _HTTP_CODES.get(ex.status_code, f"http_{ex.status_code}")

@@ -31,32 +31,43 @@ SCHEMAS: dict[str, Json] = {
     "CreateSessionRequest": obj(["email", "password"], email=STRING, password=STRING),
     "AccountResponse": obj(
         ["id", "email", "timezone", "created_at", "updated_at"],
-        id=STRING, email=STRING, timezone=STRING, created_at=DATETIME, updated_at=DATETIME,
-    ),  # fmt: skip
+        id=STRING,
+        email=STRING,
+        timezone=STRING,
+        created_at=DATETIME,
+        updated_at=DATETIME,
+    ),
     "DeleteAccountRequest": obj(["password"], password=STRING, code=STRING),
     "ChangePasswordRequest": obj(
         ["current_password", "new_password"], current_password=STRING, new_password=STRING
     ),
     "UpdateTimezoneRequest": obj(["timezone"], timezone=STRING),
     "RequestPasswordResetRequest": obj(["email"], email=STRING),
-    "ConfirmPasswordResetRequest": obj(["token", "new_password"], token=STRING, new_password=STRING),
+    "ConfirmPasswordResetRequest": obj(
+        ["token", "new_password"], token=STRING, new_password=STRING
+    ),
     "TOTPCodeRequest": obj(["code"], code=STRING),
     "EnableTOTPRequest": obj(["code"], code=STRING),
     "SetupTOTPResponse": obj(
         ["secret", "otpauth_url", "qr_code_png"],
-        secret=STRING, otpauth_url=STRING, qr_code_png=STRING,
-    ),  # fmt: skip
+        secret=STRING,
+        otpauth_url=STRING,
+        qr_code_png=STRING,
+    ),
     "BackupCodesResponse": obj(["backup_codes"], backup_codes={"type": "array", "items": STRING}),
     "SessionResponse": obj(
         ["access_token", "refresh_token", "expires_in", "token_type"],
-        access_token=STRING, refresh_token=STRING, expires_in={"type": "integer"},
+        access_token=STRING,
+        refresh_token=STRING,
+        expires_in={"type": "integer"},
         token_type={"type": "string", "enum": ["Bearer"]},
-    ),  # fmt: skip
+    ),
     "TOTPChallengeResponse": obj(
         ["totp_required", "totp_token", "expires_in"],
-        totp_required={"type": "boolean", "const": True}, totp_token=STRING,
+        totp_required={"type": "boolean", "const": True},
+        totp_token=STRING,
         expires_in={"type": "integer"},
-    ),  # fmt: skip
+    ),
     "CompleteTOTPRequest": obj(["totp_token", "code"], totp_token=STRING, code=STRING),
     "RefreshSessionRequest": obj(["refresh_token"], refresh_token=STRING),
     "DeleteSessionRequest": obj(["refresh_token"], refresh_token=STRING),
@@ -114,90 +125,189 @@ def op(
 
 
 def path_id(description: str, name: str = "id") -> Json:
-    return {"in": "path", "name": name, "required": True, "description": description,
-            "schema": {"type": "string"}}  # fmt: skip
+    return {
+        "in": "path",
+        "name": name,
+        "required": True,
+        "description": description,
+        "schema": {"type": "string"},
+    }
 
 
 PATHS: dict[str, dict[str, Json]] = {
     "/api/v1/accounts": {
-        "post": op("createAccount", "Sign up", "accounts", ok=("201", ref("AccountResponse")),
-                   body="CreateAccountRequest", errors=("409", "429"), secured=False),
+        "post": op(
+            "createAccount",
+            "Sign up",
+            "accounts",
+            ok=("201", ref("AccountResponse")),
+            body="CreateAccountRequest",
+            errors=("409", "429"),
+            secured=False,
+        ),
     },
     "/api/v1/accounts/me": {
-        "get": op("getAccount", "Get current account", "accounts",
-                  ok=("200", ref("AccountResponse"))),
-        "delete": op("deleteAccount", "Delete account", "accounts", ok=("204", None),
-                     body="DeleteAccountRequest"),
+        "get": op(
+            "getAccount", "Get current account", "accounts", ok=("200", ref("AccountResponse"))
+        ),
+        "delete": op(
+            "deleteAccount",
+            "Delete account",
+            "accounts",
+            ok=("204", None),
+            body="DeleteAccountRequest",
+        ),
     },
     "/api/v1/accounts/me/password": {
-        "put": op("changePassword", "Change password", "accounts", ok=("204", None),
-                  body="ChangePasswordRequest"),
+        "put": op(
+            "changePassword",
+            "Change password",
+            "accounts",
+            ok=("204", None),
+            body="ChangePasswordRequest",
+        ),
     },
     "/api/v1/accounts/me/timezone": {
-        "put": op("updateTimezone", "Update timezone", "accounts", ok=("204", None),
-                  body="UpdateTimezoneRequest"),
+        "put": op(
+            "updateTimezone",
+            "Update timezone",
+            "accounts",
+            ok=("204", None),
+            body="UpdateTimezoneRequest",
+        ),
     },
     "/api/v1/accounts/password-reset": {
-        "post": op("requestPasswordReset", "Request password reset", "accounts",
-                   ok=("202", None), body="RequestPasswordResetRequest", errors=("429",),
-                   secured=False),
-        "put": op("confirmPasswordReset", "Confirm password reset", "accounts", ok=("204", None),
-                  body="ConfirmPasswordResetRequest", errors=("401", "429"), secured=False),
+        "post": op(
+            "requestPasswordReset",
+            "Request password reset",
+            "accounts",
+            ok=("202", None),
+            body="RequestPasswordResetRequest",
+            errors=("429",),
+            secured=False,
+        ),
+        "put": op(
+            "confirmPasswordReset",
+            "Confirm password reset",
+            "accounts",
+            ok=("204", None),
+            body="ConfirmPasswordResetRequest",
+            errors=("401", "429"),
+            secured=False,
+        ),
     },
     "/api/v1/accounts/me/2fa": {
-        "delete": op("disableTOTP", "Disable TOTP two-factor authentication", "2fa",
-                     ok=("204", None), body="TOTPCodeRequest"),
+        "delete": op(
+            "disableTOTP",
+            "Disable TOTP two-factor authentication",
+            "2fa",
+            ok=("204", None),
+            body="TOTPCodeRequest",
+        ),
     },
     "/api/v1/accounts/me/2fa/backup-codes": {
-        "post": op("regenerateBackupCodes", "Regenerate TOTP backup codes", "2fa",
-                   ok=("200", ref("BackupCodesResponse")), body="TOTPCodeRequest"),
+        "post": op(
+            "regenerateBackupCodes",
+            "Regenerate TOTP backup codes",
+            "2fa",
+            ok=("200", ref("BackupCodesResponse")),
+            body="TOTPCodeRequest",
+        ),
     },
     "/api/v1/accounts/me/2fa/enable": {
-        "post": op("enableTOTP", "Enable TOTP two-factor authentication", "2fa",
-                   ok=("200", ref("BackupCodesResponse")), body="EnableTOTPRequest",
-                   errors=("409",)),
+        "post": op(
+            "enableTOTP",
+            "Enable TOTP two-factor authentication",
+            "2fa",
+            ok=("200", ref("BackupCodesResponse")),
+            body="EnableTOTPRequest",
+            errors=("409",),
+        ),
     },
     "/api/v1/accounts/me/2fa/setup": {
-        "post": op("setupTOTP", "Set up TOTP two-factor authentication", "2fa",
-                   ok=("200", ref("SetupTOTPResponse")), errors=("409",)),
+        "post": op(
+            "setupTOTP",
+            "Set up TOTP two-factor authentication",
+            "2fa",
+            ok=("200", ref("SetupTOTPResponse")),
+            errors=("409",),
+        ),
     },
     "/api/v1/sessions": {
-        "post": op("createSession", "Sign in", "sessions",
-                   ok=("200", {"oneOf": [ref("SessionResponse"), ref("TOTPChallengeResponse")]}),
-                   body="CreateSessionRequest", errors=("401", "429"), secured=False),
-        "delete": op("deleteSession", "Sign out", "sessions", ok=("204", None),
-                     body="DeleteSessionRequest", errors=("401",), secured=False),
+        "post": op(
+            "createSession",
+            "Sign in",
+            "sessions",
+            ok=("200", {"oneOf": [ref("SessionResponse"), ref("TOTPChallengeResponse")]}),
+            body="CreateSessionRequest",
+            errors=("401", "429"),
+            secured=False,
+        ),
+        "delete": op(
+            "deleteSession",
+            "Sign out",
+            "sessions",
+            ok=("204", None),
+            body="DeleteSessionRequest",
+            errors=("401",),
+            secured=False,
+        ),
     },
     "/api/v1/sessions/2fa": {
-        "post": op("completeTOTPSession", "Complete sign-in with TOTP code", "sessions2fa",
-                   ok=("200", ref("SessionResponse")), body="CompleteTOTPRequest",
-                   errors=("401", "429"), secured=False),
+        "post": op(
+            "completeTOTPSession",
+            "Complete sign-in with TOTP code",
+            "sessions2fa",
+            ok=("200", ref("SessionResponse")),
+            body="CompleteTOTPRequest",
+            errors=("401", "429"),
+            secured=False,
+        ),
     },
     "/api/v1/sessions/refresh": {
-        "post": op("refreshSession", "Refresh access token", "sessions",
-                   ok=("200", ref("SessionResponse")), body="RefreshSessionRequest",
-                   errors=("401",), secured=False),
+        "post": op(
+            "refreshSession",
+            "Refresh access token",
+            "sessions",
+            ok=("200", ref("SessionResponse")),
+            body="RefreshSessionRequest",
+            errors=("401",),
+            secured=False,
+        ),
     },
     "/healthz": {"get": op("health", "Liveness", "system", ok=("200", None), secured=False)},
-    "/readyz": {"get": op("ready", "Readiness: the store answers", "system", ok=("200", None),
-                          errors=("503",), secured=False)},
-    "/metrics": {"get": op("metrics", "Prometheus metrics", "system", ok=("200", None),
-                           secured=False)},
+    "/readyz": {
+        "get": op(
+            "ready",
+            "Readiness: the store answers",
+            "system",
+            ok=("200", None),
+            errors=("503",),
+            secured=False,
+        )
+    },
+    "/metrics": {
+        "get": op("metrics", "Prometheus metrics", "system", ok=("200", None), secured=False)
+    },
     "/api/v1/openapi.json": {
         "get": op("openapi", "This document", "system", ok=("200", None), secured=False),
     },
-}  # fmt: skip
+}
 
 
 def document() -> Json:
     return {
         "openapi": "3.1.0",
-        "info": {"title": "hookmail", "version": __version__,
-                 "description": "Inbound email to signed webhooks."},
+        "info": {
+            "title": "hookmail",
+            "version": __version__,
+            "description": "Inbound email to signed webhooks.",
+        },
         "paths": PATHS,
         "components": {
             "schemas": SCHEMAS,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                           "bearerFormat": "JWT"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
         },
-    }  # fmt: skip
+    }

@@ -25,7 +25,9 @@ class TotpSetupResource:
         self._p = ports
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        setup = two_factor.setup_totp(self._p.uow(), self._p.clock, account_id=req.context.account_id)
+        setup = two_factor.setup_totp(
+            self._p.uow(), self._p.clock, account_id=req.context.account_id
+        )
         resp.media = {
             "secret": setup.secret,
             "otpauth_url": setup.otpauth_url,

@@ -1,0 +1,79 @@
+"""An app over a real store (SQLite and PostgreSQL) with a fixed clock and a recording mailer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyotp
+import pytest
+from dependency_injector import providers
+from falcon import testing
+
+from hookmail.adapters.memory import FixedClock, RecordingMailer
+from hookmail.adapters.passwords import Argon2PasswordHasher
+from hookmail.entrypoints.container import Container
+from hookmail.entrypoints.http_app import create_app
+from hookmail.entrypoints.settings import Settings
+from tests.conftest import SQL_STORES, clean_engine
+
+PASSWORD = "correct horse battery"
+
+
+class Api:
+    """A test client that knows the walk every test starts with."""
+
+    def __init__(self, client: testing.TestClient, clock: FixedClock, mailer: RecordingMailer):
+        self.client = client
+        self.clock = clock
+        self.mailer = mailer
+
+    def call(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
+        headers = kwargs.pop("headers", {})
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        result = self.client.simulate_request(method, path, headers=headers, **kwargs)
+        assert result.status_code < 500, result.text  # no failure path answers 500
+        return result
+
+    def sign_up(self, email: str, password: str = PASSWORD) -> dict[str, Any]:
+        result = self.call("POST", "/api/v1/accounts", json={"email": email, "password": password})
+        assert result.status_code == 201, result.json
+        return dict(result.json)
+
+    def sign_in(self, email: str, password: str = PASSWORD) -> dict[str, Any]:
+        result = self.call("POST", "/api/v1/sessions", json={"email": email, "password": password})
+        assert result.status_code == 200, result.json
+        return dict(result.json)
+
+    def new_user(self, email: str = "alice@example.com") -> str:
+        """Sign up and in; the access token."""
+        self.sign_up(email)
+        return str(self.sign_in(email)["access_token"])
+
+    def enable_totp(self, token: str) -> tuple[str, list[str]]:
+        """Turn 2FA on; the secret and the backup codes. Moves the clock past the used step."""
+        setup = self.call("POST", "/api/v1/accounts/me/2fa/setup", token).json
+        code = pyotp.TOTP(setup["secret"]).at(self.clock.now())
+        enabled = self.call("POST", "/api/v1/accounts/me/2fa/enable", token, json={"code": code})
+        assert enabled.status_code == 200, enabled.json
+        self.clock.advance(seconds=30)
+        return setup["secret"], enabled.json["backup_codes"]
+
+    def totp(self, secret: str) -> str:
+        return pyotp.TOTP(secret).at(self.clock.now())
+
+
+def make_api(container: Container) -> Api:
+    clock, mailer = FixedClock(), RecordingMailer()
+    container.clock.override(providers.Object(clock))
+    container.mailer.override(providers.Object(mailer))
+    container.hasher.override(providers.Object(Argon2PasswordHasher(time_cost=1, memory_cost=1024)))
+    return Api(testing.TestClient(create_app(container)), clock, mailer)
+
+
+@pytest.fixture(params=SQL_STORES)
+def api(request: pytest.FixtureRequest) -> Api:
+    engine = clean_engine(request, request.param)
+    container = Container(settings=providers.Object(Settings(smtp_hostname="mx.test")))
+    container.engine.override(providers.Object(engine))
+    return make_api(container)

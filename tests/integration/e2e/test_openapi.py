@@ -1,0 +1,73 @@
+"""The OpenAPI document and the served routes agree, and the document is valid 3.1."""
+
+from __future__ import annotations
+
+import pytest
+from falcon import inspect, testing
+
+from hookmail.adapters.memory import FixedClock, InMemoryUnitOfWork
+from tests.integration.e2e.conftest import Api
+
+pytestmark = pytest.mark.e2e
+
+
+def _served(api: Api) -> set[tuple[str, str]]:
+    app = api.client.app
+    routes = inspect.inspect_routes(app)
+    return {
+        (route.path, method.method.lower())
+        for route in routes
+        for method in route.methods
+        if not method.internal
+    }
+
+
+def test_every_served_route_is_documented_and_nothing_else(api: Api) -> None:
+    document = api.call("GET", "/api/v1/openapi.json").json
+    documented = {(path, method) for path, ops in document["paths"].items() for method in ops}
+    assert _served(api) == documented
+
+
+def test_the_document_is_valid_openapi_3_1(api: Api) -> None:
+    from openapi_spec_validator import validate
+
+    document = api.call("GET", "/api/v1/openapi.json").json
+    assert document["openapi"] == "3.1.0"
+    validate(document)
+    ids = [op["operationId"] for ops in document["paths"].values() for op in ops.values()]
+    assert len(ids) == len(set(ids))
+
+
+def test_health_readiness_and_metrics(api: Api) -> None:
+    assert api.call("GET", "/healthz").json == {"status": "ok"}
+    assert api.call("GET", "/readyz").json == {"status": "ready"}
+    api.call("GET", "/api/v1/accounts/me")
+    metrics = api.call("GET", "/metrics")
+    assert metrics.headers["content-type"].startswith("text/plain")
+    assert (
+        'hookmail_http_requests_total{method="GET",route="/api/v1/accounts/me",status="401"}'
+        in metrics.text
+    )
+    assert "hookmail_http_request_duration_seconds_bucket" in metrics.text
+
+
+def test_readiness_fails_when_the_store_is_down() -> None:
+    from hookmail.adapters.memory import (
+        FakeAccessTokens,
+        PermissiveEmailSyntax,
+        PlainPasswordHasher,
+        RecordingMailer,
+    )
+    from hookmail.core.throttle import Limits
+    from hookmail.entrypoints.http.app import build_app
+    from hookmail.entrypoints.http.context import Ports
+
+    def down() -> None:
+        raise OSError("connection refused")
+
+    ports = Ports(uow=InMemoryUnitOfWork, clock=FixedClock(), hasher=PlainPasswordHasher(),
+                  emails=PermissiveEmailSyntax(), access_tokens=FakeAccessTokens(),
+                  mailer=RecordingMailer(), limits=Limits(), public_url="http://x")  # fmt: skip
+    result = testing.TestClient(build_app(ports, down)).simulate_get("/readyz")
+    assert result.status_code == 503
+    assert result.json["code"] == "store_unavailable"
