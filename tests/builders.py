@@ -8,8 +8,19 @@ from uuid import UUID, uuid4
 
 from attrs import evolve
 
+from hookmail.adapters.memory import (
+    FakeAccessTokens,
+    FixedClock,
+    InMemoryUnitOfWork,
+    PermissiveEmailSyntax,
+    PlainPasswordHasher,
+    RecordingMailer,
+    StubResolver,
+)
 from hookmail.core.accounts import Account
+from hookmail.core.throttle import Limits
 from hookmail.core.tokens import IssuedToken, TokenKind
+from hookmail.entrypoints.http.context import Ports
 
 NOW = datetime(2026, 4, 2, 12, 0, tzinfo=UTC)
 
@@ -30,3 +41,21 @@ def a_token(account_id: UUID, **overrides: Any) -> tuple[IssuedToken, str]:
         family_id=overrides.pop("family_id", None),
     )
     return evolve(token, **overrides), plain
+
+
+def memory_ports(**overrides: Any) -> Ports:
+    """The app's ports, all fakes: an app with no I/O at all."""
+    defaults: dict[str, Any] = {
+        "uow": InMemoryUnitOfWork(),
+        "clock": FixedClock(),
+        "hasher": PlainPasswordHasher(),
+        "emails": PermissiveEmailSyntax(),
+        "access_tokens": FakeAccessTokens(),
+        "mailer": RecordingMailer(),
+        "limits": Limits(),
+        "dns": StubResolver(),
+        "public_url": "http://127.0.0.1:8000",
+    }
+    defaults.update(overrides)
+    shared_uow = defaults.pop("uow")
+    return Ports(uow=lambda: shared_uow, **defaults)

@@ -15,9 +15,13 @@ from uuid import UUID
 from attrs import define, evolve, field
 
 from hookmail.core.accounts import Account
-from hookmail.core.errors import EmailTaken, InvalidField, InvalidToken
-from hookmail.core.ports import AccessClaims
+from hookmail.core.deliveries import DeliveryLog
+from hookmail.core.domains import Domain, DomainName
+from hookmail.core.errors import AddressTaken, DomainTaken, EmailTaken, InvalidField, InvalidToken
+from hookmail.core.ports import AccessClaims, DnsFailure
+from hookmail.core.smtp_policies import SmtpPolicy
 from hookmail.core.tokens import IssuedToken, TokenKind
+from hookmail.core.webhooks import Webhook
 
 
 @define
@@ -92,11 +96,33 @@ class RecordingMailer:
 
 
 @define
+class StubResolver:
+    """TXT answers from a dict; names listed in `failing` raise DnsFailure."""
+
+    records: dict[str, list[str]] = field(factory=dict)
+    failing: set[str] = field(factory=set)
+
+    def txt(self, name: str) -> list[str]:
+        if name.lower() in self.failing:
+            raise DnsFailure("SERVFAIL")
+        return list(self.records.get(name.lower(), []))
+
+
+@define
 class _State:
     accounts: dict[UUID, Account] = field(factory=dict)
     tokens: dict[UUID, IssuedToken] = field(factory=dict)
     attempts: list[tuple[str, datetime]] = field(factory=list)
     config: dict[str, str] = field(factory=dict)
+    domains: dict[UUID, Domain] = field(factory=dict)
+    policies: dict[UUID, SmtpPolicy] = field(factory=dict)
+    webhooks: dict[UUID, Webhook] = field(factory=dict)
+    logs: dict[UUID, DeliveryLog] = field(factory=dict)
+
+    def drop_webhooks(self, doomed: set[UUID]) -> None:
+        for webhook_id in doomed:
+            self.webhooks.pop(webhook_id, None)
+        self.logs = {k: v for k, v in self.logs.items() if v.webhook_id not in doomed}
 
 
 class InMemoryAccounts:
@@ -118,9 +144,114 @@ class InMemoryAccounts:
         self._state.accounts[account.id] = account
 
     def delete(self, account_id: UUID) -> None:
-        self._state.accounts.pop(account_id, None)
-        for token in [t for t in self._state.tokens.values() if t.account_id == account_id]:
-            del self._state.tokens[token.id]
+        state = self._state
+        state.accounts.pop(account_id, None)
+        state.tokens = {k: t for k, t in state.tokens.items() if t.account_id != account_id}
+        state.drop_webhooks({w.id for w in state.webhooks.values() if w.account_id == account_id})
+        state.domains = {k: d for k, d in state.domains.items() if d.account_id != account_id}
+        state.policies = {k: p for k, p in state.policies.items() if p.account_id != account_id}
+
+
+class InMemoryDomains:
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    def get(self, domain_id: UUID) -> Domain | None:
+        return self._state.domains.get(domain_id)
+
+    def named(self, name: DomainName) -> list[Domain]:
+        return [d for d in self._state.domains.values() if d.name == name]
+
+    def visible_to(self, account_id: UUID) -> list[Domain]:
+        found = [d for d in self._state.domains.values() if d.visible_to(account_id)]
+        return sorted(found, key=lambda d: (d.created_at, d.name.value))
+
+    def public(self) -> list[Domain]:
+        return [d for d in self._state.domains.values() if d.is_public]
+
+    def save(self, domain: Domain) -> None:
+        for other in self.named(domain.name):
+            if other.id != domain.id and (
+                (other.verified and domain.verified) or other.account_id == domain.account_id
+            ):
+                raise DomainTaken(domain.name.value)
+        self._state.domains[domain.id] = domain
+
+    def delete(self, domain_id: UUID) -> None:
+        self._state.domains.pop(domain_id, None)
+        self._state.drop_webhooks(
+            {w.id for w in self._state.webhooks.values() if w.domain_id == domain_id}
+        )
+
+
+class InMemoryPolicies:
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    def get(self, policy_id: UUID) -> SmtpPolicy | None:
+        return self._state.policies.get(policy_id)
+
+    def of_account(self, account_id: UUID) -> list[SmtpPolicy]:
+        found = [p for p in self._state.policies.values() if p.account_id == account_id]
+        return sorted(found, key=lambda p: (p.created_at, str(p.id)))
+
+    def save(self, policy: SmtpPolicy) -> None:
+        self._state.policies[policy.id] = policy
+
+    def delete(self, policy_id: UUID) -> None:
+        self._state.policies.pop(policy_id, None)
+        for webhook in list(self._state.webhooks.values()):
+            if webhook.smtp_security_policy_id == policy_id:
+                self._state.webhooks[webhook.id] = evolve(webhook, smtp_security_policy_id=None)
+
+
+class InMemoryWebhooks:
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    def get(self, webhook_id: UUID) -> Webhook | None:
+        return self._state.webhooks.get(webhook_id)
+
+    def of_account(self, account_id: UUID) -> list[Webhook]:
+        found = [w for w in self._state.webhooks.values() if w.account_id == account_id]
+        return sorted(found, key=lambda w: (w.created_at, str(w.id)))
+
+    def by_addresses(self, addresses: list[str]) -> dict[str, Webhook]:
+        wanted = set(addresses)
+        return {
+            str(w.address): w for w in self._state.webhooks.values() if str(w.address) in wanted
+        }
+
+    def using_policy(self, policy_id: UUID) -> int:
+        return sum(
+            1 for w in self._state.webhooks.values() if w.smtp_security_policy_id == policy_id
+        )
+
+    def save(self, webhook: Webhook) -> None:
+        for other in self._state.webhooks.values():
+            if other.id != webhook.id and other.address == webhook.address:
+                raise AddressTaken(str(webhook.address))
+        self._state.webhooks[webhook.id] = webhook
+
+    def delete(self, webhook_id: UUID) -> None:
+        self._state.drop_webhooks({webhook_id})
+
+
+class InMemoryDeliveryLogs:
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    def add(self, log: DeliveryLog) -> None:
+        self._state.logs[log.id] = log
+
+    def get(self, webhook_id: UUID, log_id: UUID) -> DeliveryLog | None:
+        log = self._state.logs.get(log_id)
+        return log if log is not None and log.webhook_id == webhook_id else None
+
+    def of_webhook(self, webhook_id: UUID, *, offset: int, limit: int) -> list[DeliveryLog]:
+        found = [g for g in self._state.logs.values() if g.webhook_id == webhook_id]
+        found.sort(key=lambda g: (g.attempted_at, str(g.id)), reverse=True)
+        return found[offset : offset + limit]
 
 
 class InMemoryTokens:
@@ -211,6 +342,22 @@ class InMemoryUnitOfWork:
     @property
     def config(self) -> InMemoryConfig:
         return InMemoryConfig(self._work())
+
+    @property
+    def domains(self) -> InMemoryDomains:
+        return InMemoryDomains(self._work())
+
+    @property
+    def policies(self) -> InMemoryPolicies:
+        return InMemoryPolicies(self._work())
+
+    @property
+    def webhooks(self) -> InMemoryWebhooks:
+        return InMemoryWebhooks(self._work())
+
+    @property
+    def delivery_logs(self) -> InMemoryDeliveryLogs:
+        return InMemoryDeliveryLogs(self._work())
 
     def __enter__(self) -> Self:
         with self._lock:

@@ -95,3 +95,48 @@ class TotpNotSetUp(PreconditionFailed):
 class AccountNotFound(NotFound):
     def __init__(self) -> None:
         super().__init__("account not found")
+
+
+class DomainTaken(Conflict):
+    code = "domain_taken"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"the domain {name} is already claimed")
+
+
+class AddressTaken(Conflict):
+    code = "address_taken"
+
+    def __init__(self, address: str) -> None:
+        super().__init__(f"the address {address} already has a webhook")
+
+
+class PolicyInUse(Conflict):
+    code = "policy_in_use"
+
+    def __init__(self) -> None:
+        super().__init__("the policy is used by a webhook; detach it first")
+
+
+class DnsVerificationFailed(PreconditionFailed):
+    code = "dns_verification_failed"
+
+
+class DomainNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("domain not found")
+
+
+class PolicyNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("SMTP security policy not found")
+
+
+class WebhookNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("webhook not found")
+
+
+class DeliveryLogNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("delivery log entry not found")

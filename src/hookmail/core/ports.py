@@ -12,7 +12,11 @@ from uuid import UUID
 from attrs import frozen
 
 from hookmail.core.accounts import Account
+from hookmail.core.deliveries import DeliveryLog
+from hookmail.core.domains import Domain, DomainName
+from hookmail.core.smtp_policies import SmtpPolicy
 from hookmail.core.tokens import IssuedToken, TokenKind
+from hookmail.core.webhooks import Webhook
 
 
 class Clock(Protocol):
@@ -123,6 +127,88 @@ class ConfigStore(Protocol):
         ...
 
 
+class DnsFailure(Exception):
+    """The DNS could not answer (timeout, SERVFAIL, no server): not the same as "no record"."""
+
+
+class TxtResolver(Protocol):
+    def txt(self, name: str) -> list[str]:
+        """The TXT strings at `name` (each record's strings joined); [] when the name or the
+        record does not exist. Raises DnsFailure when DNS itself fails."""
+        ...
+
+
+class DomainRepository(Protocol):
+    def get(self, domain_id: UUID) -> Domain | None: ...
+
+    def named(self, name: DomainName) -> list[Domain]:
+        """Every row of that name: the claims of several accounts, or the public one."""
+        ...
+
+    def visible_to(self, account_id: UUID) -> list[Domain]:
+        """The account's own domains and the public ones, oldest first."""
+        ...
+
+    def public(self) -> list[Domain]: ...
+
+    def save(self, domain: Domain) -> None:
+        """Insert or update by id. Raises DomainTaken when a second row of one name would be
+        verified, or one account would claim a name twice."""
+        ...
+
+    def delete(self, domain_id: UUID) -> None:
+        """Delete the domain and the webhooks on it."""
+        ...
+
+
+class PolicyRepository(Protocol):
+    def get(self, policy_id: UUID) -> SmtpPolicy | None: ...
+
+    def of_account(self, account_id: UUID) -> list[SmtpPolicy]:
+        """Oldest first."""
+        ...
+
+    def save(self, policy: SmtpPolicy) -> None: ...
+
+    def delete(self, policy_id: UUID) -> None: ...
+
+
+class WebhookRepository(Protocol):
+    def get(self, webhook_id: UUID) -> Webhook | None: ...
+
+    def of_account(self, account_id: UUID) -> list[Webhook]:
+        """Oldest first."""
+        ...
+
+    def by_addresses(self, addresses: list[str]) -> dict[str, Webhook]:
+        """The webhooks whose address is one of `addresses`, keyed by address."""
+        ...
+
+    def using_policy(self, policy_id: UUID) -> int:
+        """How many webhooks use the policy."""
+        ...
+
+    def save(self, webhook: Webhook) -> None:
+        """Insert or update by id. Raises AddressTaken if another webhook has the address."""
+        ...
+
+    def delete(self, webhook_id: UUID) -> None:
+        """Delete the webhook and its delivery logs."""
+        ...
+
+
+class DeliveryLogRepository(Protocol):
+    def add(self, log: DeliveryLog) -> None: ...
+
+    def get(self, webhook_id: UUID, log_id: UUID) -> DeliveryLog | None:
+        """The entry, if it belongs to that webhook."""
+        ...
+
+    def of_webhook(self, webhook_id: UUID, *, offset: int, limit: int) -> list[DeliveryLog]:
+        """Newest first."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction; leaving the block without commit() discards the work."""
 
@@ -134,6 +220,14 @@ class UnitOfWork(Protocol):
     def attempts(self) -> AttemptLog: ...
     @property
     def config(self) -> ConfigStore: ...
+    @property
+    def domains(self) -> DomainRepository: ...
+    @property
+    def policies(self) -> PolicyRepository: ...
+    @property
+    def webhooks(self) -> WebhookRepository: ...
+    @property
+    def delivery_logs(self) -> DeliveryLogRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...

@@ -9,6 +9,7 @@ from dependency_injector import containers, providers
 
 from hookmail.adapters.access_tokens import JwtAccessTokens
 from hookmail.adapters.clock import SystemClock
+from hookmail.adapters.dns import DnspythonResolver
 from hookmail.adapters.emails import EmailValidatorSyntax
 from hookmail.adapters.mailer import LogMailer, SmtpMailer
 from hookmail.adapters.passwords import Argon2PasswordHasher
@@ -54,4 +55,5 @@ class Container(containers.DeclarativeContainer):
     emails = providers.Singleton(EmailValidatorSyntax)
     mailer = providers.Singleton(mailer_from, settings)
     limits = providers.Singleton(limits_from, settings)
+    dns = providers.Singleton(DnspythonResolver, settings.provided.dns_nameservers)
     access_tokens = providers.Singleton(access_tokens_from, settings, uow)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hookmail.adapters.sql.engine import ping
+from hookmail.core.services.domains import sync_public_domains
 from hookmail.entrypoints.container import Container
 from hookmail.entrypoints.http.app import WsgiApp, build_app
 from hookmail.entrypoints.http.context import Ports
@@ -18,7 +19,9 @@ def create_app(container: Container) -> WsgiApp:
         access_tokens=container.access_tokens(),
         mailer=container.mailer(),
         limits=container.limits(),
+        dns=container.dns(),
         public_url=settings.public_url,
         trusted_proxies=settings.trusted_proxies,
     )
+    sync_public_domains(container.uow(), ports.clock, names=settings.public_domains)
     return build_app(ports, lambda: ping(container.engine()))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from falcon import inspect, testing
 
-from hookmail.adapters.memory import FixedClock, InMemoryUnitOfWork
+from hookmail.entrypoints.http.app import build_app
+from tests.builders import memory_ports
 from tests.integration.e2e.conftest import Api
 
 pytestmark = pytest.mark.e2e
@@ -15,7 +18,7 @@ def _served(api: Api) -> set[tuple[str, str]]:
     app = api.client.app
     routes = inspect.inspect_routes(app)
     return {
-        (route.path, method.method.lower())
+        (re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path), method.method.lower())
         for route in routes
         for method in route.methods
         if not method.internal
@@ -52,22 +55,9 @@ def test_health_readiness_and_metrics(api: Api) -> None:
 
 
 def test_readiness_fails_when_the_store_is_down() -> None:
-    from hookmail.adapters.memory import (
-        FakeAccessTokens,
-        PermissiveEmailSyntax,
-        PlainPasswordHasher,
-        RecordingMailer,
-    )
-    from hookmail.core.throttle import Limits
-    from hookmail.entrypoints.http.app import build_app
-    from hookmail.entrypoints.http.context import Ports
-
     def down() -> None:
         raise OSError("connection refused")
 
-    ports = Ports(uow=InMemoryUnitOfWork, clock=FixedClock(), hasher=PlainPasswordHasher(),
-                  emails=PermissiveEmailSyntax(), access_tokens=FakeAccessTokens(),
-                  mailer=RecordingMailer(), limits=Limits(), public_url="http://x")  # fmt: skip
-    result = testing.TestClient(build_app(ports, down)).simulate_get("/readyz")
+    result = testing.TestClient(build_app(memory_ports(), down)).simulate_get("/readyz")
     assert result.status_code == 503
     assert result.json["code"] == "store_unavailable"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, MetaData, String, Text, Uuid
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, MetaData, String, Text, Uuid, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from hookmail.adapters.sql.types import UtcDateTime
@@ -73,3 +73,91 @@ class ConfigRow(Base):
 
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class DomainRow(Base):
+    __tablename__ = "domains"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    account_id: Mapped[UUID | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(253))
+    verification_token: Mapped[str] = mapped_column(String(64))
+    verified: Mapped[bool]
+    is_public: Mapped[bool]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (
+        # several accounts may claim a name; only one row of a name may be verified
+        Index(
+            "uq_domains_verified_name",
+            "name",
+            unique=True,
+            sqlite_where=text("verified"),
+            postgresql_where=text("verified"),
+        ),
+        Index("uq_domains_account_name", "account_id", "name", unique=True),
+    )
+
+
+class PolicyRow(Base):
+    __tablename__ = "smtp_policies"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    account_id: Mapped[UUID] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    require_smtp_auth: Mapped[bool]
+    smtp_credentials: Mapped[str] = mapped_column(Text)  # JSON [[user, argon2 hash], ...]
+    allowed_source_ips: Mapped[str] = mapped_column(Text)
+    require_spf: Mapped[bool]
+    allowed_spf_domains: Mapped[str] = mapped_column(Text)
+    require_dkim: Mapped[bool]
+    allowed_dkim_domains: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class WebhookRow(Base):
+    __tablename__ = "webhooks"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    account_id: Mapped[UUID] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    domain_id: Mapped[UUID] = mapped_column(
+        ForeignKey("domains.id", ondelete="CASCADE"), index=True
+    )
+    address: Mapped[str] = mapped_column(String(320), unique=True)
+    target_url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(Text)
+    previous_secret: Mapped[str | None] = mapped_column(Text)
+    previous_secret_until: Mapped[datetime | None]
+    custom_headers: Mapped[str] = mapped_column(Text)  # JSON object
+    payload_template: Mapped[str | None] = mapped_column(Text)
+    rate_limit: Mapped[int]
+    active: Mapped[bool]
+    smtp_security_policy_id: Mapped[UUID | None] = mapped_column(
+        ForeignKey("smtp_policies.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class DeliveryLogRow(Base):
+    __tablename__ = "delivery_logs"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    webhook_id: Mapped[UUID] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    attempted_at: Mapped[datetime]
+    duration_ms: Mapped[int]
+    http_status: Mapped[int]
+    error: Mapped[str | None] = mapped_column(Text)
+    sender: Mapped[str] = mapped_column(Text)
+    smtp_message_id: Mapped[str] = mapped_column(Text)
+    attempt: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16))
+    next_attempt_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_delivery_logs_webhook_attempted", "webhook_id", "attempted_at"),)

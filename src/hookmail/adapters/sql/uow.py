@@ -6,12 +6,15 @@ from typing import Self
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from hookmail.adapters.sql.domains import SqlDomainRepository
+from hookmail.adapters.sql.policies import SqlPolicyRepository
 from hookmail.adapters.sql.repositories import (
     SqlAccountRepository,
     SqlAttemptLog,
     SqlConfigStore,
     SqlTokenRepository,
 )
+from hookmail.adapters.sql.webhooks import SqlDeliveryLogRepository, SqlWebhookRepository
 
 
 class SqlUnitOfWork:
@@ -21,6 +24,10 @@ class SqlUnitOfWork:
     tokens: SqlTokenRepository
     attempts: SqlAttemptLog
     config: SqlConfigStore
+    domains: SqlDomainRepository
+    policies: SqlPolicyRepository
+    webhooks: SqlWebhookRepository
+    delivery_logs: SqlDeliveryLogRepository
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -33,6 +40,10 @@ class SqlUnitOfWork:
         self.tokens = SqlTokenRepository(session)
         self.attempts = SqlAttemptLog(session)
         self.config = SqlConfigStore(session)
+        self.domains = SqlDomainRepository(session)
+        self.policies = SqlPolicyRepository(session)
+        self.webhooks = SqlWebhookRepository(session)
+        self.delivery_logs = SqlDeliveryLogRepository(session)
         return self
 
     def __exit__(self, *exc: object) -> None:

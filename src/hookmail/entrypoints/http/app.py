@@ -15,7 +15,15 @@ from hookmail.entrypoints.http.auth import AuthMiddleware
 from hookmail.entrypoints.http.context import Ports
 from hookmail.entrypoints.http.metrics import HttpMetrics
 from hookmail.entrypoints.http.openapi import document
-from hookmail.entrypoints.http.resources import accounts, sessions, system, two_factor
+from hookmail.entrypoints.http.resources import (
+    accounts,
+    domains,
+    sessions,
+    smtp_policies,
+    system,
+    two_factor,
+    webhooks,
+)
 
 API = "/api/v1"
 
@@ -47,6 +55,17 @@ def build_app(ports: Ports, ping: Callable[[], None]) -> WsgiApp:
     app.add_route(f"{API}/sessions", sessions.SessionCollection(ports))
     app.add_route(f"{API}/sessions/2fa", sessions.TotpSession(ports))
     app.add_route(f"{API}/sessions/refresh", sessions.SessionRefresh(ports))
+    app.add_route(f"{API}/domains", domains.DomainCollection(ports))
+    app.add_route(f"{API}/domains/{{id:uuid}}", domains.DomainItem(ports))
+    app.add_route(f"{API}/domains/{{id:uuid}}/verify", domains.DomainVerification(ports))
+    app.add_route(f"{API}/smtp-policies", smtp_policies.PolicyCollection(ports))
+    app.add_route(f"{API}/smtp-policies/{{id:uuid}}", smtp_policies.PolicyItem(ports))
+    app.add_route(f"{API}/webhooks", webhooks.WebhookCollection(ports))
+    app.add_route(f"{API}/webhooks/{{id:uuid}}", webhooks.WebhookItem(ports))
+    app.add_route(f"{API}/webhooks/{{id:uuid}}/logs", webhooks.DeliveryLogCollection(ports))
+    app.add_route(
+        f"{API}/webhooks/{{id:uuid}}/logs/{{logId:uuid}}", webhooks.DeliveryLogItem(ports)
+    )
 
     app.add_route("/healthz", system.Health())
     app.add_route("/readyz", system.Ready(ping))

@@ -9,7 +9,15 @@ from collections.abc import Callable
 import falcon
 from attrs import frozen
 
-from hookmail.core.ports import AccessTokens, Clock, EmailSyntax, Mailer, PasswordHasher, UnitOfWork
+from hookmail.core.ports import (
+    AccessTokens,
+    Clock,
+    EmailSyntax,
+    Mailer,
+    PasswordHasher,
+    TxtResolver,
+    UnitOfWork,
+)
 from hookmail.core.throttle import Limits
 from hookmail.entrypoints.http.errors import InvalidJson, PayloadTooLarge
 from hookmail.entrypoints.settings import Network
@@ -28,6 +36,7 @@ class Ports:
     access_tokens: AccessTokens
     mailer: Mailer
     limits: Limits
+    dns: TxtResolver
     public_url: str
     trusted_proxies: tuple[Network, ...] = ()
 

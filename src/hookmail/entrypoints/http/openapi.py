@@ -12,6 +12,12 @@ from hookmail import __version__
 Json = dict[str, Any]
 
 STRING: Json = {"type": "string"}
+BOOLEAN: Json = {"type": "boolean"}
+INTEGER: Json = {"type": "integer"}
+UUID_: Json = {"type": "string", "format": "uuid"}
+NULLABLE_STRING: Json = {"type": ["string", "null"]}
+NULLABLE_UUID: Json = {"type": ["string", "null"], "format": "uuid"}
+HEADERS: Json = {"type": "object", "additionalProperties": {"type": "string"}, "maxProperties": 20}
 DATETIME: Json = {"type": "string", "format": "date-time"}
 
 
@@ -24,6 +30,27 @@ def obj(required: list[str], **props: Json) -> Json:
 
 
 ERROR = obj(["code", "error"], code=STRING, error=STRING)
+
+_POLICY_FIELDS: dict[str, Json] = {
+    "name": STRING,
+    "require_smtp_auth": BOOLEAN,
+    "smtp_credentials": STRING,
+    "allowed_source_ips": STRING,
+    "require_spf": BOOLEAN,
+    "allowed_spf_domains": STRING,
+    "require_dkim": BOOLEAN,
+    "allowed_dkim_domains": STRING,
+}
+_WEBHOOK_FIELDS: dict[str, Json] = {
+    "address": STRING,
+    "target_url": STRING,
+    "secret": STRING,
+    "custom_headers": HEADERS,
+    "payload_template": STRING,
+    "rate_limit": {"type": "integer", "minimum": 0},
+    "active": BOOLEAN,
+    "smtp_security_policy_id": UUID_,
+}
 
 SCHEMAS: dict[str, Json] = {
     "Error": ERROR,
@@ -71,6 +98,75 @@ SCHEMAS: dict[str, Json] = {
     "CompleteTOTPRequest": obj(["totp_token", "code"], totp_token=STRING, code=STRING),
     "RefreshSessionRequest": obj(["refresh_token"], refresh_token=STRING),
     "DeleteSessionRequest": obj(["refresh_token"], refresh_token=STRING),
+    "CreateDomainRequest": obj(["name"], name=STRING),
+    "DomainResponse": obj(
+        [
+            "id",
+            "account_id",
+            "name",
+            "verification_token",
+            "verified",
+            "is_public",
+            "created_at",
+            "updated_at",
+        ],
+        id=UUID_,
+        account_id=NULLABLE_UUID,
+        name=STRING,
+        verification_token=STRING,
+        verified=BOOLEAN,
+        is_public=BOOLEAN,
+        created_at=DATETIME,
+        updated_at=DATETIME,
+    ),
+    "CreateSmtpSecurityPolicyRequest": obj(["name"], **_POLICY_FIELDS),
+    "UpdateSmtpSecurityPolicyRequest": obj([], **_POLICY_FIELDS),
+    "SmtpSecurityPolicyResponse": obj(
+        ["id", *_POLICY_FIELDS, "created_at", "updated_at"],
+        id=UUID_,
+        **_POLICY_FIELDS,
+        created_at=DATETIME,
+        updated_at=DATETIME,
+    ),
+    "CreateWebhookRequest": obj(["address", "target_url"], **_WEBHOOK_FIELDS),
+    "UpdateWebhookRequest": obj([], **_WEBHOOK_FIELDS, clear_security_policy=BOOLEAN),
+    "WebhookResponse": obj(
+        ["id", *_WEBHOOK_FIELDS, "created_at", "updated_at"],
+        id=UUID_,
+        **{
+            **_WEBHOOK_FIELDS,
+            "payload_template": NULLABLE_STRING,
+            "smtp_security_policy_id": NULLABLE_UUID,
+        },
+        created_at=DATETIME,
+        updated_at=DATETIME,
+    ),
+    "DeliveryLogResponse": obj(
+        [
+            "id",
+            "webhook_id",
+            "attempted_at",
+            "duration_ms",
+            "http_status",
+            "error",
+            "sender",
+            "smtp_message_id",
+            "attempt",
+            "status",
+            "next_attempt_at",
+        ],
+        id=UUID_,
+        webhook_id=UUID_,
+        attempted_at=DATETIME,
+        duration_ms=INTEGER,
+        http_status=INTEGER,
+        error=NULLABLE_STRING,
+        sender=STRING,
+        smtp_message_id=STRING,
+        attempt=INTEGER,
+        status={"type": "string", "enum": ["delivered", "retrying", "failed", "refused"]},
+        next_attempt_at={"type": ["string", "null"], "format": "date-time"},
+    ),
 }
 
 _REASONS = {
@@ -273,6 +369,171 @@ PATHS: dict[str, dict[str, Json]] = {
             body="RefreshSessionRequest",
             errors=("401",),
             secured=False,
+        ),
+    },
+    "/api/v1/domains": {
+        "get": op(
+            "listDomains",
+            "List domains",
+            "domains",
+            ok=("200", {"type": "array", "items": ref("DomainResponse")}),
+        ),
+        "post": op(
+            "createDomainClaim",
+            "Claim a domain",
+            "domains",
+            ok=("201", ref("DomainResponse")),
+            body="CreateDomainRequest",
+            errors=("409",),
+        ),
+    },
+    "/api/v1/domains/{id}": {
+        "get": op(
+            "getDomain",
+            "Get domain",
+            "domains",
+            ok=("200", ref("DomainResponse")),
+            errors=("404",),
+            params=(path_id("Domain ID"),),
+        ),
+        "delete": op(
+            "deleteDomain",
+            "Delete domain",
+            "domains",
+            ok=("204", None),
+            errors=("404",),
+            params=(path_id("Domain ID"),),
+        ),
+    },
+    "/api/v1/domains/{id}/verify": {
+        "post": op(
+            "verifyDomain",
+            "Trigger DNS TXT verification for a domain",
+            "domains",
+            ok=("200", ref("DomainResponse")),
+            errors=("404", "409", "422"),
+            params=(path_id("Domain ID"),),
+        ),
+    },
+    "/api/v1/smtp-policies": {
+        "get": op(
+            "listSmtpSecurityPolicies",
+            "List SMTP security policies",
+            "smtp-security-policies",
+            ok=("200", {"type": "array", "items": ref("SmtpSecurityPolicyResponse")}),
+        ),
+        "post": op(
+            "createSmtpSecurityPolicy",
+            "Create SMTP security policy",
+            "smtp-security-policies",
+            ok=("201", ref("SmtpSecurityPolicyResponse")),
+            body="CreateSmtpSecurityPolicyRequest",
+        ),
+    },
+    "/api/v1/smtp-policies/{id}": {
+        "get": op(
+            "getSmtpSecurityPolicy",
+            "Get SMTP security policy",
+            "smtp-security-policies",
+            ok=("200", ref("SmtpSecurityPolicyResponse")),
+            errors=("404",),
+            params=(path_id("SMTP security policy ID"),),
+        ),
+        "put": op(
+            "updateSmtpSecurityPolicy",
+            "Update SMTP security policy",
+            "smtp-security-policies",
+            ok=("200", ref("SmtpSecurityPolicyResponse")),
+            body="UpdateSmtpSecurityPolicyRequest",
+            errors=("404",),
+            params=(path_id("SMTP security policy ID"),),
+        ),
+        "delete": op(
+            "deleteSmtpSecurityPolicy",
+            "Delete SMTP security policy",
+            "smtp-security-policies",
+            ok=("204", None),
+            errors=("404", "409"),
+            params=(path_id("SMTP security policy ID"),),
+        ),
+    },
+    "/api/v1/webhooks": {
+        "get": op(
+            "listWebhooks",
+            "List webhooks",
+            "webhooks",
+            ok=("200", {"type": "array", "items": ref("WebhookResponse")}),
+        ),
+        "post": op(
+            "createWebhook",
+            "Create webhook",
+            "webhooks",
+            ok=("201", ref("WebhookResponse")),
+            body="CreateWebhookRequest",
+            errors=("409",),
+        ),
+    },
+    "/api/v1/webhooks/{id}": {
+        "get": op(
+            "getWebhook",
+            "Get webhook",
+            "webhooks",
+            ok=("200", ref("WebhookResponse")),
+            errors=("404",),
+            params=(path_id("Webhook ID"),),
+        ),
+        "put": op(
+            "updateWebhook",
+            "Update webhook",
+            "webhooks",
+            ok=("200", ref("WebhookResponse")),
+            body="UpdateWebhookRequest",
+            errors=("404", "409"),
+            params=(path_id("Webhook ID"),),
+        ),
+        "delete": op(
+            "deleteWebhook",
+            "Delete webhook",
+            "webhooks",
+            ok=("204", None),
+            errors=("404",),
+            params=(path_id("Webhook ID"),),
+        ),
+    },
+    "/api/v1/webhooks/{id}/logs": {
+        "get": op(
+            "listDeliveryLogs",
+            "List delivery logs for a webhook",
+            "webhooks",
+            ok=("200", {"type": "array", "items": ref("DeliveryLogResponse")}),
+            errors=("404", "422"),
+            params=(
+                path_id("Webhook ID"),
+                {
+                    "in": "query",
+                    "name": "page",
+                    "required": False,
+                    "description": "Page number (1-based)",
+                    "schema": {"type": "integer", "minimum": 1},
+                },
+                {
+                    "in": "query",
+                    "name": "page_size",
+                    "required": False,
+                    "description": "Number of results per page",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+                },
+            ),
+        ),
+    },
+    "/api/v1/webhooks/{id}/logs/{logId}": {
+        "get": op(
+            "getDeliveryLog",
+            "Get a single delivery log entry",
+            "webhooks",
+            ok=("200", ref("DeliveryLogResponse")),
+            errors=("404",),
+            params=(path_id("Webhook ID"), path_id("Delivery log entry ID", "logId")),
         ),
     },
     "/healthz": {"get": op("health", "Liveness", "system", ok=("200", None), secured=False)},

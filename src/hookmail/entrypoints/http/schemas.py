@@ -11,6 +11,10 @@ from attrs import frozen
 from cattrs.preconf.json import make_converter
 
 from hookmail.core.accounts import Account
+from hookmail.core.deliveries import DeliveryLog
+from hookmail.core.domains import Domain
+from hookmail.core.smtp_policies import SmtpPolicy, format_credentials, format_networks
+from hookmail.core.webhooks import Webhook
 
 T = TypeVar("T")
 
@@ -30,6 +34,15 @@ def _strict(kind: type[Any]) -> None:
 
 for _kind in (str, bool, int):
     _strict(_kind)
+
+
+def _uuid(value: object, _: type[Any]) -> UUID:
+    if type(value) is not str:
+        raise TypeError(f"expected a UUID string, got {type(value).__name__}")
+    return UUID(value)
+
+
+codec.register_structure_hook(UUID, _uuid)
 
 codec.register_unstructure_hook(UUID, str)
 codec.register_unstructure_hook(
@@ -99,6 +112,36 @@ class RefreshBody:
     refresh_token: str
 
 
+@frozen
+class DomainBody:
+    name: str
+
+
+@frozen(kw_only=True)
+class PolicyBody:
+    name: str | None = None
+    require_smtp_auth: bool | None = None
+    smtp_credentials: str | None = None
+    allowed_source_ips: str | None = None
+    require_spf: bool | None = None
+    allowed_spf_domains: str | None = None
+    require_dkim: bool | None = None
+    allowed_dkim_domains: str | None = None
+
+
+@frozen(kw_only=True)
+class WebhookBody:
+    address: str | None = None
+    target_url: str | None = None
+    secret: str | None = None
+    custom_headers: dict[str, str] | None = None
+    payload_template: str | None = None
+    rate_limit: int | None = None
+    active: bool | None = None
+    smtp_security_policy_id: UUID | None = None
+    clear_security_policy: bool = False
+
+
 # -- views ------------------------------------------------------------------------------
 
 
@@ -123,3 +166,121 @@ class AccountView:
 
 def unstructure(view: object) -> Any:
     return codec.unstructure(view)
+
+
+@frozen
+class DomainView:
+    id: UUID
+    account_id: UUID | None
+    name: str
+    verification_token: str
+    verified: bool
+    is_public: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, domain: Domain) -> DomainView:
+        return cls(
+            id=domain.id,
+            account_id=domain.account_id,
+            name=domain.name.value,
+            verification_token=domain.verification_token,
+            verified=domain.verified,
+            is_public=domain.is_public,
+            created_at=domain.created_at,
+            updated_at=domain.updated_at,
+        )
+
+
+@frozen
+class PolicyView:
+    id: UUID
+    name: str
+    require_smtp_auth: bool
+    smtp_credentials: str
+    allowed_source_ips: str
+    require_spf: bool
+    allowed_spf_domains: str
+    require_dkim: bool
+    allowed_dkim_domains: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, policy: SmtpPolicy) -> PolicyView:
+        return cls(
+            id=policy.id,
+            name=policy.name,
+            require_smtp_auth=policy.require_smtp_auth,
+            smtp_credentials=format_credentials(policy.smtp_credentials),  # masked, always
+            allowed_source_ips=format_networks(policy.allowed_source_ips),
+            require_spf=policy.require_spf,
+            allowed_spf_domains=",".join(d.value for d in policy.allowed_spf_domains),
+            require_dkim=policy.require_dkim,
+            allowed_dkim_domains=",".join(d.value for d in policy.allowed_dkim_domains),
+            created_at=policy.created_at,
+            updated_at=policy.updated_at,
+        )
+
+
+@frozen
+class WebhookView:
+    id: UUID
+    address: str
+    target_url: str
+    secret: str
+    custom_headers: dict[str, str]
+    payload_template: str | None
+    rate_limit: int
+    active: bool
+    smtp_security_policy_id: UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, webhook: Webhook) -> WebhookView:
+        return cls(
+            id=webhook.id,
+            address=str(webhook.address),
+            target_url=webhook.target_url,
+            secret=webhook.secret,
+            custom_headers=webhook.custom_headers,
+            payload_template=webhook.payload_template,
+            rate_limit=webhook.rate_limit,
+            active=webhook.active,
+            smtp_security_policy_id=webhook.smtp_security_policy_id,
+            created_at=webhook.created_at,
+            updated_at=webhook.updated_at,
+        )
+
+
+@frozen
+class DeliveryLogView:
+    id: UUID
+    webhook_id: UUID
+    attempted_at: datetime
+    duration_ms: int
+    http_status: int
+    error: str | None
+    sender: str
+    smtp_message_id: str
+    attempt: int
+    status: str
+    next_attempt_at: datetime | None
+
+    @classmethod
+    def of(cls, log: DeliveryLog) -> DeliveryLogView:
+        return cls(
+            id=log.id,
+            webhook_id=log.webhook_id,
+            attempted_at=log.attempted_at,
+            duration_ms=log.duration_ms,
+            http_status=log.http_status,
+            error=log.error,
+            sender=log.sender,
+            smtp_message_id=log.smtp_message_id,
+            attempt=log.attempt,
+            status=log.status.value,
+            next_attempt_at=log.next_attempt_at,
+        )

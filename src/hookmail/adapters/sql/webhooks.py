@@ -1,0 +1,147 @@
+"""SQL repositories of webhooks and their delivery logs."""
+
+from __future__ import annotations
+
+import json
+from uuid import UUID
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hookmail.adapters.sql.rows import DeliveryLogRow, WebhookRow
+from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
+from hookmail.core.errors import AddressTaken
+from hookmail.core.webhooks import Address, Webhook
+
+
+def _webhook(row: WebhookRow) -> Webhook:
+    return Webhook(
+        id=row.id,
+        account_id=row.account_id,
+        domain_id=row.domain_id,
+        address=Address.parse(row.address),
+        target_url=row.target_url,
+        secret=row.secret,
+        previous_secret=row.previous_secret,
+        previous_secret_until=row.previous_secret_until,
+        custom_headers=json.loads(row.custom_headers),
+        payload_template=row.payload_template,
+        rate_limit=row.rate_limit,
+        active=row.active,
+        smtp_security_policy_id=row.smtp_security_policy_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _webhook_row(webhook: Webhook) -> WebhookRow:
+    return WebhookRow(
+        id=webhook.id,
+        account_id=webhook.account_id,
+        domain_id=webhook.domain_id,
+        address=str(webhook.address),
+        target_url=webhook.target_url,
+        secret=webhook.secret,
+        previous_secret=webhook.previous_secret,
+        previous_secret_until=webhook.previous_secret_until,
+        custom_headers=json.dumps(webhook.custom_headers),
+        payload_template=webhook.payload_template,
+        rate_limit=webhook.rate_limit,
+        active=webhook.active,
+        smtp_security_policy_id=webhook.smtp_security_policy_id,
+        created_at=webhook.created_at,
+        updated_at=webhook.updated_at,
+    )
+
+
+class SqlWebhookRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def get(self, webhook_id: UUID) -> Webhook | None:
+        row = self._session.get(WebhookRow, webhook_id)
+        return _webhook(row) if row else None
+
+    def of_account(self, account_id: UUID) -> list[Webhook]:
+        rows = self._session.scalars(
+            select(WebhookRow)
+            .where(WebhookRow.account_id == account_id)
+            .order_by(WebhookRow.created_at, WebhookRow.id)
+        )
+        return [_webhook(r) for r in rows]
+
+    def by_addresses(self, addresses: list[str]) -> dict[str, Webhook]:
+        rows = self._session.scalars(select(WebhookRow).where(WebhookRow.address.in_(addresses)))
+        return {r.address: _webhook(r) for r in rows}
+
+    def using_policy(self, policy_id: UUID) -> int:
+        count = self._session.scalar(
+            select(func.count())
+            .select_from(WebhookRow)
+            .where(WebhookRow.smtp_security_policy_id == policy_id)
+        )
+        return int(count or 0)
+
+    def save(self, webhook: Webhook) -> None:
+        self._session.merge(_webhook_row(webhook))
+        try:
+            self._session.flush()
+        except IntegrityError as exc:  # the address is the only unique key besides the id
+            raise AddressTaken(str(webhook.address)) from exc
+
+    def delete(self, webhook_id: UUID) -> None:
+        self._session.execute(delete(WebhookRow).where(WebhookRow.id == webhook_id))
+
+
+def _log(row: DeliveryLogRow) -> DeliveryLog:
+    return DeliveryLog(
+        id=row.id,
+        webhook_id=row.webhook_id,
+        attempted_at=row.attempted_at,
+        duration_ms=row.duration_ms,
+        http_status=row.http_status,
+        error=row.error,
+        sender=row.sender,
+        smtp_message_id=row.smtp_message_id,
+        attempt=row.attempt,
+        status=DeliveryStatus(row.status),
+        next_attempt_at=row.next_attempt_at,
+    )
+
+
+class SqlDeliveryLogRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, log: DeliveryLog) -> None:
+        self._session.add(
+            DeliveryLogRow(
+                id=log.id,
+                webhook_id=log.webhook_id,
+                attempted_at=log.attempted_at,
+                duration_ms=log.duration_ms,
+                http_status=log.http_status,
+                error=log.error,
+                sender=log.sender,
+                smtp_message_id=log.smtp_message_id,
+                attempt=log.attempt,
+                status=log.status.value,
+                next_attempt_at=log.next_attempt_at,
+            )
+        )
+        self._session.flush()
+
+    def get(self, webhook_id: UUID, log_id: UUID) -> DeliveryLog | None:
+        row = self._session.get(DeliveryLogRow, log_id)
+        return _log(row) if row is not None and row.webhook_id == webhook_id else None
+
+    def of_webhook(self, webhook_id: UUID, *, offset: int, limit: int) -> list[DeliveryLog]:
+        rows = self._session.scalars(
+            select(DeliveryLogRow)
+            .where(DeliveryLogRow.webhook_id == webhook_id)
+            .order_by(DeliveryLogRow.attempted_at.desc(), DeliveryLogRow.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        return [_log(r) for r in rows]

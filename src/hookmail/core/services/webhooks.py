@@ -1,0 +1,153 @@
+"""Webhook use cases, and reading their delivery logs."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from attrs import evolve, frozen
+
+from hookmail.core.deliveries import DeliveryLog, Page
+from hookmail.core.domains import Domain
+from hookmail.core.errors import DeliveryLogNotFound, InvalidField, WebhookNotFound
+from hookmail.core.ports import Clock, UnitOfWork
+from hookmail.core.webhooks import (
+    Address,
+    Webhook,
+    check_headers,
+    check_rate_limit,
+    check_secret,
+    check_target_url,
+    check_template,
+    new_secret,
+)
+
+
+@frozen(kw_only=True)
+class WebhookInput:
+    """Raw fields from a request; None means "not given"."""
+
+    address: str | None = None
+    target_url: str | None = None
+    secret: str | None = None
+    custom_headers: dict[str, str] | None = None
+    payload_template: str | None = None
+    rate_limit: int | None = None
+    active: bool | None = None
+    smtp_security_policy_id: UUID | None = None
+    clear_security_policy: bool = False
+
+
+def _usable_domain(uow: UnitOfWork, account_id: UUID, address: Address) -> Domain:
+    for domain in uow.domains.named(address.domain):
+        if domain.usable_by(account_id):
+            return domain
+    raise InvalidField(
+        "address", f"{address.domain} is not a verified domain of this account nor a public one"
+    )
+
+
+def _changes(uow: UnitOfWork, account_id: UUID, given: WebhookInput) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if given.address is not None:
+        address = Address.parse(given.address)
+        changes["address"] = address
+        changes["domain_id"] = _usable_domain(uow, account_id, address).id
+    if given.target_url is not None:
+        changes["target_url"] = check_target_url(given.target_url)
+    if given.custom_headers is not None:
+        changes["custom_headers"] = check_headers(given.custom_headers)
+    if given.payload_template is not None:
+        changes["payload_template"] = check_template(given.payload_template) or None
+    if given.rate_limit is not None:
+        changes["rate_limit"] = check_rate_limit(given.rate_limit)
+    if given.active is not None:
+        changes["active"] = given.active
+    if given.clear_security_policy and given.smtp_security_policy_id is not None:
+        raise InvalidField(
+            "clear_security_policy", "can't be combined with smtp_security_policy_id"
+        )
+    if given.clear_security_policy:
+        changes["smtp_security_policy_id"] = None
+    elif given.smtp_security_policy_id is not None:
+        policy = uow.policies.get(given.smtp_security_policy_id)
+        if policy is None or policy.account_id != account_id:
+            raise InvalidField("smtp_security_policy_id", "no such policy in this account")
+        changes["smtp_security_policy_id"] = policy.id
+    return changes
+
+
+def create_webhook(
+    uow: UnitOfWork, clock: Clock, *, account_id: UUID, given: WebhookInput
+) -> Webhook:
+    if given.address is None:
+        raise InvalidField("address", "is required")
+    if given.target_url is None:
+        raise InvalidField("target_url", "is required")
+    secret = check_secret(given.secret) if given.secret is not None else new_secret()
+    with uow:
+        changes = _changes(uow, account_id, given)
+        webhook = Webhook.new(account_id=account_id, secret=secret, now=clock.now(), **changes)
+        uow.webhooks.save(webhook)
+        uow.commit()
+    return webhook
+
+
+def _own(uow: UnitOfWork, account_id: UUID, webhook_id: UUID) -> Webhook:
+    webhook = uow.webhooks.get(webhook_id)
+    if webhook is None or webhook.account_id != account_id:
+        raise WebhookNotFound
+    return webhook
+
+
+def list_webhooks(uow: UnitOfWork, *, account_id: UUID) -> list[Webhook]:
+    with uow:
+        return uow.webhooks.of_account(account_id)
+
+
+def get_webhook(uow: UnitOfWork, *, account_id: UUID, webhook_id: UUID) -> Webhook:
+    with uow:
+        return _own(uow, account_id, webhook_id)
+
+
+def update_webhook(
+    uow: UnitOfWork, clock: Clock, *, account_id: UUID, webhook_id: UUID, given: WebhookInput
+) -> Webhook:
+    """Change only the fields given. A new secret overlaps the old one for 24 hours."""
+    now = clock.now()
+    with uow:
+        webhook = _own(uow, account_id, webhook_id)
+        changes = _changes(uow, account_id, given)
+        if given.secret is not None:
+            webhook = webhook.with_secret(check_secret(given.secret), now)
+        webhook = evolve(webhook, updated_at=now, **changes)
+        uow.webhooks.save(webhook)
+        uow.commit()
+    return webhook
+
+
+def delete_webhook(uow: UnitOfWork, *, account_id: UUID, webhook_id: UUID) -> None:
+    with uow:
+        _own(uow, account_id, webhook_id)
+        uow.webhooks.delete(webhook_id)
+        uow.commit()
+
+
+def list_delivery_logs(
+    uow: UnitOfWork, *, account_id: UUID, webhook_id: UUID, page: Page
+) -> list[DeliveryLog]:
+    """Newest first, one page."""
+    with uow:
+        _own(uow, account_id, webhook_id)
+        return uow.delivery_logs.of_webhook(webhook_id, offset=page.offset, limit=page.size)
+
+
+def get_delivery_log(
+    uow: UnitOfWork, *, account_id: UUID, webhook_id: UUID, log_id: UUID
+) -> DeliveryLog:
+    with uow:
+        _own(uow, account_id, webhook_id)
+        log = uow.delivery_logs.get(webhook_id, log_id)
+    if log is None:
+        raise DeliveryLogNotFound
+    return log

@@ -1,0 +1,122 @@
+"""SMTP security policies: who may send to a webhook's address, checked at RCPT and after DATA."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from attrs import evolve, field, frozen
+
+from hookmail.core.domains import DomainName
+from hookmail.core.errors import InvalidField
+
+MASK = "********"
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_SEPARATORS = re.compile(r"[,\n\r]+")
+
+
+@frozen
+class Credential:
+    user: str
+    password_hash: str = field(repr=False)
+
+
+def _items(raw: str, separators: re.Pattern[str] = re.compile(r"[,\s]+")) -> list[str]:
+    return [item.strip() for item in separators.split(raw) if item.strip()]
+
+
+def parse_networks(raw: str) -> tuple[Network, ...]:
+    """A comma list of IPs and CIDRs, v4 and v6; empty means any source."""
+    networks = []
+    for item in _items(raw):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise InvalidField(
+                "allowed_source_ips", f"{item!r} is not an IP address or CIDR"
+            ) from None
+    return tuple(networks)
+
+
+def format_networks(networks: tuple[Network, ...]) -> str:
+    return ",".join(
+        str(n.network_address) if n.prefixlen == n.max_prefixlen else str(n) for n in networks
+    )
+
+
+def parse_domains(raw: str, field_name: str) -> tuple[DomainName, ...]:
+    """A comma list of domains; empty means any. Each admits its subdomains."""
+    return tuple(DomainName.parse(item, field_name=field_name) for item in _items(raw))
+
+
+def parse_credentials(
+    raw: str,
+    *,
+    stored: tuple[Credential, ...],
+    hash_password: Callable[[str], str],
+) -> tuple[Credential, ...]:
+    """`user:password` pairs separated by commas or newlines, passwords hashed.
+
+    A masked pair (`user:********`, as responses show them) keeps the stored password.
+    """
+    kept = {c.user: c for c in stored}
+    credentials: dict[str, Credential] = {}
+    for item in _items(raw, _SEPARATORS):
+        user, sep, password = item.partition(":")
+        user = user.strip()
+        if not sep or not user or not password:
+            raise InvalidField("smtp_credentials", "each entry must be user:password")
+        if any(ch.isspace() for ch in user) or len(user) > 255 or len(password) > 256:
+            raise InvalidField("smtp_credentials", f"the entry for {user!r} is malformed")
+        if user in credentials:
+            raise InvalidField("smtp_credentials", f"the user {user!r} is listed twice")
+        if password == MASK:
+            if user not in kept:
+                raise InvalidField("smtp_credentials", f"no stored password for user {user!r}")
+            credentials[user] = kept[user]
+        else:
+            credentials[user] = Credential(user=user, password_hash=hash_password(password))
+    return tuple(credentials.values())
+
+
+def format_credentials(credentials: tuple[Credential, ...]) -> str:
+    return ",".join(f"{c.user}:{MASK}" for c in credentials)
+
+
+def check_name(raw: str) -> str:
+    name = raw.strip()
+    if not 1 <= len(name) <= 100:
+        raise InvalidField("name", "must be 1 to 100 characters")
+    return name
+
+
+@frozen(kw_only=True)
+class SmtpPolicy:
+    id: UUID
+    account_id: UUID
+    name: str
+    require_smtp_auth: bool = False
+    smtp_credentials: tuple[Credential, ...] = ()
+    allowed_source_ips: tuple[Network, ...] = ()
+    require_spf: bool = False
+    allowed_spf_domains: tuple[DomainName, ...] = ()
+    require_dkim: bool = False
+    allowed_dkim_domains: tuple[DomainName, ...] = ()
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def new(cls, *, account_id: UUID, name: str, now: datetime) -> SmtpPolicy:
+        return cls(id=uuid4(), account_id=account_id, name=name, created_at=now, updated_at=now)
+
+    def checked(self) -> SmtpPolicy:
+        """Self, if its fields agree with each other."""
+        if self.require_smtp_auth and not self.smtp_credentials:
+            raise InvalidField("smtp_credentials", "require_smtp_auth needs at least one user")
+        return self
+
+    def changed(self, now: datetime, **changes: object) -> SmtpPolicy:
+        return evolve(self, updated_at=now, **changes).checked()  # type: ignore[arg-type]

@@ -1,0 +1,185 @@
+"""Webhooks: an address on a domain, a target URL, a signing secret, and how to deliver."""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+from typing import TypeVar
+from uuid import UUID, uuid4
+
+import chevron
+from attrs import evolve, field, frozen
+
+from hookmail.core.domains import DomainName
+from hookmail.core.errors import InvalidField
+
+T = TypeVar("T")
+
+MAX_URL = 2048
+MIN_SECRET = 24
+MAX_SECRET = 256
+MAX_HEADERS = 20
+MAX_TEMPLATE = 64 * 1024
+MAX_RATE_LIMIT = 1_000_000
+SECRET_OVERLAP = timedelta(hours=24)
+CATCH_ALL = "*"
+
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,100}$")  # RFC 9110 field-name
+_FORBIDDEN_HEADERS = {"host", "content-length", "transfer-encoding", "connection"}
+_LOCAL = re.compile(r"^[a-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
+
+
+@frozen
+class Address:
+    """A lower-cased `local@domain`; local `*` is the domain's catch-all."""
+
+    local: str
+    domain: DomainName
+
+    @classmethod
+    def parse(cls, raw: str, *, field_name: str = "address") -> Address:
+        local, at, domain = raw.strip().lower().rpartition("@")
+        if not at or not local:
+            raise InvalidField(field_name, "must be a full address, local@domain")
+        if local != CATCH_ALL and (
+            not _LOCAL.match(local) or local.startswith(".") or local.endswith(".") or ".." in local
+        ):
+            raise InvalidField(field_name, f"{local!r} is not a valid local part")
+        return cls(local, DomainName.parse(domain, field_name=field_name))
+
+    @property
+    def is_catch_all(self) -> bool:
+        return self.local == CATCH_ALL
+
+    def __str__(self) -> str:
+        return f"{self.local}@{self.domain.value}"
+
+
+def candidates(recipient: Address) -> list[str]:
+    """The webhook addresses that may take mail for `recipient`, best first:
+    the exact address, then `local` for `local+tag`, then the domain's catch-all."""
+    found = [str(recipient)]
+    base, plus, _tag = recipient.local.partition("+")
+    if plus and base:
+        found.append(f"{base}@{recipient.domain.value}")
+    found.append(f"{CATCH_ALL}@{recipient.domain.value}")
+    return found
+
+
+def route(recipient: Address, by_address: Mapping[str, T]) -> T | None:
+    """The first match among `candidates(recipient)`, or None."""
+    return next((by_address[a] for a in candidates(recipient) if a in by_address), None)
+
+
+def check_target_url(raw: str) -> str:
+    if len(raw) > MAX_URL:
+        raise InvalidField("target_url", f"must be at most {MAX_URL} characters")
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise InvalidField("target_url", "must be an absolute http(s) URL")
+    if any(ch.isspace() or ord(ch) < 32 for ch in raw):
+        raise InvalidField("target_url", "must not contain spaces or control characters")
+    try:
+        _ = parts.port
+    except ValueError:
+        raise InvalidField("target_url", "has an invalid port") from None
+    return raw
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+def check_secret(raw: str) -> str:
+    if not MIN_SECRET <= len(raw) <= MAX_SECRET:
+        raise InvalidField("secret", f"must be {MIN_SECRET} to {MAX_SECRET} characters")
+    if raw.startswith("whsec_"):
+        try:
+            base64.b64decode(raw[6:], validate=True)
+        except ValueError:
+            raise InvalidField("secret", "the part after whsec_ must be base64") from None
+    return raw
+
+
+def check_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    if len(headers) > MAX_HEADERS:
+        raise InvalidField("custom_headers", f"at most {MAX_HEADERS} headers")
+    for name, value in headers.items():
+        lowered = name.lower()
+        if not _TOKEN.match(name):
+            raise InvalidField("custom_headers", f"{name!r} is not a valid header name")
+        if lowered in _FORBIDDEN_HEADERS or lowered.startswith("webhook-"):
+            raise InvalidField("custom_headers", f"{name!r} can't be set")
+        if len(value) > 4096 or any(ch in value for ch in "\r\n\0"):
+            raise InvalidField("custom_headers", f"the value of {name!r} is not allowed")
+    return dict(headers)
+
+
+def check_template(raw: str) -> str:
+    """A Mustache template, parsed now so a syntax error is a 422, not a failed delivery."""
+    if len(raw.encode("utf-8")) > MAX_TEMPLATE:
+        raise InvalidField("payload_template", "must be at most 64 KiB")
+    try:
+        for _ in chevron.tokenizer.tokenize(raw):
+            pass
+    except chevron.ChevronError as exc:
+        raise InvalidField("payload_template", f"is not valid Mustache: {exc}") from None
+    return raw
+
+
+def check_rate_limit(value: int) -> int:
+    if not 0 <= value <= MAX_RATE_LIMIT:
+        raise InvalidField("rate_limit", f"must be 0 (unlimited) to {MAX_RATE_LIMIT}")
+    return value
+
+
+@frozen(kw_only=True)
+class Webhook:
+    id: UUID
+    account_id: UUID
+    domain_id: UUID
+    address: Address
+    target_url: str
+    secret: str = field(repr=False)
+    previous_secret: str | None = field(default=None, repr=False)
+    previous_secret_until: datetime | None = None
+    custom_headers: dict[str, str] = field(factory=dict)
+    payload_template: str | None = None
+    rate_limit: int = 0
+    active: bool = True
+    smtp_security_policy_id: UUID | None = None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def new(cls, *, account_id: UUID, domain_id: UUID, address: Address, target_url: str,
+            secret: str, now: datetime, **options: object) -> Webhook:  # fmt: skip
+        return cls(
+            id=uuid4(), account_id=account_id, domain_id=domain_id, address=address,
+            target_url=target_url, secret=secret, created_at=now, updated_at=now,
+            **options,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    def with_secret(self, secret: str, now: datetime) -> Webhook:
+        """A new secret; the old one keeps signing beside it for 24 hours."""
+        if secret == self.secret:
+            return self
+        return evolve(
+            self,
+            secret=secret,
+            previous_secret=self.secret,
+            previous_secret_until=now + SECRET_OVERLAP,
+            updated_at=now,
+        )
+
+    def signing_secrets(self, now: datetime) -> list[str]:
+        """The secrets a delivery is signed with now: the current one, and the previous one
+        while its overlap lasts."""
+        found = [self.secret]
+        if self.previous_secret and self.previous_secret_until and now < self.previous_secret_until:
+            found.append(self.previous_secret)
+        return found

@@ -1,0 +1,53 @@
+"""/api/v1/domains…"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import falcon
+
+from hookmail.core.services import domains
+from hookmail.entrypoints.http.context import Ports, json_body
+from hookmail.entrypoints.http.schemas import DomainBody, DomainView, structure, unstructure
+
+
+class DomainCollection:
+    def __init__(self, ports: Ports) -> None:
+        self._p = ports
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        found = domains.list_domains(self._p.uow(), account_id=req.context.account_id)
+        resp.media = [unstructure(DomainView.of(d)) for d in found]
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = structure(json_body(req), DomainBody)
+        domain = domains.claim_domain(
+            self._p.uow(), self._p.clock, account_id=req.context.account_id, name=body.name
+        )
+        resp.status = falcon.HTTP_201
+        resp.media = unstructure(DomainView.of(domain))
+
+
+class DomainItem:
+    def __init__(self, ports: Ports) -> None:
+        self._p = ports
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:  # noqa: A002
+        domain = domains.get_domain(self._p.uow(), account_id=req.context.account_id, domain_id=id)
+        resp.media = unstructure(DomainView.of(domain))
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:  # noqa: A002
+        domains.delete_domain(self._p.uow(), account_id=req.context.account_id, domain_id=id)
+        resp.status = falcon.HTTP_204
+
+
+class DomainVerification:
+    def __init__(self, ports: Ports) -> None:
+        self._p = ports
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:  # noqa: A002
+        domain = domains.verify_domain(
+            self._p.uow(), self._p.clock, self._p.dns, account_id=req.context.account_id,
+            domain_id=id,
+        )  # fmt: skip
+        resp.media = unstructure(DomainView.of(domain))

@@ -1,0 +1,56 @@
+"""/api/v1/smtp-policies…"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import falcon
+from attrs import asdict
+
+from hookmail.core.services import smtp_policies
+from hookmail.core.services.smtp_policies import PolicyInput
+from hookmail.entrypoints.http.context import Ports, json_body
+from hookmail.entrypoints.http.schemas import PolicyBody, PolicyView, structure, unstructure
+
+
+def _input(req: falcon.Request) -> PolicyInput:
+    return PolicyInput(**asdict(structure(json_body(req), PolicyBody)))
+
+
+class PolicyCollection:
+    def __init__(self, ports: Ports) -> None:
+        self._p = ports
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        found = smtp_policies.list_policies(self._p.uow(), account_id=req.context.account_id)
+        resp.media = [unstructure(PolicyView.of(p)) for p in found]
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        policy = smtp_policies.create_policy(
+            self._p.uow(), self._p.clock, self._p.hasher,
+            account_id=req.context.account_id, given=_input(req),
+        )  # fmt: skip
+        resp.status = falcon.HTTP_201
+        resp.media = unstructure(PolicyView.of(policy))
+
+
+class PolicyItem:
+    def __init__(self, ports: Ports) -> None:
+        self._p = ports
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:  # noqa: A002
+        policy = smtp_policies.get_policy(
+            self._p.uow(), account_id=req.context.account_id, policy_id=id
+        )
+        resp.media = unstructure(PolicyView.of(policy))
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:  # noqa: A002
+        policy = smtp_policies.update_policy(
+            self._p.uow(), self._p.clock, self._p.hasher,
+            account_id=req.context.account_id, policy_id=id, given=_input(req),
+        )  # fmt: skip
+        resp.media = unstructure(PolicyView.of(policy))
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:  # noqa: A002
+        smtp_policies.delete_policy(self._p.uow(), account_id=req.context.account_id, policy_id=id)
+        resp.status = falcon.HTTP_204

@@ -1,0 +1,102 @@
+"""/api/v1/webhooks… and their delivery logs."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import falcon
+from attrs import asdict
+
+from hookmail.core.deliveries import Page
+from hookmail.core.errors import InvalidField
+from hookmail.core.services import webhooks
+from hookmail.core.services.webhooks import WebhookInput
+from hookmail.entrypoints.http.context import Ports, json_body
+from hookmail.entrypoints.http.schemas import (
+    DeliveryLogView,
+    WebhookBody,
+    WebhookView,
+    structure,
+    unstructure,
+)
+
+
+def _input(req: falcon.Request) -> WebhookInput:
+    return WebhookInput(**asdict(structure(json_body(req), WebhookBody), recurse=False))
+
+
+def _int_param(req: falcon.Request, name: str) -> int | None:
+    raw = req.get_param(name)
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidField(name, "must be a whole number") from None
+
+
+class WebhookCollection:
+    def __init__(self, ports: Ports) -> None:
+        self._p = ports
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        found = webhooks.list_webhooks(self._p.uow(), account_id=req.context.account_id)
+        resp.media = [unstructure(WebhookView.of(w)) for w in found]
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        webhook = webhooks.create_webhook(
+            self._p.uow(), self._p.clock, account_id=req.context.account_id, given=_input(req)
+        )
+        resp.status = falcon.HTTP_201
+        resp.media = unstructure(WebhookView.of(webhook))
+
+
+class WebhookItem:
+    def __init__(self, ports: Ports) -> None:
+        self._p = ports
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:  # noqa: A002
+        webhook = webhooks.get_webhook(
+            self._p.uow(), account_id=req.context.account_id, webhook_id=id
+        )
+        resp.media = unstructure(WebhookView.of(webhook))
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:  # noqa: A002
+        webhook = webhooks.update_webhook(
+            self._p.uow(), self._p.clock,
+            account_id=req.context.account_id, webhook_id=id, given=_input(req),
+        )  # fmt: skip
+        resp.media = unstructure(WebhookView.of(webhook))
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:  # noqa: A002
+        webhooks.delete_webhook(self._p.uow(), account_id=req.context.account_id, webhook_id=id)
+        resp.status = falcon.HTTP_204
+
+
+class DeliveryLogCollection:
+    def __init__(self, ports: Ports) -> None:
+        self._p = ports
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:  # noqa: A002
+        page = Page.parse(_int_param(req, "page"), _int_param(req, "page_size"))
+        logs = webhooks.list_delivery_logs(
+            self._p.uow(), account_id=req.context.account_id, webhook_id=id, page=page
+        )
+        resp.media = [unstructure(DeliveryLogView.of(g)) for g in logs]
+
+
+class DeliveryLogItem:
+    def __init__(self, ports: Ports) -> None:
+        self._p = ports
+
+    def on_get(
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        id: UUID,  # noqa: A002
+        logId: UUID,  # noqa: N803 (the path parameter's name in the API)
+    ) -> None:
+        log = webhooks.get_delivery_log(
+            self._p.uow(), account_id=req.context.account_id, webhook_id=id, log_id=logId
+        )
+        resp.media = unstructure(DeliveryLogView.of(log))
