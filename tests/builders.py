@@ -18,8 +18,12 @@ from hookmail.adapters.memory import (
     StubResolver,
 )
 from hookmail.core.accounts import Account
+from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
+from hookmail.core.domains import Domain, DomainName
+from hookmail.core.smtp_policies import SmtpPolicy
 from hookmail.core.throttle import Limits
 from hookmail.core.tokens import IssuedToken, TokenKind
+from hookmail.core.webhooks import Address, Webhook, new_secret
 from hookmail.entrypoints.http.context import Ports
 
 NOW = datetime(2026, 4, 2, 12, 0, tzinfo=UTC)
@@ -59,3 +63,42 @@ def memory_ports(**overrides: Any) -> Ports:
     defaults.update(overrides)
     shared_uow = defaults.pop("uow")
     return Ports(uow=lambda: shared_uow, **defaults)
+
+
+def a_domain(account_id: UUID | None, name: str = "example.com", **overrides: Any) -> Domain:
+    if account_id is None:
+        return evolve(Domain.public(name=DomainName.parse(name), now=NOW), **overrides)
+    domain = Domain.claim(account_id=account_id, name=DomainName.parse(name), now=NOW)
+    return evolve(domain, **overrides)
+
+
+def a_policy(account_id: UUID, **overrides: Any) -> SmtpPolicy:
+    return evolve(SmtpPolicy.new(account_id=account_id, name="policy", now=NOW), **overrides)
+
+
+def a_webhook(domain: Domain, account_id: UUID, local: str = "inbox", **overrides: Any) -> Webhook:
+    webhook = Webhook.new(
+        account_id=account_id,
+        domain_id=domain.id,
+        address=Address(local, domain.name),
+        target_url="https://hooks.example.net/in",
+        secret=new_secret(),
+        now=NOW,
+    )
+    return evolve(webhook, **overrides)
+
+
+def a_log(webhook_id: UUID, **overrides: Any) -> DeliveryLog:
+    fields: dict[str, Any] = {
+        "webhook_id": webhook_id,
+        "attempted_at": NOW,
+        "duration_ms": 12,
+        "http_status": 200,
+        "error": None,
+        "sender": "sender@example.org",
+        "smtp_message_id": "<m1@example.org>",
+        "attempt": 1,
+        "status": DeliveryStatus.DELIVERED,
+    }
+    fields.update(overrides)
+    return DeliveryLog.record(**fields)

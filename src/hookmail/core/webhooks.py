@@ -7,8 +7,8 @@ import re
 import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 from typing import TypeVar
+from urllib.parse import urlsplit
 from uuid import UUID, uuid4
 
 import chevron
@@ -127,7 +127,11 @@ def check_template(raw: str) -> str:
         for _ in chevron.tokenizer.tokenize(raw):
             pass
     except chevron.ChevronError as exc:
-        raise InvalidField("payload_template", f"is not valid Mustache: {exc}") from None
+        reason = " ".join(str(exc).split())
+        raise InvalidField("payload_template", f"is not valid Mustache: {reason}") from None
+    # chevron silently drops an unclosed tag at the end; with the default delimiters, refuse it
+    if "{{=" not in raw and raw.rfind("{{") > raw.rfind("}}"):
+        raise InvalidField("payload_template", "is not valid Mustache: a tag is never closed")
     return raw
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyotp
@@ -11,10 +12,12 @@ from falcon import testing
 
 from hookmail.adapters.memory import FixedClock, RecordingMailer
 from hookmail.adapters.passwords import Argon2PasswordHasher
+from hookmail.core.ports import UnitOfWork
 from hookmail.entrypoints.container import Container
 from hookmail.entrypoints.http_app import create_app
 from hookmail.entrypoints.settings import Settings
 from tests.conftest import SQL_STORES, clean_engine
+from tests.dns_server import DnsServer, dns_server
 
 PASSWORD = "correct horse battery"
 
@@ -22,10 +25,17 @@ PASSWORD = "correct horse battery"
 class Api:
     """A test client that knows the walk every test starts with."""
 
-    def __init__(self, client: testing.TestClient, clock: FixedClock, mailer: RecordingMailer):
+    def __init__(
+        self,
+        client: testing.TestClient,
+        clock: FixedClock,
+        mailer: RecordingMailer,
+        uow: Callable[[], UnitOfWork],
+    ) -> None:
         self.client = client
         self.clock = clock
         self.mailer = mailer
+        self.uow = uow  # the store behind the app, for what only the mail pipeline writes
 
     def call(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
         headers = kwargs.pop("headers", {})
@@ -59,6 +69,14 @@ class Api:
         self.clock.advance(seconds=30)
         return setup["secret"], enabled.json["backup_codes"]
 
+    def verified_domain(self, token: str, name: str, dns: DnsServer) -> dict[str, Any]:
+        """Claim `name` and prove it through the DNS server."""
+        domain = self.call("POST", "/api/v1/domains", token, json={"name": name}).json
+        dns.zone.txt[f"_hookmail.{name}"] = [f"hookmail-verify={domain['verification_token']}"]
+        verified = self.call("POST", f"/api/v1/domains/{domain['id']}/verify", token)
+        assert verified.status_code == 200, verified.json
+        return dict(verified.json)
+
     def totp(self, secret: str) -> str:
         return pyotp.TOTP(secret).at(self.clock.now())
 
@@ -68,12 +86,27 @@ def make_api(container: Container) -> Api:
     container.clock.override(providers.Object(clock))
     container.mailer.override(providers.Object(mailer))
     container.hasher.override(providers.Object(Argon2PasswordHasher(time_cost=1, memory_cost=1024)))
-    return Api(testing.TestClient(create_app(container)), clock, mailer)
+    return Api(testing.TestClient(create_app(container)), clock, mailer, container.uow)
+
+
+PUBLIC_DOMAIN = "inbound.hookmail.test"
+
+
+@pytest.fixture(scope="session")
+def dns() -> Iterator[DnsServer]:
+    """A real DNS server on 127.0.0.1 for the whole run; tests write its zone."""
+    with dns_server() as server:
+        yield server
 
 
 @pytest.fixture(params=SQL_STORES)
-def api(request: pytest.FixtureRequest) -> Api:
+def api(request: pytest.FixtureRequest, dns: DnsServer) -> Api:
+    dns.zone.txt.clear()
+    dns.zone.failing.clear()
     engine = clean_engine(request, request.param)
-    container = Container(settings=providers.Object(Settings(smtp_hostname="mx.test")))
+    settings = Settings(
+        smtp_hostname="mx.test", public_domains=(PUBLIC_DOMAIN,), dns_nameservers=dns.nameservers
+    )
+    container = Container(settings=providers.Object(settings))
     container.engine.override(providers.Object(engine))
     return make_api(container)

@@ -226,7 +226,7 @@ def path_id(description: str, name: str = "id") -> Json:
         "name": name,
         "required": True,
         "description": description,
-        "schema": {"type": "string"},
+        "schema": {"type": "string", "format": "uuid"},
     }
 
 

@@ -32,11 +32,11 @@ class DomainItem:
     def __init__(self, ports: Ports) -> None:
         self._p = ports
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:  # noqa: A002
+    def on_get(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         domain = domains.get_domain(self._p.uow(), account_id=req.context.account_id, domain_id=id)
         resp.media = unstructure(DomainView.of(domain))
 
-    def on_delete(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:  # noqa: A002
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         domains.delete_domain(self._p.uow(), account_id=req.context.account_id, domain_id=id)
         resp.status = falcon.HTTP_204
 
@@ -45,7 +45,7 @@ class DomainVerification:
     def __init__(self, ports: Ports) -> None:
         self._p = ports
 
-    def on_post(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:  # noqa: A002
+    def on_post(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         domain = domains.verify_domain(
             self._p.uow(), self._p.clock, self._p.dns, account_id=req.context.account_id,
             domain_id=id,

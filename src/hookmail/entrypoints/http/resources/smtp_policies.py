@@ -38,19 +38,19 @@ class PolicyItem:
     def __init__(self, ports: Ports) -> None:
         self._p = ports
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:  # noqa: A002
+    def on_get(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         policy = smtp_policies.get_policy(
             self._p.uow(), account_id=req.context.account_id, policy_id=id
         )
         resp.media = unstructure(PolicyView.of(policy))
 
-    def on_put(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:  # noqa: A002
+    def on_put(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         policy = smtp_policies.update_policy(
             self._p.uow(), self._p.clock, self._p.hasher,
             account_id=req.context.account_id, policy_id=id, given=_input(req),
         )  # fmt: skip
         resp.media = unstructure(PolicyView.of(policy))
 
-    def on_delete(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:  # noqa: A002
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         smtp_policies.delete_policy(self._p.uow(), account_id=req.context.account_id, policy_id=id)
         resp.status = falcon.HTTP_204

@@ -55,20 +55,20 @@ class WebhookItem:
     def __init__(self, ports: Ports) -> None:
         self._p = ports
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:  # noqa: A002
+    def on_get(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         webhook = webhooks.get_webhook(
             self._p.uow(), account_id=req.context.account_id, webhook_id=id
         )
         resp.media = unstructure(WebhookView.of(webhook))
 
-    def on_put(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:  # noqa: A002
+    def on_put(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         webhook = webhooks.update_webhook(
             self._p.uow(), self._p.clock,
             account_id=req.context.account_id, webhook_id=id, given=_input(req),
         )  # fmt: skip
         resp.media = unstructure(WebhookView.of(webhook))
 
-    def on_delete(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:  # noqa: A002
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         webhooks.delete_webhook(self._p.uow(), account_id=req.context.account_id, webhook_id=id)
         resp.status = falcon.HTTP_204
 
@@ -77,7 +77,7 @@ class DeliveryLogCollection:
     def __init__(self, ports: Ports) -> None:
         self._p = ports
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:  # noqa: A002
+    def on_get(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         page = Page.parse(_int_param(req, "page"), _int_param(req, "page_size"))
         logs = webhooks.list_delivery_logs(
             self._p.uow(), account_id=req.context.account_id, webhook_id=id, page=page
@@ -93,7 +93,7 @@ class DeliveryLogItem:
         self,
         req: falcon.Request,
         resp: falcon.Response,
-        id: UUID,  # noqa: A002
+        id: UUID,
         logId: UUID,  # noqa: N803 (the path parameter's name in the API)
     ) -> None:
         log = webhooks.get_delivery_log(
