@@ -17,6 +17,7 @@ from attrs import define, evolve, field
 from hookmail.core.accounts import Account
 from hookmail.core.deliveries import DeliveryLog
 from hookmail.core.domains import Domain, DomainName
+from hookmail.core.mail import DeliveryJob, InboundMessage, JobStatus
 from hookmail.core.errors import AddressTaken, DomainTaken, EmailTaken, InvalidField, InvalidToken
 from hookmail.core.ports import AccessClaims, DnsFailure
 from hookmail.core.smtp_policies import SmtpPolicy
@@ -118,11 +119,16 @@ class _State:
     policies: dict[UUID, SmtpPolicy] = field(factory=dict)
     webhooks: dict[UUID, Webhook] = field(factory=dict)
     logs: dict[UUID, DeliveryLog] = field(factory=dict)
+    messages: dict[UUID, InboundMessage] = field(factory=dict)
+    jobs: dict[UUID, DeliveryJob] = field(factory=dict)
 
     def drop_webhooks(self, doomed: set[UUID]) -> None:
         for webhook_id in doomed:
             self.webhooks.pop(webhook_id, None)
         self.logs = {k: v for k, v in self.logs.items() if v.webhook_id not in doomed}
+        self.jobs = {k: v for k, v in self.jobs.items() if v.webhook_id not in doomed}
+        needed = {j.message_id for j in self.jobs.values()}
+        self.messages = {k: v for k, v in self.messages.items() if k in needed}
 
 
 class InMemoryAccounts:
@@ -198,6 +204,13 @@ class InMemoryPolicies:
     def save(self, policy: SmtpPolicy) -> None:
         self._state.policies[policy.id] = policy
 
+    def with_credential_user(self, user: str) -> list[SmtpPolicy]:
+        return [
+            p
+            for p in self._state.policies.values()
+            if any(c.user == user for c in p.smtp_credentials)
+        ]
+
     def delete(self, policy_id: UUID) -> None:
         self._state.policies.pop(policy_id, None)
         for webhook in list(self._state.webhooks.values()):
@@ -221,6 +234,9 @@ class InMemoryWebhooks:
         return {
             str(w.address): w for w in self._state.webhooks.values() if str(w.address) in wanted
         }
+
+    def lock(self, webhook_id: UUID) -> None:
+        return None  # one unit of work at a time publishes; nothing to hold
 
     def using_policy(self, policy_id: UUID) -> int:
         return sum(
@@ -252,6 +268,61 @@ class InMemoryDeliveryLogs:
         found = [g for g in self._state.logs.values() if g.webhook_id == webhook_id]
         found.sort(key=lambda g: (g.attempted_at, str(g.id)), reverse=True)
         return found[offset : offset + limit]
+
+    def attempts_since(self, webhook_id: UUID, since: datetime) -> list[datetime]:
+        return sorted(
+            g.attempted_at
+            for g in self._state.logs.values()
+            if g.webhook_id == webhook_id and g.attempted_at > since and g.attempt > 0
+        )
+
+
+class InMemoryMessages:
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    def add(self, message: InboundMessage) -> None:
+        self._state.messages[message.id] = message
+
+    def get(self, message_id: UUID) -> InboundMessage | None:
+        return self._state.messages.get(message_id)
+
+
+class InMemoryJobs:
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    def add(self, job: DeliveryJob) -> None:
+        self._state.jobs[job.id] = job
+
+    def get(self, job_id: UUID) -> DeliveryJob | None:
+        return self._state.jobs.get(job_id)
+
+    def save(self, job: DeliveryJob) -> None:
+        self._state.jobs[job.id] = job
+
+    def claim_due(self, now: datetime, *, limit: int, lease_until: datetime) -> list[DeliveryJob]:
+        due = sorted(
+            (j for j in self._state.jobs.values()
+             if j.status == JobStatus.PENDING and j.next_attempt_at <= now
+             and (j.claimed_until is None or j.claimed_until < now)),
+            key=lambda j: j.next_attempt_at,
+        )[:limit]  # fmt: skip
+        claimed = [evolve(j, claimed_until=lease_until) for j in due]
+        for job in claimed:
+            self._state.jobs[job.id] = job
+        return claimed
+
+    def in_flight(self, webhook_id: UUID, now: datetime) -> list[UUID]:
+        return [
+            j.id
+            for j in self._state.jobs.values()
+            if j.webhook_id == webhook_id and j.status == JobStatus.PENDING
+            and j.claimed_until is not None and j.claimed_until > now
+        ]  # fmt: skip
+
+    def pending(self) -> int:
+        return sum(1 for j in self._state.jobs.values() if j.status == JobStatus.PENDING)
 
 
 class InMemoryTokens:
@@ -358,6 +429,14 @@ class InMemoryUnitOfWork:
     @property
     def delivery_logs(self) -> InMemoryDeliveryLogs:
         return InMemoryDeliveryLogs(self._work())
+
+    @property
+    def messages(self) -> InMemoryMessages:
+        return InMemoryMessages(self._work())
+
+    @property
+    def jobs(self) -> InMemoryJobs:
+        return InMemoryJobs(self._work())
 
     def __enter__(self) -> Self:
         with self._lock:

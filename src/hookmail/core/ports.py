@@ -14,6 +14,7 @@ from attrs import frozen
 from hookmail.core.accounts import Account
 from hookmail.core.deliveries import DeliveryLog
 from hookmail.core.domains import Domain, DomainName
+from hookmail.core.mail import DeliveryJob, DkimResult, InboundMessage, SpfOutcome
 from hookmail.core.smtp_policies import SmtpPolicy
 from hookmail.core.tokens import IssuedToken, TokenKind
 from hookmail.core.webhooks import Webhook
@@ -172,6 +173,10 @@ class PolicyRepository(Protocol):
 
     def delete(self, policy_id: UUID) -> None: ...
 
+    def with_credential_user(self, user: str) -> list[SmtpPolicy]:
+        """Every policy (of any account) that has a credential for `user`."""
+        ...
+
 
 class WebhookRepository(Protocol):
     def get(self, webhook_id: UUID) -> Webhook | None: ...
@@ -182,6 +187,11 @@ class WebhookRepository(Protocol):
 
     def by_addresses(self, addresses: list[str]) -> dict[str, Webhook]:
         """The webhooks whose address is one of `addresses`, keyed by address."""
+        ...
+
+    def lock(self, webhook_id: UUID) -> None:
+        """Hold the webhook's row until the transaction ends, so rate-limit decisions about
+        it are taken one at a time across every worker."""
         ...
 
     def using_policy(self, policy_id: UUID) -> int:
@@ -208,6 +218,70 @@ class DeliveryLogRepository(Protocol):
         """Newest first."""
         ...
 
+    def attempts_since(self, webhook_id: UUID, since: datetime) -> list[datetime]:
+        """When the webhook's delivery attempts after `since` started, oldest first
+        (refusals by policy are no attempts)."""
+        ...
+
+
+class MessageRepository(Protocol):
+    def add(self, message: InboundMessage) -> None: ...
+
+    def get(self, message_id: UUID) -> InboundMessage | None: ...
+
+
+class JobRepository(Protocol):
+    def add(self, job: DeliveryJob) -> None: ...
+
+    def get(self, job_id: UUID) -> DeliveryJob | None: ...
+
+    def save(self, job: DeliveryJob) -> None: ...
+
+    def claim_due(self, now: datetime, *, limit: int, lease_until: datetime) -> list[DeliveryJob]:
+        """Up to `limit` pending jobs due by `now` and not claimed by a live worker, oldest
+        due first, now claimed until `lease_until`. Jobs other workers are claiming at this
+        moment are skipped, never waited for."""
+        ...
+
+    def in_flight(self, webhook_id: UUID, now: datetime) -> list[UUID]:
+        """The webhook's pending jobs claimed by a worker whose lease has not run out."""
+        ...
+
+    def pending(self) -> int:
+        """How many jobs wait for delivery (the queue depth)."""
+        ...
+
+
+@frozen
+class HttpOutcome:
+    """What one POST came to. `http_status` is 0 when no HTTP answer came."""
+
+    http_status: int
+    error: str | None = None
+    retry_after: int | None = None
+    permanent: bool = False  # retrying can't help (the target is refused by the SSRF guard)
+
+
+class WebhookTransport(Protocol):
+    def post(
+        self, url: str, *, headers: dict[str, str], body: bytes, timeout: float
+    ) -> HttpOutcome:
+        """POST once, reading at most 64 KiB of the answer, within `timeout` in all; never
+        follows redirects. Failures are outcomes, not exceptions."""
+        ...
+
+
+class SpfChecker(Protocol):
+    def check(self, *, ip: str, mail_from: str, helo: str) -> SpfOutcome:
+        """SPF of the MAIL FROM domain (of the HELO name when the sender is null)."""
+        ...
+
+
+class DkimVerifier(Protocol):
+    def verify(self, raw: bytes) -> tuple[DkimResult, ...]:
+        """One result per DKIM-Signature header; () when the message is unsigned."""
+        ...
+
 
 class UnitOfWork(Protocol):
     """One transaction; leaving the block without commit() discards the work."""
@@ -228,6 +302,10 @@ class UnitOfWork(Protocol):
     def webhooks(self) -> WebhookRepository: ...
     @property
     def delivery_logs(self) -> DeliveryLogRepository: ...
+    @property
+    def messages(self) -> MessageRepository: ...
+    @property
+    def jobs(self) -> JobRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...

@@ -71,5 +71,14 @@ class SqlPolicyRepository:
         self._session.merge(_row(policy))
         self._session.flush()
 
+    def with_credential_user(self, user: str) -> list[SmtpPolicy]:
+        # The JSON text holds ["user", "hash"] pairs: narrow in SQL, decide exactly here.
+        needle = json.dumps(user)
+        rows = self._session.scalars(
+            select(PolicyRow).where(PolicyRow.smtp_credentials.contains(needle, autoescape=True))
+        )
+        found = [_policy(r) for r in rows]
+        return [p for p in found if any(c.user == user for c in p.smtp_credentials)]
+
     def delete(self, policy_id: UUID) -> None:
         self._session.execute(delete(PolicyRow).where(PolicyRow.id == policy_id))

@@ -5,12 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hookmail.adapters.sql.rows import AccountRow, AttemptRow, ConfigRow, IssuedTokenRow
+from hookmail.adapters.sql.rows import (
+    AccountRow,
+    AttemptRow,
+    ConfigRow,
+    IssuedTokenRow,
+    JobRow,
+    MessageRow,
+)
 from hookmail.core.accounts import Account, Totp
 from hookmail.core.errors import EmailTaken
 from hookmail.core.tokens import IssuedToken, TokenKind
@@ -78,8 +85,12 @@ class SqlAccountRepository:
         self._session.flush()
 
     def delete(self, account_id: UUID) -> None:
-        # Foreign keys cascade to everything the account owns.
+        # Foreign keys cascade to everything the account owns, queued jobs included; then
+        # the messages no other account's job still needs go too.
         self._session.execute(delete(AccountRow).where(AccountRow.id == account_id))
+        self._session.execute(
+            delete(MessageRow).where(~exists().where(JobRow.message_id == MessageRow.id))
+        )
 
 
 def _token(row: IssuedTokenRow) -> IssuedToken:

@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, MetaData, String, Text, Uuid, text
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    Uuid,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from hookmail.adapters.sql.types import UtcDateTime
@@ -161,3 +172,38 @@ class DeliveryLogRow(Base):
     next_attempt_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_delivery_logs_webhook_attempted", "webhook_id", "attempted_at"),)
+
+
+class MessageRow(Base):
+    __tablename__ = "messages"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    received_at: Mapped[datetime]
+    mail_from: Mapped[str] = mapped_column(Text)
+    rcpt_to: Mapped[str] = mapped_column(Text)  # JSON list
+    remote_ip: Mapped[str] = mapped_column(String(64))
+    helo: Mapped[str] = mapped_column(Text)
+    smtp_user: Mapped[str | None] = mapped_column(Text)
+    auth: Mapped[str] = mapped_column(Text)  # JSON {"spf": {...} | null, "dkim": [...]}
+    message_id: Mapped[str] = mapped_column(Text)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class JobRow(Base):
+    __tablename__ = "delivery_jobs"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    message_id: Mapped[UUID] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    webhook_id: Mapped[UUID] = mapped_column(
+        ForeignKey("webhooks.id", ondelete="CASCADE"), index=True
+    )
+    recipients: Mapped[str] = mapped_column(Text)  # JSON list
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int]
+    next_attempt_at: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_delivery_jobs_due", "status", "next_attempt_at"),)

@@ -7,6 +7,7 @@ from typing import Self
 from sqlalchemy.orm import Session, sessionmaker
 
 from hookmail.adapters.sql.domains import SqlDomainRepository
+from hookmail.adapters.sql.mail import SqlJobRepository, SqlMessageRepository
 from hookmail.adapters.sql.policies import SqlPolicyRepository
 from hookmail.adapters.sql.repositories import (
     SqlAccountRepository,
@@ -28,6 +29,8 @@ class SqlUnitOfWork:
     policies: SqlPolicyRepository
     webhooks: SqlWebhookRepository
     delivery_logs: SqlDeliveryLogRepository
+    messages: SqlMessageRepository
+    jobs: SqlJobRepository
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -44,6 +47,8 @@ class SqlUnitOfWork:
         self.policies = SqlPolicyRepository(session)
         self.webhooks = SqlWebhookRepository(session)
         self.delivery_logs = SqlDeliveryLogRepository(session)
+        self.messages = SqlMessageRepository(session)
+        self.jobs = SqlJobRepository(session)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import delete, func, select
@@ -75,6 +76,11 @@ class SqlWebhookRepository:
         rows = self._session.scalars(select(WebhookRow).where(WebhookRow.address.in_(addresses)))
         return {r.address: _webhook(r) for r in rows}
 
+    def lock(self, webhook_id: UUID) -> None:
+        self._session.execute(
+            select(WebhookRow.id).where(WebhookRow.id == webhook_id).with_for_update()
+        )
+
     def using_policy(self, policy_id: UUID) -> int:
         count = self._session.scalar(
             select(func.count())
@@ -145,3 +151,16 @@ class SqlDeliveryLogRepository:
             .limit(limit)
         )
         return [_log(r) for r in rows]
+
+    def attempts_since(self, webhook_id: UUID, since: datetime) -> list[datetime]:
+        return list(
+            self._session.scalars(
+                select(DeliveryLogRow.attempted_at)
+                .where(
+                    DeliveryLogRow.webhook_id == webhook_id,
+                    DeliveryLogRow.attempted_at > since,
+                    DeliveryLogRow.status != DeliveryStatus.REFUSED.value,
+                )
+                .order_by(DeliveryLogRow.attempted_at)
+            )
+        )

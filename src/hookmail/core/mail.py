@@ -1,0 +1,105 @@
+"""Inbound mail as hookmail keeps it: the message, its envelope and authentication results,
+and one delivery job per webhook that takes it."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID, uuid4
+
+from attrs import field, frozen
+
+_LINE_ENDS = re.compile(rb"\r\n|\r|\n")
+
+
+def normalise_line_endings(raw: bytes) -> bytes:
+    """Every bare CR and bare LF becomes CRLF, before any parsing, DKIM or policy step, so
+    no header can be smuggled in through a line ending that one reader sees and another
+    doesn't."""
+    return _LINE_ENDS.sub(b"\r\n", raw)
+
+
+@frozen
+class DkimResult:
+    domain: str
+    result: str  # "pass" or "fail"
+
+
+@frozen
+class SpfOutcome:
+    result: str  # pass, fail, softfail, neutral, none, temperror, permerror
+    domain: str  # the MAIL FROM domain, or the HELO name for a null sender
+    explanation: str = ""
+
+
+@frozen(kw_only=True)
+class Envelope:
+    mail_from: str
+    rcpt_to: tuple[str, ...]
+    remote_ip: str
+    helo: str
+    smtp_user: str | None = None
+
+
+@frozen(kw_only=True)
+class AuthResults:
+    """What was checked. `spf` is None (and `dkim` empty) when no policy asked for it."""
+
+    spf: SpfOutcome | None = None
+    dkim: tuple[DkimResult, ...] = ()
+
+
+@frozen(kw_only=True)
+class InboundMessage:
+    id: UUID
+    received_at: datetime
+    envelope: Envelope
+    auth: AuthResults
+    raw: bytes = field(repr=False)
+    message_id: str  # the Message-ID header, angle brackets kept; made up when absent
+
+    @property
+    def size(self) -> int:
+        return len(self.raw)
+
+    @classmethod
+    def receive(cls, *, raw: bytes, envelope: Envelope, auth: AuthResults, now: datetime,
+                message_id: str | None) -> InboundMessage:  # fmt: skip
+        ident = uuid4()
+        return cls(
+            id=ident, received_at=now, envelope=envelope, auth=auth, raw=raw,
+            message_id=message_id or f"<{ident.hex}@hookmail.invalid>",
+        )  # fmt: skip
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+@frozen(kw_only=True)
+class DeliveryJob:
+    """Deliver one message to one webhook. `attempts` counts the attempts made so far."""
+
+    id: UUID
+    message_id: UUID
+    webhook_id: UUID
+    recipients: tuple[str, ...]  # only this webhook's recipients: no tenant sees another's
+    status: JobStatus = JobStatus.PENDING
+    attempts: int = 0
+    next_attempt_at: datetime
+    claimed_until: datetime | None = None
+    created_at: datetime
+
+    @classmethod
+    def new(cls, *, message_id: UUID, webhook_id: UUID, recipients: tuple[str, ...],
+            now: datetime) -> DeliveryJob:  # fmt: skip
+        return cls(id=uuid4(), message_id=message_id, webhook_id=webhook_id,
+                   recipients=recipients, next_attempt_at=now, created_at=now)  # fmt: skip
+
+    @property
+    def event_id(self) -> str:
+        """The `webhook-id` header and payload `id`: stable across every retry of the job."""
+        return f"msg_{self.id.hex}"

@@ -1,0 +1,172 @@
+"""The delivery side: claim due jobs (rate limits held across workers), POST, record."""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from attrs import evolve, frozen
+
+from hookmail.core import payload, retry, signing, templates
+from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
+from hookmail.core.mail import DeliveryJob, InboundMessage, JobStatus
+from hookmail.core.ports import Clock, HttpOutcome, UnitOfWork, WebhookTransport
+from hookmail.core.webhooks import Webhook
+
+RATE_WINDOW = timedelta(seconds=60)
+
+
+@frozen(kw_only=True)
+class DeliveryConfig:
+    retry_schedule: tuple[int, ...]
+    timeout: float
+    user_agent: str
+
+
+@frozen
+class Work:
+    job: DeliveryJob
+    message: InboundMessage
+    webhook: Webhook
+    timezone: str
+
+
+class ParsedMessages:
+    """Each message is parsed once per worker, however many webhooks it goes to."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._cache: OrderedDict[object, dict[str, Any]] = OrderedDict()
+
+    def __call__(self, message: InboundMessage) -> dict[str, Any]:
+        found = self._cache.get(message.id)
+        if found is None:
+            found = payload.parse(message.raw)
+            self._cache[message.id] = found
+            if len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+        return found
+
+
+def _rate_limited(
+    uow: UnitOfWork, webhook: Webhook, group: list[DeliveryJob], now: datetime
+) -> list[DeliveryJob]:
+    """The jobs of `group` the webhook's rate limit lets go now; the others wait."""
+    uow.webhooks.lock(webhook.id)
+    recent = uow.delivery_logs.attempts_since(webhook.id, now - RATE_WINDOW)
+    mine = {j.id for j in group}
+    busy = [i for i in uow.jobs.in_flight(webhook.id, now) if i not in mine]
+    free = max(0, webhook.rate_limit - len(recent) - len(busy))
+    if free >= len(group):
+        return group
+    slot = recent[0] + RATE_WINDOW if recent else now + timedelta(seconds=5)
+    for job in group[free:]:
+        uow.jobs.save(evolve(job, claimed_until=None, next_attempt_at=max(slot, now)))
+    return group[:free]
+
+
+def claim(uow: UnitOfWork, clock: Clock, config: DeliveryConfig, *, limit: int) -> list[Work]:
+    """Claim up to `limit` due jobs for this worker, holding each webhook's rate limit."""
+    now = clock.now()
+    lease = now + timedelta(seconds=config.timeout + 60)
+    work: list[Work] = []
+    with uow:
+        jobs = uow.jobs.claim_due(now, limit=limit, lease_until=lease)
+        groups: dict[Any, list[DeliveryJob]] = {}
+        for job in jobs:
+            groups.setdefault(job.webhook_id, []).append(job)
+        for webhook_id, group in groups.items():
+            webhook = uow.webhooks.get(webhook_id)
+            if webhook is None:
+                continue  # deleted since: its jobs went with it
+            account = uow.accounts.get(webhook.account_id)
+            if webhook.rate_limit:
+                group = _rate_limited(uow, webhook, group, now)
+            for job in group:
+                message = uow.messages.get(job.message_id)
+                if message is not None:
+                    work.append(Work(job, message, webhook, account.timezone if account else "UTC"))
+        uow.commit()
+    return work
+
+
+def _body(work: Work, parsed: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
+    data = payload.build(work.message, work.job, parsed)
+    if work.webhook.payload_template:
+        view = payload.template_view(data, timezone=work.timezone)
+        return templates.render(work.webhook.payload_template, view).encode("utf-8"), data
+    return json.dumps(data, ensure_ascii=False).encode("utf-8"), data
+
+
+def _headers(work: Work, body: bytes, config: DeliveryConfig, now: datetime) -> dict[str, str]:
+    timestamp = int(now.timestamp())
+    headers = {"Content-Type": "application/json", "User-Agent": config.user_agent}
+    for name, value in work.webhook.custom_headers.items():
+        for existing in [h for h in headers if h.lower() == name.lower()]:
+            del headers[existing]
+        headers[name] = value
+    headers["webhook-id"] = work.job.event_id
+    headers["webhook-timestamp"] = str(timestamp)
+    headers["webhook-signature"] = signing.signature(
+        work.webhook.signing_secrets(now),
+        event_id=work.job.event_id,
+        timestamp=timestamp,
+        body=body,
+    )
+    return headers
+
+
+def _outcome_status(
+    outcome: HttpOutcome, attempts: int, config: DeliveryConfig, now: datetime
+) -> tuple[JobStatus, DeliveryStatus, datetime | None]:
+    if 200 <= outcome.http_status < 300:
+        return JobStatus.DELIVERED, DeliveryStatus.DELIVERED, None
+    if outcome.permanent or outcome.http_status == 410:
+        return JobStatus.FAILED, DeliveryStatus.FAILED, None
+    honoured = outcome.retry_after if outcome.http_status in (429, 503) else None
+    due = retry.next_attempt(attempts=attempts, schedule=config.retry_schedule, now=now,
+                             retry_after=honoured)  # fmt: skip
+    if due is None:
+        return JobStatus.FAILED, DeliveryStatus.FAILED, None
+    return JobStatus.PENDING, DeliveryStatus.RETRYING, due
+
+
+def deliver(
+    uow: UnitOfWork,
+    clock: Clock,
+    transport: WebhookTransport,
+    config: DeliveryConfig,
+    *,
+    work: Work,
+    parsed: Callable[[InboundMessage], dict[str, Any]],
+) -> DeliveryLog:
+    """One attempt: POST, then record the log row and the job's next state together."""
+    started = clock.now()
+    body, _ = _body(work, parsed(work.message))
+    headers = _headers(work, body, config, started)
+    outcome = transport.post(work.webhook.target_url, headers=headers, body=body,
+                             timeout=config.timeout)  # fmt: skip
+    finished = clock.now()
+    attempts = work.job.attempts + 1
+    job_status, log_status, due = _outcome_status(outcome, attempts, config, finished)
+    error = outcome.error
+    if error is None and not 200 <= outcome.http_status < 300:
+        error = f"HTTP {outcome.http_status}"
+    log = DeliveryLog.record(
+        webhook_id=work.webhook.id, attempted_at=started,
+        duration_ms=int((finished - started).total_seconds() * 1000),
+        http_status=outcome.http_status, error=error, sender=work.message.envelope.mail_from,
+        smtp_message_id=work.message.message_id, attempt=attempts, status=log_status,
+        next_attempt_at=due,
+    )  # fmt: skip
+    with uow:
+        if uow.jobs.get(work.job.id) is None:
+            return log  # the webhook (and its jobs) was deleted meanwhile
+        uow.delivery_logs.add(log)
+        uow.jobs.save(evolve(work.job, attempts=attempts, status=job_status,
+                             next_attempt_at=due or finished, claimed_until=None))  # fmt: skip
+        uow.commit()
+    return log

@@ -1,0 +1,132 @@
+"""The SMTP side: who may send to whom, and storing accepted mail durably with its jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from uuid import UUID
+
+from attrs import frozen
+
+from hookmail.core import sender_policy
+from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
+from hookmail.core.errors import InvalidField
+from hookmail.core.mail import AuthResults, DeliveryJob, Envelope, InboundMessage, SpfOutcome
+from hookmail.core.ports import Clock, PasswordHasher, UnitOfWork
+from hookmail.core.smtp_policies import SmtpPolicy
+from hookmail.core.webhooks import Address, Webhook, candidates, route
+
+UNKNOWN = "550 5.1.1 mailbox unavailable"
+INACTIVE = "550 5.2.1 mailbox disabled"
+
+
+@frozen
+class Accepted:
+    recipient: str
+    webhook: Webhook
+    policy: SmtpPolicy | None
+
+
+@frozen
+class Refused:
+    reply: str  # the SMTP reply, "550 5.x.x …"
+
+
+def smtp_login(uow: UnitOfWork, hasher: PasswordHasher, *, user: str, password: str) -> set[UUID]:
+    """The policies whose credentials `user`/`password` match (empty: authentication fails)."""
+    with uow:
+        policies = uow.policies.with_credential_user(user)
+    return {
+        p.id
+        for p in policies
+        for c in p.smtp_credentials
+        if c.user == user and hasher.verify(password, c.password_hash)
+    }
+
+
+def _refusal_log(webhook: Webhook, *, reason: str, sender: str, message_id: str,
+                 now: datetime) -> DeliveryLog:  # fmt: skip
+    return DeliveryLog.record(
+        webhook_id=webhook.id, attempted_at=now, duration_ms=0, http_status=0,
+        error=f"refused by SMTP security policy: {reason}", sender=sender,
+        smtp_message_id=message_id, attempt=0, status=DeliveryStatus.REFUSED,
+    )  # fmt: skip
+
+
+def check_recipient(
+    uow: UnitOfWork,
+    clock: Clock,
+    *,
+    recipient: str,
+    mail_from: str,
+    remote_ip: str,
+    authenticated_policies: set[UUID],
+    spf: Callable[[], SpfOutcome],
+) -> Accepted | Refused:
+    """Route a RCPT TO and check the webhook's policy; a policy refusal is logged for the
+    customer to see."""
+    try:
+        address = Address.parse(recipient)
+    except InvalidField:
+        return Refused(UNKNOWN)
+    with uow:
+        webhook = route(address, uow.webhooks.by_addresses(candidates(address)))
+        domain = uow.domains.get(webhook.domain_id) if webhook else None
+        if webhook is None or domain is None or not domain.usable_by(webhook.account_id):
+            return Refused(UNKNOWN)
+        if not webhook.active:
+            return Refused(INACTIVE)
+        policy = (
+            uow.policies.get(webhook.smtp_security_policy_id)
+            if webhook.smtp_security_policy_id
+            else None
+        )
+    reason = sender_policy.refusal_at_rcpt(
+        policy, remote_ip=remote_ip, authenticated_policies=authenticated_policies, spf=spf
+    )
+    if reason is None:
+        return Accepted(str(address), webhook, policy)
+    with uow:
+        uow.delivery_logs.add(
+            _refusal_log(webhook, reason=reason, sender=mail_from, message_id="", now=clock.now())
+        )
+        uow.commit()
+    return Refused(f"550 5.7.1 {reason}")
+
+
+def store_message(
+    uow: UnitOfWork,
+    clock: Clock,
+    *,
+    raw: bytes,
+    envelope: Envelope,
+    auth: AuthResults,
+    accepted: list[Accepted],
+    message_id: str | None,
+) -> InboundMessage | None:
+    """Check DKIM policies, then commit the message, one job per webhook and a log row per
+    refusal, in one transaction. None when every recipient was refused (nothing stored but
+    the refusals). Raises whatever the store raises: the caller answers 451."""
+    now = clock.now()
+    message = InboundMessage.receive(
+        raw=raw, envelope=envelope, auth=auth, now=now, message_id=message_id
+    )
+    by_webhook: dict[UUID, list[str]] = {}
+    refusals: list[DeliveryLog] = []
+    for item in accepted:
+        reason = sender_policy.refusal_after_data(item.policy, auth.dkim)
+        if reason is None:
+            by_webhook.setdefault(item.webhook.id, []).append(item.recipient)
+        elif not any(r.webhook_id == item.webhook.id for r in refusals):
+            refusals.append(_refusal_log(item.webhook, reason=reason, sender=envelope.mail_from,
+                                         message_id=message.message_id, now=now))  # fmt: skip
+    with uow:
+        for log in refusals:
+            uow.delivery_logs.add(log)
+        if by_webhook:
+            uow.messages.add(message)
+            for webhook_id, recipients in by_webhook.items():
+                uow.jobs.add(DeliveryJob.new(message_id=message.id, webhook_id=webhook_id,
+                                             recipients=tuple(recipients), now=now))  # fmt: skip
+        uow.commit()
+    return message if by_webhook else None
