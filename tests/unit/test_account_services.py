@@ -28,17 +28,31 @@ def uow() -> InMemoryUnitOfWork:
 
 
 def _sign_up(uow: InMemoryUnitOfWork, email: str = "Alice@Example.com") -> None:
-    accounts.sign_up(uow, FixedClock(), PlainPasswordHasher(), PermissiveEmailSyntax(), Limits(),
-                     email=email, password="password1", client="c")  # fmt: skip
+    accounts.sign_up(
+        uow,
+        FixedClock(),
+        PlainPasswordHasher(),
+        PermissiveEmailSyntax(),
+        Limits(),
+        email=email,
+        password="password1",
+        client="c",
+    )
 
 
 def _sign_in(
     uow: InMemoryUnitOfWork, clock: FixedClock, tokens: FakeAccessTokens
 ) -> Session | sessions.TotpChallenge:
     return sessions.sign_in(
-        uow, clock, PlainPasswordHasher(), tokens, Limits(),
-        email="alice@example.com", password="password1", client="c",
-    )  # fmt: skip
+        uow,
+        clock,
+        PlainPasswordHasher(),
+        tokens,
+        Limits(),
+        email="alice@example.com",
+        password="password1",
+        client="c",
+    )
 
 
 def test_sign_up_then_sign_in_then_authenticate(uow: InMemoryUnitOfWork) -> None:
@@ -59,8 +73,16 @@ def test_duplicate_sign_up_is_refused(uow: InMemoryUnitOfWork) -> None:
 def test_a_wrong_password_is_recorded_as_a_failure(uow: InMemoryUnitOfWork) -> None:
     _sign_up(uow)
     with pytest.raises(InvalidCredentials):
-        sessions.sign_in(uow, FixedClock(), PlainPasswordHasher(), FakeAccessTokens(), Limits(),
-                         email="alice@example.com", password="nope-nope", client="c")  # fmt: skip
+        sessions.sign_in(
+            uow,
+            FixedClock(),
+            PlainPasswordHasher(),
+            FakeAccessTokens(),
+            Limits(),
+            email="alice@example.com",
+            password="nope-nope",
+            client="c",
+        )
     with uow:
         assert len(uow.attempts.since("fail:client:c", FixedClock().now().replace(year=2000))) == 1
 
@@ -71,8 +93,14 @@ def test_a_password_change_revokes_access_tokens(uow: InMemoryUnitOfWork) -> Non
     session = _sign_in(uow, clock, tokens)
     assert isinstance(session, Session)
     account_id = sessions.authenticate(uow, clock, tokens, bearer=session.access_token)
-    accounts.change_password(uow, clock, PlainPasswordHasher(), account_id=account_id,
-                             current_password="password1", new_password="password2")  # fmt: skip
+    accounts.change_password(
+        uow,
+        clock,
+        PlainPasswordHasher(),
+        account_id=account_id,
+        current_password="password1",
+        new_password="password2",
+    )
     with pytest.raises(InvalidToken):
         sessions.authenticate(uow, clock, tokens, bearer=session.access_token)
 
@@ -81,8 +109,15 @@ def test_reset_mail_goes_only_to_existing_accounts(uow: InMemoryUnitOfWork) -> N
     mailer = RecordingMailer()
     _sign_up(uow)
     for email in ("nobody@example.com", "alice@example.com"):
-        accounts.request_password_reset(uow, FixedClock(), mailer, Limits(), email=email,
-                                        client="c", public_url="https://h.example")  # fmt: skip
+        accounts.request_password_reset(
+            uow,
+            FixedClock(),
+            mailer,
+            Limits(),
+            email=email,
+            client="c",
+            public_url="https://h.example",
+        )
     assert [m.to for m in mailer.sent] == ["alice@example.com"]
     assert "https://h.example/reset-password?token=" in mailer.sent[0].body
 

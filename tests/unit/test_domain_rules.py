@@ -40,10 +40,22 @@ def test_domain_names_are_normalised(raw: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["", "localhost", "example.com.", "192.0.2.1", "::1", "[::1]", "-bad.example",
-     "bad-.example", "a..example", "sp ace.example", "x" * 64 + ".example", "under_score.com",
-     "example.123"],
-)  # fmt: skip
+    [
+        "",
+        "localhost",
+        "example.com.",
+        "192.0.2.1",
+        "::1",
+        "[::1]",
+        "-bad.example",
+        "bad-.example",
+        "a..example",
+        "sp ace.example",
+        "x" * 64 + ".example",
+        "under_score.com",
+        "example.123",
+    ],
+)
 def test_bad_domain_names_are_refused(raw: str) -> None:
     with pytest.raises(InvalidField) as raised:
         DomainName.parse(raw)
@@ -57,8 +69,18 @@ def test_subdomains_are_within_their_parent() -> None:
     assert not DomainName.parse("badexample.com").within(parent)
 
 
-@pytest.mark.parametrize("raw", ["nolocal", "@example.com", "a b@example.com", ".a@example.com",
-                                 "a..b@example.com", "a@localhost", "a@192.0.2.1"])  # fmt: skip
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "nolocal",
+        "@example.com",
+        "a b@example.com",
+        ".a@example.com",
+        "a..b@example.com",
+        "a@localhost",
+        "a@192.0.2.1",
+    ],
+)
 def test_bad_addresses_are_refused(raw: str) -> None:
     with pytest.raises(InvalidField) as raised:
         Address.parse(raw)
@@ -82,8 +104,9 @@ def test_credentials_are_hashed_and_masked_pairs_keep_their_password() -> None:
     assert again == (Credential("alice", "h(pw1)"), Credential("bob", "h(new)"))
 
 
-@pytest.mark.parametrize("raw", ["alice", "alice:", ":pw", "alice:a,alice:b", f"carol:{MASK}",
-                                 "al ice:pw"])  # fmt: skip
+@pytest.mark.parametrize(
+    "raw", ["alice", "alice:", ":pw", "alice:a,alice:b", f"carol:{MASK}", "al ice:pw"]
+)
 def test_bad_credentials_are_refused(raw: str) -> None:
     with pytest.raises(InvalidField) as raised:
         parse_credentials(raw, stored=(), hash_password=_hash)
@@ -107,9 +130,18 @@ def test_domain_lists_name_their_field() -> None:
     assert raised.value.field == "allowed_dkim_domains"
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com/", "/relative", "http://", "example.com",
-                                 "http://example.com/" + "x" * 2048, "http://exa mple.com/",
-                                 "http://example.com:99999/"])  # fmt: skip
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://example.com/",
+        "/relative",
+        "http://",
+        "example.com",
+        "http://example.com/" + "x" * 2048,
+        "http://exa mple.com/",
+        "http://example.com:99999/",
+    ],
+)
 def test_bad_target_urls_are_refused(url: str) -> None:
     with pytest.raises(InvalidField, match="target_url"):
         check_target_url(url)

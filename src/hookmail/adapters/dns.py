@@ -23,6 +23,11 @@ class DnspythonResolver:
         self._resolver.lifetime = timeout  # the whole lookup, every server and retry
         self._resolver.timeout = min(timeout, 2.0)
 
+    @property
+    def resolver(self) -> dns.resolver.Resolver:
+        """The configured dnspython resolver, for libraries that look up other types."""
+        return self._resolver
+
     def txt(self, name: str) -> list[str]:
         try:
             answer = self._resolver.resolve(name, "TXT", search=False)

@@ -17,8 +17,8 @@ from attrs import define, evolve, field
 from hookmail.core.accounts import Account
 from hookmail.core.deliveries import DeliveryLog
 from hookmail.core.domains import Domain, DomainName
-from hookmail.core.mail import DeliveryJob, InboundMessage, JobStatus
 from hookmail.core.errors import AddressTaken, DomainTaken, EmailTaken, InvalidField, InvalidToken
+from hookmail.core.mail import DeliveryJob, InboundMessage, JobStatus
 from hookmail.core.ports import AccessClaims, DnsFailure
 from hookmail.core.smtp_policies import SmtpPolicy
 from hookmail.core.tokens import IssuedToken, TokenKind
@@ -303,11 +303,15 @@ class InMemoryJobs:
 
     def claim_due(self, now: datetime, *, limit: int, lease_until: datetime) -> list[DeliveryJob]:
         due = sorted(
-            (j for j in self._state.jobs.values()
-             if j.status == JobStatus.PENDING and j.next_attempt_at <= now
-             and (j.claimed_until is None or j.claimed_until < now)),
+            (
+                j
+                for j in self._state.jobs.values()
+                if j.status == JobStatus.PENDING
+                and j.next_attempt_at <= now
+                and (j.claimed_until is None or j.claimed_until < now)
+            ),
             key=lambda j: j.next_attempt_at,
-        )[:limit]  # fmt: skip
+        )[:limit]
         claimed = [evolve(j, claimed_until=lease_until) for j in due]
         for job in claimed:
             self._state.jobs[job.id] = job
@@ -317,9 +321,11 @@ class InMemoryJobs:
         return [
             j.id
             for j in self._state.jobs.values()
-            if j.webhook_id == webhook_id and j.status == JobStatus.PENDING
-            and j.claimed_until is not None and j.claimed_until > now
-        ]  # fmt: skip
+            if j.webhook_id == webhook_id
+            and j.status == JobStatus.PENDING
+            and j.claimed_until is not None
+            and j.claimed_until > now
+        ]
 
     def pending(self) -> int:
         return sum(1 for j in self._state.jobs.values() if j.status == JobStatus.PENDING)

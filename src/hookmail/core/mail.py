@@ -64,13 +64,24 @@ class InboundMessage:
         return len(self.raw)
 
     @classmethod
-    def receive(cls, *, raw: bytes, envelope: Envelope, auth: AuthResults, now: datetime,
-                message_id: str | None) -> InboundMessage:  # fmt: skip
+    def receive(
+        cls,
+        *,
+        raw: bytes,
+        envelope: Envelope,
+        auth: AuthResults,
+        now: datetime,
+        message_id: str | None,
+    ) -> InboundMessage:
         ident = uuid4()
         return cls(
-            id=ident, received_at=now, envelope=envelope, auth=auth, raw=raw,
+            id=ident,
+            received_at=now,
+            envelope=envelope,
+            auth=auth,
+            raw=raw,
             message_id=message_id or f"<{ident.hex}@hookmail.invalid>",
-        )  # fmt: skip
+        )
 
 
 class JobStatus(StrEnum):
@@ -94,10 +105,17 @@ class DeliveryJob:
     created_at: datetime
 
     @classmethod
-    def new(cls, *, message_id: UUID, webhook_id: UUID, recipients: tuple[str, ...],
-            now: datetime) -> DeliveryJob:  # fmt: skip
-        return cls(id=uuid4(), message_id=message_id, webhook_id=webhook_id,
-                   recipients=recipients, next_attempt_at=now, created_at=now)  # fmt: skip
+    def new(
+        cls, *, message_id: UUID, webhook_id: UUID, recipients: tuple[str, ...], now: datetime
+    ) -> DeliveryJob:
+        return cls(
+            id=uuid4(),
+            message_id=message_id,
+            webhook_id=webhook_id,
+            recipients=recipients,
+            next_attempt_at=now,
+            created_at=now,
+        )
 
     @property
     def event_id(self) -> str:

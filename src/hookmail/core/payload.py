@@ -102,14 +102,16 @@ class _Walker:
         else:
             data = part.get_payload(decode=True)
             body = data if isinstance(data, bytes) else str(part.get_payload()).encode()
-            self.attachments.append({
-                "filename": filename or "",
-                "content_type": content_type,
-                "size": len(body),
-                "content_id": _header(part, "Content-ID"),
-                "disposition": disposition or "attachment",
-                "content_base64": base64.b64encode(body).decode("ascii"),
-            })  # fmt: skip
+            self.attachments.append(
+                {
+                    "filename": filename or "",
+                    "content_type": content_type,
+                    "size": len(body),
+                    "content_id": _header(part, "Content-ID"),
+                    "disposition": disposition or "attachment",
+                    "content_base64": base64.b64encode(body).decode("ascii"),
+                }
+            )
 
 
 def parse(raw: bytes) -> Json:
@@ -136,17 +138,37 @@ def parse(raw: bytes) -> Json:
         defects = sum(len(getattr(p, "defects", [])) for p in [message])
         if defects:
             notes.append(f"the message has {defects} MIME defect(s); parsed as far as possible")
-    except (RecursionError, ValueError, TypeError, LookupError, AttributeError, IndexError,
-            AssertionError, UnicodeError) as exc:  # fmt: skip
+    except (
+        RecursionError,
+        ValueError,
+        TypeError,
+        LookupError,
+        AttributeError,
+        IndexError,
+        AssertionError,
+        UnicodeError,
+    ) as exc:
         head, _, body = raw.partition(b"\r\n\r\n")
         fields = {
-            "message_id": "", "subject": "", "date": "", "from": [], "to": [], "cc": [],
-            "reply_to": [], "attachments": [],
-            "headers": [[n.strip(), v.strip()] for n, _, v in
-                        (line.decode("utf-8", "replace").partition(":")
-                         for line in head.split(b"\r\n") if b":" in line)],
-            "text": body.decode("utf-8", "replace"), "html": "",
-        }  # fmt: skip
+            "message_id": "",
+            "subject": "",
+            "date": "",
+            "from": [],
+            "to": [],
+            "cc": [],
+            "reply_to": [],
+            "attachments": [],
+            "headers": [
+                [n.strip(), v.strip()]
+                for n, _, v in (
+                    line.decode("utf-8", "replace").partition(":")
+                    for line in head.split(b"\r\n")
+                    if b":" in line
+                )
+            ],
+            "text": body.decode("utf-8", "replace"),
+            "html": "",
+        }
         notes.append(f"the message could not be parsed ({type(exc).__name__}); raw text given")
     fields["notes"] = notes
     return fields
@@ -179,6 +201,6 @@ def build(message: InboundMessage, job: DeliveryJob, parsed: Json) -> Json:
 
 def template_view(payload: Json, *, timezone: str) -> Json:
     """What templates see: the payload plus `received_at_local` in the account's zone."""
-    received = datetime.strptime(payload["received_at"], "%Y-%m-%dT%H:%M:%SZ")
-    local = received.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(timezone))
+    received = datetime.fromisoformat(payload["received_at"].replace("Z", "+00:00"))
+    local = received.astimezone(ZoneInfo(timezone))
     return {**payload, "received_at_local": local.isoformat()}

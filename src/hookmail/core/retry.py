@@ -24,7 +24,7 @@ def next_attempt(
     if attempts > len(schedule):
         return None
     scheduled = schedule[attempts - 1]
-    delay = scheduled * (1 + (rng or random).uniform(-JITTER, JITTER))  # noqa: S311
+    delay = scheduled * (1 + (rng or random).uniform(-JITTER, JITTER))
     if retry_after is not None:
         delay = min(max(retry_after, 0), 2 * scheduled)
     return now + timedelta(seconds=delay)

@@ -160,13 +160,28 @@ class Webhook:
     updated_at: datetime
 
     @classmethod
-    def new(cls, *, account_id: UUID, domain_id: UUID, address: Address, target_url: str,
-            secret: str, now: datetime, **options: object) -> Webhook:  # fmt: skip
+    def new(
+        cls,
+        *,
+        account_id: UUID,
+        domain_id: UUID,
+        address: Address,
+        target_url: str,
+        secret: str,
+        now: datetime,
+        **options: object,
+    ) -> Webhook:
         return cls(
-            id=uuid4(), account_id=account_id, domain_id=domain_id, address=address,
-            target_url=target_url, secret=secret, created_at=now, updated_at=now,
+            id=uuid4(),
+            account_id=account_id,
+            domain_id=domain_id,
+            address=address,
+            target_url=target_url,
+            secret=secret,
+            created_at=now,
+            updated_at=now,
             **options,  # type: ignore[arg-type]
-        )  # fmt: skip
+        )
 
     def with_secret(self, secret: str, now: datetime) -> Webhook:
         """A new secret; the old one keeps signing beside it for 24 hours."""

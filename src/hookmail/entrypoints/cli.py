@@ -1,11 +1,15 @@
-"""The `hookmail` command: serve, api, migrate (and the workers as they arrive)."""
+"""The `hookmail` command: serve, api, smtp, deliver, migrate."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import os
+import signal
+import subprocess
 import sys
+import tempfile
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,14 +49,29 @@ def _settings() -> Settings:
         raise SystemExit(2) from None
 
 
+def _container(settings: Settings) -> Container:
+    return Container(settings=providers.Object(settings))
+
+
 def _migrate(settings: Settings) -> None:
-    container = Container(settings=providers.Object(settings))
+    container = _container(settings)
     migrate(container.engine())
     container.engine().dispose()
 
 
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handle(signum: int, _frame: object) -> None:
+        log.info("signal %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    return stop
+
+
 def _run_api(settings: Settings, workers: int) -> None:
-    print(f"hookmail {__version__}: API on http://{settings.api_host}:{settings.api_port}")
     _Gunicorn(
         {
             "bind": f"{settings.api_host}:{settings.api_port}",
@@ -65,13 +84,67 @@ def _run_api(settings: Settings, workers: int) -> None:
     ).run()
 
 
+def _run_smtp(settings: Settings) -> None:
+    from hookmail.entrypoints.smtp.server import smtp_controller
+
+    stop = _stop_on_signals()
+    controller = smtp_controller(_container(settings))
+    controller.start()
+    log.info("SMTP on %s:%s", settings.smtp_host, settings.smtp_port)
+    stop.wait()
+    controller.stop()
+
+
+def _run_deliver(settings: Settings) -> None:
+    from hookmail.entrypoints.deliver import DeliveryWorker
+
+    stop = _stop_on_signals()
+    container = _container(settings)
+    worker = DeliveryWorker(
+        container.uow, container.clock(), container.transport(), container.delivery_config()
+    )
+    log.info("delivery worker started")
+    worker.run(stop)
+
+
+def _serve(settings: Settings) -> None:
+    """Migrate, then API (gunicorn), SMTP worker and delivery worker as separate processes,
+    so accepting and delivering never compete for one interpreter."""
+    _migrate(settings)
+    env = dict(os.environ)
+    env.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="hookmail-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = env["PROMETHEUS_MULTIPROC_DIR"]
+    command = [sys.executable, "-m", "hookmail.entrypoints.cli"]
+    children = [
+        subprocess.Popen([*command, "smtp"], env=env),  # noqa: S603 (our own interpreter)
+        subprocess.Popen([*command, "deliver"], env=env),  # noqa: S603
+    ]
+    print(f"hookmail {__version__}:", file=sys.stderr)
+    print(f"  API   http://{settings.api_host}:{settings.api_port}", file=sys.stderr)
+    print(f"  SMTP  {settings.smtp_host}:{settings.smtp_port}", file=sys.stderr)
+    print(f"  store {settings.database_url}", file=sys.stderr)
+    try:
+        _run_api(settings, settings.api_workers)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=settings.delivery_timeout + 20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="hookmail", description=__doc__)
     parser.add_argument("--version", action="version", version=f"hookmail {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="migrate, then run everything on this machine")
+    commands.add_parser("serve", help="migrate, then run API, SMTP and delivery together")
     api = commands.add_parser("api", help="run the REST API under gunicorn")
     api.add_argument("--workers", type=int, default=None, help="gunicorn workers")
+    commands.add_parser("smtp", help="run the SMTP worker")
+    commands.add_parser("deliver", help="run the delivery worker")
     commands.add_parser("migrate", help="bring the store's schema up to date")
     args = parser.parse_args(argv)
 
@@ -82,9 +155,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         print("hookmail: schema is up to date")
     elif args.command == "api":
         _run_api(settings, args.workers or settings.api_workers)
+    elif args.command == "smtp":
+        _run_smtp(settings)
+    elif args.command == "deliver":
+        _run_deliver(settings)
     elif args.command == "serve":
-        _migrate(settings)
-        _run_api(settings, settings.api_workers)
+        _serve(settings)
 
 
 if __name__ == "__main__":

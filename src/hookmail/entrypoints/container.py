@@ -7,16 +7,20 @@ from urllib.parse import urlsplit
 
 from dependency_injector import containers, providers
 
+from hookmail import __version__
 from hookmail.adapters.access_tokens import JwtAccessTokens
 from hookmail.adapters.clock import SystemClock
 from hookmail.adapters.dns import DnspythonResolver
 from hookmail.adapters.emails import EmailValidatorSyntax
+from hookmail.adapters.http import PinnedHttpTransport
+from hookmail.adapters.mailauth import DkimpyVerifier, PyspfChecker
 from hookmail.adapters.mailer import LogMailer, SmtpMailer
 from hookmail.adapters.passwords import Argon2PasswordHasher
 from hookmail.adapters.sql.engine import make_engine, make_sessions
 from hookmail.adapters.sql.uow import SqlUnitOfWork
 from hookmail.core.config import shared_secret_key
 from hookmail.core.ports import Mailer, UnitOfWork
+from hookmail.core.services.delivery import DeliveryConfig
 from hookmail.core.throttle import Limit, Limits
 from hookmail.entrypoints.settings import Settings
 
@@ -39,6 +43,14 @@ def mailer_from(settings: Settings) -> Mailer:
     return SmtpMailer(relay.hostname or "localhost", relay.port or 25, sender=sender)
 
 
+def delivery_config_from(settings: Settings) -> DeliveryConfig:
+    return DeliveryConfig(
+        retry_schedule=settings.retry_schedule,
+        timeout=settings.delivery_timeout,
+        user_agent=f"hookmail/{__version__}",
+    )
+
+
 def access_tokens_from(settings: Settings, uow: UnitOfWork) -> JwtAccessTokens:
     """HOOKMAIL_SECRET_KEY, or the key made once and kept in the store for every worker."""
     key = settings.secret_key or shared_secret_key(uow)
@@ -56,4 +68,10 @@ class Container(containers.DeclarativeContainer):
     mailer = providers.Singleton(mailer_from, settings)
     limits = providers.Singleton(limits_from, settings)
     dns = providers.Singleton(DnspythonResolver, settings.provided.dns_nameservers)
+    spf = providers.Singleton(PyspfChecker, dns)
+    dkim = providers.Singleton(DkimpyVerifier, dns)
+    transport = providers.Singleton(
+        PinnedHttpTransport, allow_private=settings.provided.allow_private_targets
+    )
+    delivery_config = providers.Singleton(delivery_config_from, settings)
     access_tokens = providers.Singleton(access_tokens_from, settings, uow)

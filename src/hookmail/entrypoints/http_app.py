@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
+from prometheus_client import CollectorRegistry, multiprocess
+
 from hookmail.adapters.sql.engine import ping
 from hookmail.core.services.domains import sync_public_domains
 from hookmail.entrypoints.container import Container
@@ -24,4 +28,14 @@ def create_app(container: Container) -> WsgiApp:
         trusted_proxies=settings.trusted_proxies,
     )
     sync_public_domains(container.uow(), ports.clock, names=settings.public_domains)
-    return build_app(ports, lambda: ping(container.engine()))
+    return build_app(ports, lambda: ping(container.engine()), _exposition())
+
+
+def _exposition() -> CollectorRegistry | None:
+    """Under `hookmail serve` every process writes its metrics to PROMETHEUS_MULTIPROC_DIR;
+    then /metrics shows them all: API workers, SMTP worker and delivery worker."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry

@@ -16,8 +16,10 @@ LONG = "v=DKIM1; k=rsa; p=" + "A" * 400  # over 255 bytes: split into strings, j
 
 @pytest.fixture(params=["stub", pytest.param("dnspython", marks=pytest.mark.integration)])
 def resolver(request: pytest.FixtureRequest) -> Iterator[TxtResolver]:
-    records = {"_hookmail.example.com": ["hookmail-verify=abc", "other"],
-               "long.example.com": [LONG]}  # fmt: skip
+    records = {
+        "_hookmail.example.com": ["hookmail-verify=abc", "other"],
+        "long.example.com": [LONG],
+    }
     failing = {"broken.example.com"}
     if request.param == "stub":
         yield StubResolver(records=records, failing=failing)

@@ -105,11 +105,16 @@ def test_a_webhook_round_trips_and_is_found_by_address(uow: UnitOfWork) -> None:
     domain = a_domain(alice.id, verified=True)
     policy = a_policy(alice.id)
     webhook = a_webhook(
-        domain, alice.id, custom_headers={"X-Team": "sales", "Authorization": "Bearer t"},
-        payload_template='{"s": "{{subject}}"}', rate_limit=5, active=False,
-        smtp_security_policy_id=policy.id, previous_secret="whsec_old",
+        domain,
+        alice.id,
+        custom_headers={"X-Team": "sales", "Authorization": "Bearer t"},
+        payload_template='{"s": "{{subject}}"}',
+        rate_limit=5,
+        active=False,
+        smtp_security_policy_id=policy.id,
+        previous_secret="whsec_old",
         previous_secret_until=NOW + timedelta(hours=24),
-    )  # fmt: skip
+    )
     catch_all = a_webhook(domain, alice.id, local="*")
     with uow:
         uow.domains.save(domain)
@@ -140,8 +145,9 @@ def test_logs_are_paged_newest_first(uow: UnitOfWork) -> None:
     (alice,) = _accounts(uow)
     domain = a_domain(alice.id, verified=True)
     webhook, other = a_webhook(domain, alice.id), a_webhook(domain, alice.id, local="other")
-    logs = [a_log(webhook.id, attempted_at=NOW + timedelta(seconds=n), attempt=n + 1)
-            for n in range(5)]  # fmt: skip
+    logs = [
+        a_log(webhook.id, attempted_at=NOW + timedelta(seconds=n), attempt=n + 1) for n in range(5)
+    ]
     with uow:
         uow.domains.save(domain)
         uow.webhooks.save(webhook)

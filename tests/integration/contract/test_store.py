@@ -16,10 +16,14 @@ from tests.builders import NOW, a_token, an_account
 
 def test_an_account_round_trips_with_its_second_factor(uow: UnitOfWork) -> None:
     account = an_account(
-        totp=Totp(secret="JBSWY3DPEHPK3PXP", enabled=True, last_counter=42,
-                  backup_code_hashes=("a" * 64, "b" * 64)),
+        totp=Totp(
+            secret="JBSWY3DPEHPK3PXP",
+            enabled=True,
+            last_counter=42,
+            backup_code_hashes=("a" * 64, "b" * 64),
+        ),
         timezone="Europe/Paris",
-    )  # fmt: skip
+    )
     with uow:
         uow.accounts.add(account)
         uow.commit()

@@ -48,8 +48,13 @@ def served(tmp_path: Path) -> Iterator[str]:
         "HOOKMAIL_API_WORKERS": "2",
     }
     env.pop("HOOKMAIL_SECRET_KEY", None)
-    process = subprocess.Popen([*HOOKMAIL, "serve"], env=env, cwd=tmp_path,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    process = subprocess.Popen(
+        [*HOOKMAIL, "serve"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, process)
@@ -74,8 +79,9 @@ def test_two_workers_share_the_store_and_the_signing_key(served: str) -> None:
 
 def test_a_bad_setting_stops_start_up_with_one_line(tmp_path: Path) -> None:
     env = {**os.environ, "HOOKMAIL_API_PORT": "eighty"}
-    result = subprocess.run([*HOOKMAIL, "api"], env=env, cwd=tmp_path, capture_output=True,
-                            text=True, timeout=30)  # fmt: skip
+    result = subprocess.run(
+        [*HOOKMAIL, "api"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "hookmail: HOOKMAIL_API_PORT='eighty' is invalid: expected a whole number"

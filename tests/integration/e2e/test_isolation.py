@@ -15,10 +15,16 @@ def test_a_second_account_sees_nothing_of_the_first(api: Api, dns: DnsServer) ->
     domain = api.verified_domain(alice, "alice.example", dns)
     pending = api.call("POST", "/api/v1/domains", alice, json={"name": "pending.example"}).json
     policy = api.call("POST", "/api/v1/smtp-policies", alice, json={"name": "p"}).json
-    hook = api.call("POST", "/api/v1/webhooks", alice, json={
-        "address": "in@alice.example", "target_url": "https://h.example.net/",
-        "smtp_security_policy_id": policy["id"],
-    }).json  # fmt: skip
+    hook = api.call(
+        "POST",
+        "/api/v1/webhooks",
+        alice,
+        json={
+            "address": "in@alice.example",
+            "target_url": "https://h.example.net/",
+            "smtp_security_policy_id": policy["id"],
+        },
+    ).json
     log_id = "00000000-0000-0000-0000-000000000001"
 
     mallory = api.new_user("mallory@example.com")
@@ -49,10 +55,16 @@ def test_a_second_account_sees_nothing_of_the_first(api: Api, dns: DnsServer) ->
 
     # nor can the first account's policy be borrowed, or its domain used
     api.verified_domain(mallory, "mallory.example", dns)
-    borrowed = api.call("POST", "/api/v1/webhooks", mallory, json={
-        "address": "x@mallory.example", "target_url": "https://h.example.net/",
-        "smtp_security_policy_id": policy["id"],
-    })  # fmt: skip
+    borrowed = api.call(
+        "POST",
+        "/api/v1/webhooks",
+        mallory,
+        json={
+            "address": "x@mallory.example",
+            "target_url": "https://h.example.net/",
+            "smtp_security_policy_id": policy["id"],
+        },
+    )
     assert borrowed.status_code == 422
     squat = api.call(
         "POST",

@@ -38,8 +38,10 @@ def test_a_policy_is_created_with_credentials_masked(api: Api) -> None:
     assert policy["allowed_spf_domains"] == "example.org"
     assert policy["allowed_dkim_domains"] == "example.org,mailer.example.net"
     assert (policy["require_smtp_auth"], policy["require_spf"], policy["require_dkim"]) == (
-        True, True, True
-    )  # fmt: skip
+        True,
+        True,
+        True,
+    )
     assert api.call("GET", f"/api/v1/smtp-policies/{policy['id']}", token).json == policy
     assert api.call("GET", "/api/v1/smtp-policies", token).json == [policy]
 
@@ -75,9 +77,15 @@ def test_an_update_changes_what_it_carries_and_masked_pairs_keep_passwords(api: 
     token = api.new_user()
     policy = _create(api, token).json
     path = f"/api/v1/smtp-policies/{policy['id']}"
-    updated = api.call("PUT", path, token, json={
-        "smtp_credentials": "relay:********,newuser:fresh-pass", "require_dkim": False,
-    })  # fmt: skip
+    updated = api.call(
+        "PUT",
+        path,
+        token,
+        json={
+            "smtp_credentials": "relay:********,newuser:fresh-pass",
+            "require_dkim": False,
+        },
+    )
     assert updated.status_code == 200
     assert updated.json["smtp_credentials"] == "relay:********,newuser:********"
     assert updated.json["require_dkim"] is False
@@ -94,10 +102,16 @@ def test_a_policy_in_use_cannot_be_deleted(api: Api, dns: DnsServer) -> None:
     token = api.new_user()
     api.verified_domain(token, "example.com", dns)
     policy = _create(api, token).json
-    hook = api.call("POST", "/api/v1/webhooks", token, json={
-        "address": "in@example.com", "target_url": "https://h.example.net/",
-        "smtp_security_policy_id": policy["id"],
-    }).json  # fmt: skip
+    hook = api.call(
+        "POST",
+        "/api/v1/webhooks",
+        token,
+        json={
+            "address": "in@example.com",
+            "target_url": "https://h.example.net/",
+            "smtp_security_policy_id": policy["id"],
+        },
+    ).json
     path = f"/api/v1/smtp-policies/{policy['id']}"
     busy = api.call("DELETE", path, token)
     assert (busy.status_code, busy.json["code"]) == (409, "policy_in_use")

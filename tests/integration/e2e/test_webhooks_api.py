@@ -44,10 +44,16 @@ def test_a_webhook_gets_a_generated_secret_and_defaults(api: Api, owner: str) ->
 
 def test_every_field_can_be_given(api: Api, owner: str) -> None:
     policy = api.call("POST", "/api/v1/smtp-policies", owner, json={"name": "p"}).json
-    result = _create(api, owner, secret="a-secret-of-at-least-24-chars", active=False,
-                     custom_headers={"Authorization": "Bearer xyz", "X-Team": "sales"},
-                     payload_template='{"subject": "{{subject}}"}', rate_limit=30,
-                     smtp_security_policy_id=policy["id"])  # fmt: skip
+    result = _create(
+        api,
+        owner,
+        secret="a-secret-of-at-least-24-chars",
+        active=False,
+        custom_headers={"Authorization": "Bearer xyz", "X-Team": "sales"},
+        payload_template='{"subject": "{{subject}}"}',
+        rate_limit=30,
+        smtp_security_policy_id=policy["id"],
+    )
     assert result.status_code == 201
     hook = result.json
     assert hook["secret"] == "a-secret-of-at-least-24-chars"
@@ -77,11 +83,13 @@ def test_catch_alls_and_public_domains_are_allowed(api: Api, owner: str) -> None
         ({"rate_limit": -1}, "rate_limit"),
         ({"rate_limit": "10"}, "rate_limit"),
         ({"active": "yes"}, "active"),
-        ({"smtp_security_policy_id": "00000000-0000-0000-0000-000000000000"},
-         "smtp_security_policy_id"),
+        (
+            {"smtp_security_policy_id": "00000000-0000-0000-0000-000000000000"},
+            "smtp_security_policy_id",
+        ),
         ({"smtp_security_policy_id": "not-a-uuid"}, "smtp_security_policy_id"),
     ],
-)  # fmt: skip
+)
 def test_bad_fields_are_422_naming_them(
     api: Api, owner: str, body: dict[str, Any], field: str
 ) -> None:
@@ -110,8 +118,12 @@ def test_put_changes_only_what_it_carries(api: Api, owner: str) -> None:
     api.clock.advance(seconds=5)
     updated = api.call("PUT", path, owner, json={"rate_limit": 7, "active": False})
     assert updated.status_code == 200
-    expected = {**hook.json, "rate_limit": 7, "active": False,
-                "updated_at": updated.json["updated_at"]}  # fmt: skip
+    expected = {
+        **hook.json,
+        "rate_limit": 7,
+        "active": False,
+        "updated_at": updated.json["updated_at"],
+    }
     assert updated.json == expected
     assert updated.json["updated_at"] > hook.json["updated_at"]
     cleared = api.call("PUT", path, owner, json={"clear_security_policy": True})
@@ -154,10 +166,17 @@ def test_delete_removes_the_webhook(api: Api, owner: str) -> None:
 def _seed_logs(api: Api, webhook_id: str, count: int) -> list[str]:
     """Delivery logs come from the mail pipeline; here they go in through the store port."""
     uow = api.uow()
-    logs = [a_log(UUID(webhook_id), attempted_at=NOW + timedelta(seconds=n), attempt=n + 1,
-                  http_status=500 if n % 2 else 200, error="HTTP 500" if n % 2 else None,
-                  status=DeliveryStatus.RETRYING if n % 2 else DeliveryStatus.DELIVERED)
-            for n in range(count)]  # fmt: skip
+    logs = [
+        a_log(
+            UUID(webhook_id),
+            attempted_at=NOW + timedelta(seconds=n),
+            attempt=n + 1,
+            http_status=500 if n % 2 else 200,
+            error="HTTP 500" if n % 2 else None,
+            status=DeliveryStatus.RETRYING if n % 2 else DeliveryStatus.DELIVERED,
+        )
+        for n in range(count)
+    ]
     with uow:
         for log in logs:
             uow.delivery_logs.add(log)
@@ -178,18 +197,34 @@ def test_logs_are_listed_newest_first_in_pages(api: Api, owner: str) -> None:
     assert [g["id"] for g in small.json] == ids[4:6]
     assert api.call("GET", base, owner, params={"page": "9"}).json == []
     row = first.json[0]
-    assert set(row) >= {"id", "webhook_id", "attempted_at", "duration_ms", "http_status",
-                        "error", "sender", "smtp_message_id", "attempt", "status",
-                        "next_attempt_at"}  # fmt: skip
+    assert set(row) >= {
+        "id",
+        "webhook_id",
+        "attempted_at",
+        "duration_ms",
+        "http_status",
+        "error",
+        "sender",
+        "smtp_message_id",
+        "attempt",
+        "status",
+        "next_attempt_at",
+    }
     one = api.call("GET", f"{base}/{row['id']}", owner)
     assert one.json == row
 
 
 @pytest.mark.parametrize(
     "params",
-    [{"page": "0"}, {"page": "-1"}, {"page": "x"}, {"page_size": "0"}, {"page_size": "101"},
-     {"page_size": "ten"}],
-)  # fmt: skip
+    [
+        {"page": "0"},
+        {"page": "-1"},
+        {"page": "x"},
+        {"page_size": "0"},
+        {"page_size": "101"},
+        {"page_size": "ten"},
+    ],
+)
 def test_bad_paging_is_422(api: Api, owner: str, params: dict[str, str]) -> None:
     hook = _create(api, owner).json
     result = api.call("GET", f"/api/v1/webhooks/{hook['id']}/logs", owner, params=params)

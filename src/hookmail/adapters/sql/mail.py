@@ -24,10 +24,12 @@ from hookmail.core.mail import (
 
 def _auth_json(auth: AuthResults) -> str:
     spf = auth.spf
-    return json.dumps({
-        "spf": [spf.result, spf.domain, spf.explanation] if spf else None,
-        "dkim": [[d.domain, d.result] for d in auth.dkim],
-    })  # fmt: skip
+    return json.dumps(
+        {
+            "spf": [spf.result, spf.domain, spf.explanation] if spf else None,
+            "dkim": [[d.domain, d.result] for d in auth.dkim],
+        }
+    )
 
 
 def _auth(raw: str) -> AuthResults:
@@ -42,39 +44,68 @@ class SqlMessageRepository:
 
     def add(self, message: InboundMessage) -> None:
         envelope = message.envelope
-        self._session.add(MessageRow(
-            id=message.id, received_at=message.received_at, mail_from=envelope.mail_from,
-            rcpt_to=json.dumps(list(envelope.rcpt_to)), remote_ip=envelope.remote_ip,
-            helo=envelope.helo, smtp_user=envelope.smtp_user, auth=_auth_json(message.auth),
-            message_id=message.message_id, raw=message.raw,
-        ))  # fmt: skip
+        self._session.add(
+            MessageRow(
+                id=message.id,
+                received_at=message.received_at,
+                mail_from=envelope.mail_from,
+                rcpt_to=json.dumps(list(envelope.rcpt_to)),
+                remote_ip=envelope.remote_ip,
+                helo=envelope.helo,
+                smtp_user=envelope.smtp_user,
+                auth=_auth_json(message.auth),
+                message_id=message.message_id,
+                raw=message.raw,
+            )
+        )
 
     def get(self, message_id: UUID) -> InboundMessage | None:
         row = self._session.get(MessageRow, message_id)
         if row is None:
             return None
-        envelope = Envelope(mail_from=row.mail_from, rcpt_to=tuple(json.loads(row.rcpt_to)),
-                            remote_ip=row.remote_ip, helo=row.helo, smtp_user=row.smtp_user)  # fmt: skip
-        return InboundMessage(id=row.id, received_at=row.received_at, envelope=envelope,
-                              auth=_auth(row.auth), raw=row.raw, message_id=row.message_id)  # fmt: skip
+        envelope = Envelope(
+            mail_from=row.mail_from,
+            rcpt_to=tuple(json.loads(row.rcpt_to)),
+            remote_ip=row.remote_ip,
+            helo=row.helo,
+            smtp_user=row.smtp_user,
+        )
+        return InboundMessage(
+            id=row.id,
+            received_at=row.received_at,
+            envelope=envelope,
+            auth=_auth(row.auth),
+            raw=row.raw,
+            message_id=row.message_id,
+        )
 
 
 def _job(row: JobRow) -> DeliveryJob:
     return DeliveryJob(
-        id=row.id, message_id=row.message_id, webhook_id=row.webhook_id,
-        recipients=tuple(json.loads(row.recipients)), status=JobStatus(row.status),
-        attempts=row.attempts, next_attempt_at=row.next_attempt_at,
-        claimed_until=row.claimed_until, created_at=row.created_at,
-    )  # fmt: skip
+        id=row.id,
+        message_id=row.message_id,
+        webhook_id=row.webhook_id,
+        recipients=tuple(json.loads(row.recipients)),
+        status=JobStatus(row.status),
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        claimed_until=row.claimed_until,
+        created_at=row.created_at,
+    )
 
 
 def _job_row(job: DeliveryJob) -> JobRow:
     return JobRow(
-        id=job.id, message_id=job.message_id, webhook_id=job.webhook_id,
-        recipients=json.dumps(list(job.recipients)), status=job.status.value,
-        attempts=job.attempts, next_attempt_at=job.next_attempt_at,
-        claimed_until=job.claimed_until, created_at=job.created_at,
-    )  # fmt: skip
+        id=job.id,
+        message_id=job.message_id,
+        webhook_id=job.webhook_id,
+        recipients=json.dumps(list(job.recipients)),
+        status=job.status.value,
+        attempts=job.attempts,
+        next_attempt_at=job.next_attempt_at,
+        claimed_until=job.claimed_until,
+        created_at=job.created_at,
+    )
 
 
 class SqlJobRepository:

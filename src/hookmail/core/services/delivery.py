@@ -127,8 +127,9 @@ def _outcome_status(
     if outcome.permanent or outcome.http_status == 410:
         return JobStatus.FAILED, DeliveryStatus.FAILED, None
     honoured = outcome.retry_after if outcome.http_status in (429, 503) else None
-    due = retry.next_attempt(attempts=attempts, schedule=config.retry_schedule, now=now,
-                             retry_after=honoured)  # fmt: skip
+    due = retry.next_attempt(
+        attempts=attempts, schedule=config.retry_schedule, now=now, retry_after=honoured
+    )
     if due is None:
         return JobStatus.FAILED, DeliveryStatus.FAILED, None
     return JobStatus.PENDING, DeliveryStatus.RETRYING, due
@@ -147,8 +148,9 @@ def deliver(
     started = clock.now()
     body, _ = _body(work, parsed(work.message))
     headers = _headers(work, body, config, started)
-    outcome = transport.post(work.webhook.target_url, headers=headers, body=body,
-                             timeout=config.timeout)  # fmt: skip
+    outcome = transport.post(
+        work.webhook.target_url, headers=headers, body=body, timeout=config.timeout
+    )
     finished = clock.now()
     attempts = work.job.attempts + 1
     job_status, log_status, due = _outcome_status(outcome, attempts, config, finished)
@@ -156,17 +158,29 @@ def deliver(
     if error is None and not 200 <= outcome.http_status < 300:
         error = f"HTTP {outcome.http_status}"
     log = DeliveryLog.record(
-        webhook_id=work.webhook.id, attempted_at=started,
+        webhook_id=work.webhook.id,
+        attempted_at=started,
         duration_ms=int((finished - started).total_seconds() * 1000),
-        http_status=outcome.http_status, error=error, sender=work.message.envelope.mail_from,
-        smtp_message_id=work.message.message_id, attempt=attempts, status=log_status,
+        http_status=outcome.http_status,
+        error=error,
+        sender=work.message.envelope.mail_from,
+        smtp_message_id=work.message.message_id,
+        attempt=attempts,
+        status=log_status,
         next_attempt_at=due,
-    )  # fmt: skip
+    )
     with uow:
         if uow.jobs.get(work.job.id) is None:
             return log  # the webhook (and its jobs) was deleted meanwhile
         uow.delivery_logs.add(log)
-        uow.jobs.save(evolve(work.job, attempts=attempts, status=job_status,
-                             next_attempt_at=due or finished, claimed_until=None))  # fmt: skip
+        uow.jobs.save(
+            evolve(
+                work.job,
+                attempts=attempts,
+                status=job_status,
+                next_attempt_at=due or finished,
+                claimed_until=None,
+            )
+        )
         uow.commit()
     return log

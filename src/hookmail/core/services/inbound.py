@@ -44,13 +44,20 @@ def smtp_login(uow: UnitOfWork, hasher: PasswordHasher, *, user: str, password: 
     }
 
 
-def _refusal_log(webhook: Webhook, *, reason: str, sender: str, message_id: str,
-                 now: datetime) -> DeliveryLog:  # fmt: skip
+def _refusal_log(
+    webhook: Webhook, *, reason: str, sender: str, message_id: str, now: datetime
+) -> DeliveryLog:
     return DeliveryLog.record(
-        webhook_id=webhook.id, attempted_at=now, duration_ms=0, http_status=0,
-        error=f"refused by SMTP security policy: {reason}", sender=sender,
-        smtp_message_id=message_id, attempt=0, status=DeliveryStatus.REFUSED,
-    )  # fmt: skip
+        webhook_id=webhook.id,
+        attempted_at=now,
+        duration_ms=0,
+        http_status=0,
+        error=f"refused by SMTP security policy: {reason}",
+        sender=sender,
+        smtp_message_id=message_id,
+        attempt=0,
+        status=DeliveryStatus.REFUSED,
+    )
 
 
 def check_recipient(
@@ -118,15 +125,28 @@ def store_message(
         if reason is None:
             by_webhook.setdefault(item.webhook.id, []).append(item.recipient)
         elif not any(r.webhook_id == item.webhook.id for r in refusals):
-            refusals.append(_refusal_log(item.webhook, reason=reason, sender=envelope.mail_from,
-                                         message_id=message.message_id, now=now))  # fmt: skip
+            refusals.append(
+                _refusal_log(
+                    item.webhook,
+                    reason=reason,
+                    sender=envelope.mail_from,
+                    message_id=message.message_id,
+                    now=now,
+                )
+            )
     with uow:
         for log in refusals:
             uow.delivery_logs.add(log)
         if by_webhook:
             uow.messages.add(message)
             for webhook_id, recipients in by_webhook.items():
-                uow.jobs.add(DeliveryJob.new(message_id=message.id, webhook_id=webhook_id,
-                                             recipients=tuple(recipients), now=now))  # fmt: skip
+                uow.jobs.add(
+                    DeliveryJob.new(
+                        message_id=message.id,
+                        webhook_id=webhook_id,
+                        recipients=tuple(recipients),
+                        now=now,
+                    )
+                )
         uow.commit()
     return message if by_webhook else None

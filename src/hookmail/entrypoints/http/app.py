@@ -31,8 +31,14 @@ API = "/api/v1"
 WsgiApp = falcon.App[falcon.Request, falcon.Response]
 
 
-def build_app(ports: Ports, ping: Callable[[], None]) -> WsgiApp:
-    """The app over the given ports; `ping` raises when the store is unreachable."""
+def build_app(
+    ports: Ports, ping: Callable[[], None], exposition: CollectorRegistry | None = None
+) -> WsgiApp:
+    """The app over the given ports; `ping` raises when the store is unreachable.
+
+    `/metrics` shows `exposition` when given (every process's metrics, in multiprocess
+    mode), else this app's own.
+    """
     metrics = HttpMetrics(CollectorRegistry())
     app: WsgiApp = falcon.App(middleware=[metrics, AuthMiddleware(ports)])
     app.req_options.strip_url_path_trailing_slash = True
@@ -69,6 +75,6 @@ def build_app(ports: Ports, ping: Callable[[], None]) -> WsgiApp:
 
     app.add_route("/healthz", system.Health())
     app.add_route("/readyz", system.Ready(ping))
-    app.add_route("/metrics", system.Metrics(metrics.registry))
+    app.add_route("/metrics", system.Metrics(exposition or metrics.registry))
     app.add_route(f"{API}/openapi.json", system.OpenApi(document()))
     return app

@@ -29,9 +29,15 @@ class AccountCollection:
         body = structure(json_body(req), EmailPasswordBody)
         p = self._p
         account = accounts.sign_up(
-            p.uow(), p.clock, p.hasher, p.emails, p.limits,
-            email=body.email, password=body.password, client=req.context.client,
-        )  # fmt: skip
+            p.uow(),
+            p.clock,
+            p.hasher,
+            p.emails,
+            p.limits,
+            email=body.email,
+            password=body.password,
+            client=req.context.client,
+        )
         resp.status = falcon.HTTP_201
         resp.media = unstructure(AccountView.of(account))
 
@@ -47,9 +53,13 @@ class AccountMe:
     def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = structure(json_body(req), DeleteAccountBody)
         accounts.delete_account(
-            self._p.uow(), self._p.clock, self._p.hasher,
-            account_id=req.context.account_id, password=body.password, code=body.code,
-        )  # fmt: skip
+            self._p.uow(),
+            self._p.clock,
+            self._p.hasher,
+            account_id=req.context.account_id,
+            password=body.password,
+            code=body.code,
+        )
         resp.status = falcon.HTTP_204
 
 
@@ -60,10 +70,13 @@ class Password:
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = structure(json_body(req), ChangePasswordBody)
         accounts.change_password(
-            self._p.uow(), self._p.clock, self._p.hasher,
+            self._p.uow(),
+            self._p.clock,
+            self._p.hasher,
             account_id=req.context.account_id,
-            current_password=body.current_password, new_password=body.new_password,
-        )  # fmt: skip
+            current_password=body.current_password,
+            new_password=body.new_password,
+        )
         resp.status = falcon.HTTP_204
 
 
@@ -88,9 +101,14 @@ class PasswordReset:
         body = structure(json_body(req), EmailBody)
         p = self._p
         accounts.request_password_reset(
-            p.uow(), p.clock, p.mailer, p.limits,
-            email=body.email, client=req.context.client, public_url=p.public_url,
-        )  # fmt: skip
+            p.uow(),
+            p.clock,
+            p.mailer,
+            p.limits,
+            email=body.email,
+            client=req.context.client,
+            public_url=p.public_url,
+        )
         resp.status = falcon.HTTP_202
 
     @public
@@ -98,7 +116,12 @@ class PasswordReset:
         body = structure(json_body(req), ConfirmResetBody)
         p = self._p
         accounts.confirm_password_reset(
-            p.uow(), p.clock, p.hasher, p.limits,
-            token=body.token, new_password=body.new_password, client=req.context.client,
-        )  # fmt: skip
+            p.uow(),
+            p.clock,
+            p.hasher,
+            p.limits,
+            token=body.token,
+            new_password=body.new_password,
+            client=req.context.client,
+        )
         resp.status = falcon.HTTP_204

@@ -47,7 +47,10 @@ class DomainVerification:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         domain = domains.verify_domain(
-            self._p.uow(), self._p.clock, self._p.dns, account_id=req.context.account_id,
+            self._p.uow(),
+            self._p.clock,
+            self._p.dns,
+            account_id=req.context.account_id,
             domain_id=id,
-        )  # fmt: skip
+        )
         resp.media = unstructure(DomainView.of(domain))

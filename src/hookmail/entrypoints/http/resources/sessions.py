@@ -34,9 +34,15 @@ class SessionCollection:
         body = structure(json_body(req), EmailPasswordBody)
         p = self._p
         outcome = sessions.sign_in(
-            p.uow(), p.clock, p.hasher, p.access_tokens, p.limits,
-            email=body.email, password=body.password, client=req.context.client,
-        )  # fmt: skip
+            p.uow(),
+            p.clock,
+            p.hasher,
+            p.access_tokens,
+            p.limits,
+            email=body.email,
+            password=body.password,
+            client=req.context.client,
+        )
         if isinstance(outcome, Session):
             resp.media = _session(outcome)
         else:
@@ -62,9 +68,14 @@ class TotpSession:
         body = structure(json_body(req), CompleteTotpBody)
         p = self._p
         session = sessions.complete_totp_sign_in(
-            p.uow(), p.clock, p.access_tokens, p.limits,
-            challenge=body.totp_token, code=body.code, client=req.context.client,
-        )  # fmt: skip
+            p.uow(),
+            p.clock,
+            p.access_tokens,
+            p.limits,
+            challenge=body.totp_token,
+            code=body.code,
+            client=req.context.client,
+        )
         resp.media = _session(session)
 
 

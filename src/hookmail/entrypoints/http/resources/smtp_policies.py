@@ -27,9 +27,12 @@ class PolicyCollection:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         policy = smtp_policies.create_policy(
-            self._p.uow(), self._p.clock, self._p.hasher,
-            account_id=req.context.account_id, given=_input(req),
-        )  # fmt: skip
+            self._p.uow(),
+            self._p.clock,
+            self._p.hasher,
+            account_id=req.context.account_id,
+            given=_input(req),
+        )
         resp.status = falcon.HTTP_201
         resp.media = unstructure(PolicyView.of(policy))
 
@@ -46,9 +49,13 @@ class PolicyItem:
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         policy = smtp_policies.update_policy(
-            self._p.uow(), self._p.clock, self._p.hasher,
-            account_id=req.context.account_id, policy_id=id, given=_input(req),
-        )  # fmt: skip
+            self._p.uow(),
+            self._p.clock,
+            self._p.hasher,
+            account_id=req.context.account_id,
+            policy_id=id,
+            given=_input(req),
+        )
         resp.media = unstructure(PolicyView.of(policy))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:

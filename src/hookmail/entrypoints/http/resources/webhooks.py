@@ -63,9 +63,12 @@ class WebhookItem:
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         webhook = webhooks.update_webhook(
-            self._p.uow(), self._p.clock,
-            account_id=req.context.account_id, webhook_id=id, given=_input(req),
-        )  # fmt: skip
+            self._p.uow(),
+            self._p.clock,
+            account_id=req.context.account_id,
+            webhook_id=id,
+            given=_input(req),
+        )
         resp.media = unstructure(WebhookView.of(webhook))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:

@@ -42,15 +42,19 @@ def upgrade() -> None:
         sa.Column("claimed_until", UtcDateTime(), nullable=True),
         sa.Column("created_at", UtcDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["message_id"], ["messages.id"], name="fk_delivery_jobs_message_id_messages",
+            ["message_id"],
+            ["messages.id"],
+            name="fk_delivery_jobs_message_id_messages",
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["webhook_id"], ["webhooks.id"], name="fk_delivery_jobs_webhook_id_webhooks",
+            ["webhook_id"],
+            ["webhooks.id"],
+            name="fk_delivery_jobs_webhook_id_webhooks",
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_delivery_jobs"),
-    )  # fmt: skip
+    )
     op.create_index("ix_delivery_jobs_message_id", "delivery_jobs", ["message_id"])
     op.create_index("ix_delivery_jobs_webhook_id", "delivery_jobs", ["webhook_id"])
     op.create_index("ix_delivery_jobs_due", "delivery_jobs", ["status", "next_attempt_at"])

@@ -1,0 +1,172 @@
+"""Webhook POSTs over http.client, to the address the SSRF guard checked.
+
+Why not requests: pinning the connection to a checked IP while keeping the URL's host for
+TLS (SNI and certificate) and the Host header takes urllib3 internals there, and neither
+bounds a whole attempt (only each read). Here a connection is opened to the checked IP and
+wrapped with the URL's host name; a watchdog shuts the socket when the attempt's deadline
+passes, so a server that drips bytes can't hold a worker; keep-alive connections are pooled
+per (scheme, address, port, host).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+
+from hookmail.core.ports import HttpOutcome
+from hookmail.core.targets import forbidden_reason
+
+MAX_RESPONSE = 64 * 1024
+_PoolKey = tuple[str, str, int, str]
+
+
+def system_resolve(host: str, port: int) -> list[str]:
+    """Every address of `host`, in the order the system gives them."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class _PinnedHttps(http.client.HTTPSConnection):
+    """HTTPS to a fixed address, with SNI and certificate checks for the URL's host."""
+
+    def __init__(
+        self,
+        address: str,
+        port: int,
+        *,
+        server_hostname: str,
+        timeout: float,
+        context: ssl.SSLContext,
+    ) -> None:
+        super().__init__(address, port, timeout=timeout, context=context)
+        self._server_hostname = server_hostname
+        self._tls = context
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self.host, self.port), self.timeout)
+        self.sock = self._tls.wrap_socket(raw, server_hostname=self._server_hostname)
+
+
+def _retry_after(value: str | None) -> int | None:
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return int(value.strip())
+    try:
+        return max(0, int(parsedate_to_datetime(value).timestamp() - time.time()))
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+class PinnedHttpTransport:
+    def __init__(
+        self,
+        *,
+        allow_private: bool = False,
+        resolve: Callable[[str, int], list[str]] = system_resolve,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        self._allow_private = allow_private
+        self._resolve = resolve
+        self._tls = tls or ssl.create_default_context()
+        self._idle: dict[_PoolKey, list[http.client.HTTPConnection]] = {}
+        self._lock = threading.Lock()
+
+    def _address(self, host: str, port: int) -> tuple[str | None, str | None]:
+        """(the address to connect to, or None with the reason)."""
+        try:
+            addresses = self._resolve(host, port)
+        except OSError as exc:
+            return None, f"could not resolve {host}: {exc}"
+        reasons = []
+        for address in addresses:
+            reason = forbidden_reason(address)
+            if reason is None or self._allow_private:
+                return address, None
+            reasons.append(reason)
+        return None, "target refused: " + ("; ".join(reasons) or f"{host} has no address")
+
+    def _connection(self, key: _PoolKey, timeout: float) -> http.client.HTTPConnection:
+        with self._lock:
+            idle = self._idle.get(key)
+            if idle:
+                connection = idle.pop()
+                connection.timeout = timeout
+                if connection.sock is not None:
+                    connection.sock.settimeout(timeout)
+                return connection
+        scheme, address, port, host = key
+        if scheme == "https":
+            return _PinnedHttps(
+                address, port, server_hostname=host, timeout=timeout, context=self._tls
+            )
+        return http.client.HTTPConnection(address, port, timeout=timeout)
+
+    def _release(self, key: _PoolKey, connection: http.client.HTTPConnection) -> None:
+        with self._lock:
+            self._idle.setdefault(key, []).append(connection)
+
+    def post(
+        self, url: str, *, headers: dict[str, str], body: bytes, timeout: float
+    ) -> HttpOutcome:
+        deadline = time.monotonic() + timeout
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            return HttpOutcome(0, "the target URL has an invalid port", permanent=True)
+        address, refusal = self._address(host, port)
+        if address is None:
+            return HttpOutcome(
+                0, refusal, permanent=refusal is not None and refusal.startswith("target refused")
+            )
+        key = (parts.scheme, address, port, host)
+        remaining = max(0.001, deadline - time.monotonic())
+        connection = self._connection(key, remaining)
+        watchdog = threading.Timer(remaining, self._cut, args=(connection,))
+        watchdog.daemon = True
+        watchdog.start()
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        host_header = parts.netloc.rpartition("@")[2]
+        try:
+            connection.request("POST", path, body=body, headers={**headers, "Host": host_header})
+            response = connection.getresponse()
+            response.read(MAX_RESPONSE)
+            drained = response.isclosed()
+            status = response.status
+            retry_after = _retry_after(response.getheader("Retry-After"))
+            reusable = drained and not response.will_close
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            connection.close()
+            if time.monotonic() >= deadline:
+                return HttpOutcome(0, f"timed out after {timeout:g} s")
+            return HttpOutcome(0, f"connection failed: {exc or type(exc).__name__}")
+        finally:
+            watchdog.cancel()
+        if reusable and time.monotonic() < deadline:
+            self._release(key, connection)
+        else:
+            connection.close()
+        return HttpOutcome(status, retry_after=retry_after)
+
+    @staticmethod
+    def _cut(connection: http.client.HTTPConnection) -> None:
+        sock = connection.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        with self._lock:
+            pools, self._idle = self._idle, {}
+        for idle in pools.values():
+            for connection in idle:
+                connection.close()

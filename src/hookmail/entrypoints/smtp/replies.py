@@ -1,0 +1,22 @@
+"""SMTP replies, with enhanced status codes (RFC 3463)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+TOO_MANY_RECIPIENTS: Final = "452 4.5.3 Too many recipients"
+STORE_FAILED: Final = "451 4.3.0 Temporary failure storing the message; try again later"
+TOO_BIG: Final = "552 5.3.4 Message too big"
+NO_RECIPIENTS_LEFT: Final = "550 5.7.1 "
+AUTH_FAILED: Final = "535 5.7.8 Authentication credentials invalid"
+BAD_ADDRESS: Final = "501 5.1.3 Bad recipient address syntax"
+
+# aiosmtpd's own words for these cases, and ours: the same codes, with enhanced status codes
+REWRITES: Final = {
+    "552 Error: message size exceeds fixed maximum message size": TOO_BIG,
+    "552 Error: Too much mail data": TOO_BIG,
+}
+
+
+def queued(message_id: str) -> str:
+    return f"250 2.0.0 Ok: queued as {message_id}"
