@@ -58,6 +58,7 @@ class SqlMessageRepository:
                 raw=message.raw,
             )
         )
+        self._session.flush()  # before its jobs: no relationship() orders the inserts
 
     def get(self, message_id: UUID) -> InboundMessage | None:
         row = self._session.get(MessageRow, message_id)

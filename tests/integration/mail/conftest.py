@@ -1,0 +1,134 @@
+"""The whole pipeline in one process, over real sockets: smtplib → SMTP worker → store →
+delivery worker → an HTTP server on 127.0.0.1. DNS answers come from a real DNS server."""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from dependency_injector import providers
+from falcon import testing
+
+from hookmail.adapters.passwords import Argon2PasswordHasher
+from hookmail.entrypoints.container import Container
+from hookmail.entrypoints.deliver import DeliveryWorker
+from hookmail.entrypoints.http_app import create_app
+from hookmail.entrypoints.settings import Settings
+from hookmail.entrypoints.smtp.server import smtp_controller
+from tests.conftest import SQL_STORES, clean_engine
+from tests.dns_server import DnsServer, dns_server
+from tests.receiver import Receiver, receiver
+
+PASSWORD = "correct horse battery"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Pipeline:
+    def __init__(self, container: Container, dns: DnsServer, target: Receiver) -> None:
+        self.container = container
+        self.dns = dns
+        self.target = target
+        self.settings: Settings = container.settings()
+        self.api = testing.TestClient(create_app(container))
+        self.token = ""
+
+    # -- API helpers ---------------------------------------------------------------------
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        result = self.api.simulate_request(
+            method, path, json=body, headers={"Authorization": f"Bearer {self.token}"}
+        )
+        assert result.status_code < 400, result.text
+        return result.json
+
+    def sign_up(self, email: str = "owner@example.com") -> None:
+        account = {"email": email, "password": PASSWORD}
+        self.api.simulate_post("/api/v1/accounts", json=account)
+        self.token = self.api.simulate_post("/api/v1/sessions", json=account).json["access_token"]
+
+    def domain(self, name: str = "example.com") -> dict[str, Any]:
+        domain = self.call("POST", "/api/v1/domains", {"name": name})
+        self.dns.zone.txt[f"_hookmail.{name}"] = [f"hookmail-verify={domain['verification_token']}"]
+        return dict(self.call("POST", f"/api/v1/domains/{domain['id']}/verify"))
+
+    def webhook(self, address: str = "in@example.com", **fields: Any) -> dict[str, Any]:
+        body = {"address": address, "target_url": self.target.url, **fields}
+        return dict(self.call("POST", "/api/v1/webhooks", body))
+
+    def logs(self, webhook_id: str) -> list[dict[str, Any]]:
+        return list(self.call("GET", f"/api/v1/webhooks/{webhook_id}/logs?page_size=100"))
+
+    # -- SMTP -----------------------------------------------------------------------------
+
+    def smtp(self) -> smtplib.SMTP:
+        client = smtplib.SMTP("127.0.0.1", self.settings.smtp_port, timeout=10)
+        client.ehlo("sender.example.org")
+        return client
+
+    def send(self, raw: bytes | str, *, to: list[str] | None = None,
+             sender: str = "alice@example.org") -> dict[str, tuple[int, bytes]]:
+        with self.smtp() as client:
+            return client.sendmail(sender, to or ["in@example.com"], raw)
+
+
+def _settings(dns: DnsServer, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "smtp_port": free_port(),
+        "smtp_hostname": "mx.hookmail.test",
+        "smtp_auth_require_tls": False,
+        "dns_nameservers": dns.nameservers,
+        "allow_private_targets": True,
+        "retry_schedule": (0, 0, 0),
+        "delivery_timeout": 2.0,
+        "public_domains": ("inbound.hookmail.test",),
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def mail_dns() -> Iterator[DnsServer]:
+    with dns_server() as server:
+        yield server
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Override in a test module to change the pipeline's settings."""
+    return {}
+
+
+@pytest.fixture(params=SQL_STORES[:1])
+def pipeline(
+    request: pytest.FixtureRequest, mail_dns: DnsServer, settings_overrides: dict[str, Any]
+) -> Iterator[Pipeline]:
+    mail_dns.zone.txt.clear()
+    mail_dns.zone.a.clear()
+    mail_dns.zone.failing.clear()
+    engine = clean_engine(request, request.param)
+    container = Container(settings=providers.Object(_settings(mail_dns, **settings_overrides)))
+    container.engine.override(providers.Object(engine))
+    container.hasher.override(providers.Object(Argon2PasswordHasher(time_cost=1, memory_cost=1024)))
+    stop = threading.Event()
+    with receiver() as target:
+        worker = DeliveryWorker(container.uow, container.clock(), container.transport(),
+                                container.delivery_config(), idle_wait=0.02)
+        thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+        controller = smtp_controller(container)
+        controller.start()
+        thread.start()
+        try:
+            yield Pipeline(container, mail_dns, target)
+        finally:
+            controller.stop()
+            stop.set()
+            thread.join(timeout=30)

@@ -1,0 +1,52 @@
+"""Mail in over SMTP, webhooks out over HTTP."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from standardwebhooks.webhooks import Webhook as Verifier
+
+from tests.integration.mail.conftest import Pipeline
+from tests.receiver import wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+SIMPLE = (
+    "From: Alice <alice@example.org>\r\n"
+    "To: In <in@example.com>\r\n"
+    "Subject: Hello there\r\n"
+    "Message-ID: <m1@example.org>\r\n"
+    "Date: Thu, 02 Apr 2026 12:00:00 +0000\r\n"
+    "\r\n"
+    "Hi!\r\n"
+)
+
+
+def test_a_mail_arrives_as_the_signed_default_payload(pipeline: Pipeline) -> None:
+    pipeline.sign_up()
+    pipeline.domain()
+    hook = pipeline.webhook()
+    assert pipeline.send(SIMPLE) == {}
+    wait_for(lambda: len(pipeline.target.received) == 1, what="one delivery")
+    post = pipeline.target.received[0]
+    headers = {k.lower(): v for k, v in post.headers.items()}
+    Verifier(hook["secret"]).verify(post.body, headers)  # raises if the signature is wrong
+    body = json.loads(post.body)
+    assert body["id"] == headers["webhook-id"]
+    assert body["webhook_id"] == hook["id"]
+    assert body["subject"] == "Hello there"
+    assert body["message_id"] == "<m1@example.org>"
+    assert body["from"] == [{"name": "Alice", "address": "alice@example.org"}]
+    assert body["to"] == [{"name": "In", "address": "in@example.com"}]
+    assert body["text"].strip() == "Hi!"
+    assert body["envelope"] == {"mail_from": "alice@example.org", "rcpt_to": ["in@example.com"],
+                                "remote_ip": "127.0.0.1", "helo": "sender.example.org"}
+    assert body["size"] > len(SIMPLE)  # our Received header is on it
+    assert ["Subject", "Hello there"] in body["headers"]
+    assert headers["content-type"] == "application/json"
+    assert headers["user-agent"].startswith("hookmail/")
+    logs = pipeline.logs(hook["id"])
+    assert [(g["http_status"], g["status"], g["attempt"]) for g in logs] == [(200, "delivered", 1)]
+    assert logs[0]["smtp_message_id"] == "<m1@example.org>"
+    assert logs[0]["sender"] == "alice@example.org"
