@@ -52,15 +52,20 @@ def _headers(message: Message) -> list[list[str]]:
 
 
 def _text(part: Message) -> str:
+    """The decoded text of a part, with plain LF line endings."""
     try:
         if isinstance(part, EmailMessage):
-            return str(part.get_content())
+            return str(part.get_content()).replace("\r\n", "\n")
     except (LookupError, ValueError, AssertionError, KeyError, TypeError):
         pass
     raw = part.get_payload(decode=True)
     if isinstance(raw, bytes):
-        return raw.decode(part.get_content_charset() or "utf-8", "replace")
-    return str(part.get_payload())
+        try:
+            text = raw.decode(part.get_content_charset() or "utf-8", "replace")
+        except LookupError:  # an unknown charset name
+            text = raw.decode("utf-8", "replace")
+        return text.replace("\r\n", "\n")
+    return str(part.get_payload()).replace("\r\n", "\n")
 
 
 class _Walker:
