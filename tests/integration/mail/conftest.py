@@ -74,8 +74,9 @@ class Pipeline:
         client.ehlo("sender.example.org")
         return client
 
-    def send(self, raw: bytes | str, *, to: list[str] | None = None,
-             sender: str = "alice@example.org") -> dict[str, tuple[int, bytes]]:
+    def send(
+        self, raw: bytes | str, *, to: list[str] | None = None, sender: str = "alice@example.org"
+    ) -> dict[str, tuple[int, bytes]]:
         with self.smtp() as client:
             return client.sendmail(sender, to or ["in@example.com"], raw)
 
@@ -120,8 +121,13 @@ def pipeline(
     container.hasher.override(providers.Object(Argon2PasswordHasher(time_cost=1, memory_cost=1024)))
     stop = threading.Event()
     with receiver() as target:
-        worker = DeliveryWorker(container.uow, container.clock(), container.transport(),
-                                container.delivery_config(), idle_wait=0.02)
+        worker = DeliveryWorker(
+            container.uow,
+            container.clock(),
+            container.transport(),
+            container.delivery_config(),
+            idle_wait=0.02,
+        )
         thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
         controller = smtp_controller(container)
         controller.start()

@@ -42,10 +42,16 @@ def test_text_html_and_binary_attachments_arrive_exact(hooked: Pipeline) -> None
     message["Subject"] = "Résumé attached — ünïcode"
     message.set_content("Plain text, with ünïcode.\n")
     message.add_alternative("<p>HTML <b>body</b></p>\n", subtype="html")
-    message.add_attachment(BINARY, maintype="application", subtype="octet-stream",
-                           filename="blob.bin")
-    message.add_attachment(b"\x89PNG\r\n\x1a\nfake", maintype="image", subtype="png",
-                           filename="pic.png", cid="<pic1@example.org>")
+    message.add_attachment(
+        BINARY, maintype="application", subtype="octet-stream", filename="blob.bin"
+    )
+    message.add_attachment(
+        b"\x89PNG\r\n\x1a\nfake",
+        maintype="image",
+        subtype="png",
+        filename="pic.png",
+        cid="<pic1@example.org>",
+    )
     with hooked.smtp() as client:
         client.send_message(message, "zoe@example.org", ["in@example.com"])
     (body,) = _delivered(hooked)
@@ -67,8 +73,10 @@ def test_text_html_and_binary_attachments_arrive_exact(hooked: Pipeline) -> None
 def test_a_template_with_quotes_and_backslashes_yields_valid_json(pipeline: Pipeline) -> None:
     pipeline.sign_up()
     pipeline.domain()
-    template = ('{"s": "{{subject}}", "from": "{{#from}}{{address}}{{/from}}", '
-                '"at": "{{received_at_local}}", "raw": {{{size}}}}')
+    template = (
+        '{"s": "{{subject}}", "from": "{{#from}}{{address}}{{/from}}", '
+        '"at": "{{received_at_local}}", "raw": {{{size}}}}'
+    )
     pipeline.webhook(payload_template=template)
     pipeline.call("PUT", "/api/v1/accounts/me/timezone", {"timezone": "Asia/Tokyo"})
     subject = 'He said "hi" \\ then </script> & left\ttab'
@@ -82,8 +90,9 @@ def test_a_template_with_quotes_and_backslashes_yields_valid_json(pipeline: Pipe
 
 
 def test_bare_line_endings_are_normalised_and_cannot_smuggle(hooked: Pipeline) -> None:
-    smuggled = (b"From: a@example.org\r\nSubject: one\r\n\r\nline\n.\nMAIL FROM:<evil@x>\n"
-                b"bare\rcr\r\n")
+    smuggled = (
+        b"From: a@example.org\r\nSubject: one\r\n\r\nline\n.\nMAIL FROM:<evil@x>\nbare\rcr\r\n"
+    )
     with hooked.smtp() as client:
         client.ehlo()
         client.mail("a@example.org")

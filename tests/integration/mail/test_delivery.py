@@ -40,8 +40,12 @@ def test_a_mail_arrives_as_the_signed_default_payload(pipeline: Pipeline) -> Non
     assert body["from"] == [{"name": "Alice", "address": "alice@example.org"}]
     assert body["to"] == [{"name": "In", "address": "in@example.com"}]
     assert body["text"].strip() == "Hi!"
-    assert body["envelope"] == {"mail_from": "alice@example.org", "rcpt_to": ["in@example.com"],
-                                "remote_ip": "127.0.0.1", "helo": "sender.example.org"}
+    assert body["envelope"] == {
+        "mail_from": "alice@example.org",
+        "rcpt_to": ["in@example.com"],
+        "remote_ip": "127.0.0.1",
+        "helo": "sender.example.org",
+    }
     assert body["size"] > len(SIMPLE)  # our Received header is on it
     assert ["Subject", "Hello there"] in body["headers"]
     assert headers["content-type"] == "application/json"

@@ -28,8 +28,12 @@ def owner(pipeline: Pipeline) -> Pipeline:
     return pipeline
 
 
-def _rcpt(pipeline: Pipeline, address: str, sender: str = "a@example.org",
-          login: tuple[str, str] | None = None) -> tuple[int, bytes]:
+def _rcpt(
+    pipeline: Pipeline,
+    address: str,
+    sender: str = "a@example.org",
+    login: tuple[str, str] | None = None,
+) -> tuple[int, bytes]:
     with pipeline.smtp() as client:
         if login:
             client.login(*login)
@@ -49,8 +53,12 @@ def test_exact_then_plus_tag_then_catch_all(owner: Pipeline) -> None:
     exact = owner.webhook("sales@example.com")
     tagged = owner.webhook("sales+vip@example.com")
     catch_all = owner.webhook("*@example.com")
-    for rcpt in ("sales@example.com", "sales+q3@example.com", "sales+vip@example.com",
-                 "nobody@example.com"):
+    for rcpt in (
+        "sales@example.com",
+        "sales+q3@example.com",
+        "sales+vip@example.com",
+        "nobody@example.com",
+    ):
         assert owner.send(MAIL, to=[rcpt]) == {}
     wait_for(lambda: len(owner.target.received) == 4)
     by_hook: dict[str, list[list[str]]] = {}
@@ -145,18 +153,30 @@ def dkim_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, str]:
     """(a PKCS#1 private key, the p= of its public key) made by openssl."""
     folder: Path = tmp_path_factory.mktemp("dkim")
     key = folder / "key.pem"
-    subprocess.run(["openssl", "genrsa", "-traditional", "-out", str(key), "1024"], check=True,
-                   capture_output=True)
-    der = subprocess.run(["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
-                         check=True, capture_output=True).stdout
+    subprocess.run(
+        ["openssl", "genrsa", "-traditional", "-out", str(key), "1024"],
+        check=True,
+        capture_output=True,
+    )
+    der = subprocess.run(
+        ["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
+        check=True,
+        capture_output=True,
+    ).stdout
     return key.read_bytes(), base64.b64encode(der).decode()
 
 
 def _signed(domain: str, private: bytes) -> bytes:
-    body = (f"From: a@{domain}\r\nTo: in@example.com\r\nSubject: signed\r\n"
-            f"Message-ID: <s1@{domain}>\r\n\r\nsigned body\r\n").encode()
-    return dkim.sign(body, b"sel", domain.encode(), private,
-                     include_headers=[b"from", b"to", b"subject"]) + body
+    body = (
+        f"From: a@{domain}\r\nTo: in@example.com\r\nSubject: signed\r\n"
+        f"Message-ID: <s1@{domain}>\r\n\r\nsigned body\r\n"
+    ).encode()
+    return (
+        dkim.sign(
+            body, b"sel", domain.encode(), private, include_headers=[b"from", b"to", b"subject"]
+        )
+        + body
+    )
 
 
 def test_dkim_valid_tampered_unsigned_and_allowed_domains(
@@ -176,9 +196,11 @@ def test_dkim_valid_tampered_unsigned_and_allowed_domains(
     tampered = _signed("signer.example", private).replace(b"signed body", b"forged body")
     unsigned = MAIL
     stranger = _signed("stranger.example", private)
-    for raw, reason in ((tampered, "no valid DKIM signature"),
-                        (unsigned, "not DKIM-signed"),
-                        (stranger, "from an allowed domain")):
+    for raw, reason in (
+        (tampered, "no valid DKIM signature"),
+        (unsigned, "not DKIM-signed"),
+        (stranger, "from an allowed domain"),
+    ):
         with pytest.raises(smtplib.SMTPDataError) as refused:
             owner.send(raw)
         assert refused.value.smtp_code == 550
@@ -187,7 +209,9 @@ def test_dkim_valid_tampered_unsigned_and_allowed_domains(
     assert len(owner.target.received) == 1
 
 
-def test_dkim_refusal_drops_only_that_recipient(owner: Pipeline, dkim_key: tuple[bytes, str]) -> None:
+def test_dkim_refusal_drops_only_that_recipient(
+    owner: Pipeline, dkim_key: tuple[bytes, str]
+) -> None:
     strict = _policy(owner, require_dkim=True)
     owner.webhook("strict@example.com", smtp_security_policy_id=strict["id"])
     relaxed = owner.webhook("relaxed@example.com")
