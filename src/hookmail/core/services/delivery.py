@@ -71,7 +71,9 @@ def _rate_limited(
 def claim(uow: UnitOfWork, clock: Clock, config: DeliveryConfig, *, limit: int) -> list[Work]:
     """Claim up to `limit` due jobs for this worker, holding each webhook's rate limit."""
     now = clock.now()
-    lease = now + timedelta(seconds=config.timeout + 60)
+    # A claimed job may wait for a free thread (at most one attempt's time) and then take
+    # one attempt's time; past that lease, a crashed worker's jobs go to another worker.
+    lease = now + timedelta(seconds=2 * config.timeout + 10)
     work: list[Work] = []
     with uow:
         jobs = uow.jobs.claim_due(now, limit=limit, lease_until=lease)
