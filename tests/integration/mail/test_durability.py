@@ -29,8 +29,12 @@ COUNT = 200
 
 
 def _spawn(command: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "hookmail.entrypoints.cli", command],
-                            env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "hookmail.entrypoints.cli", command],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 def _wait_smtp(port: int) -> None:
@@ -49,21 +53,42 @@ def test_sigkill_after_the_last_250_loses_nothing(tmp_path: Path) -> None:
     migrate(make_engine(database))
     port = free_port()
     with receiver() as target:
-        settings = Settings(database_url=database, public_domains=(PUBLIC,),
-                            smtp_hostname="mx.test", allow_private_targets=True)
+        settings = Settings(
+            database_url=database,
+            public_domains=(PUBLIC,),
+            smtp_hostname="mx.test",
+            allow_private_targets=True,
+        )
         container = Container(settings=providers.Object(settings))
         uow, clock = container.uow, container.clock()
         domains.sync_public_domains(uow(), clock, names=[PUBLIC])
-        account = accounts.sign_up(uow(), clock, container.hasher(), container.emails(),
-                                   container.limits(), email="o@example.com",
-                                   password="correct horse battery", client="test")
-        webhooks.create_webhook(uow(), clock, account_id=account.id, given=WebhookInput(
-            address=f"*@{PUBLIC}", target_url=target.url))
+        account = accounts.sign_up(
+            uow(),
+            clock,
+            container.hasher(),
+            container.emails(),
+            container.limits(),
+            email="o@example.com",
+            password="correct horse battery",
+            client="test",
+        )
+        webhooks.create_webhook(
+            uow(),
+            clock,
+            account_id=account.id,
+            given=WebhookInput(address=f"*@{PUBLIC}", target_url=target.url),
+        )
         target.plan = [(200, {}, 0.5)] * COUNT  # a slow target: much mail is queued or in flight
-        env = {**os.environ, "HOOKMAIL_DATABASE_URL": database, "HOOKMAIL_SMTP_PORT": str(port),
-               "HOOKMAIL_SMTP_AUTH_REQUIRE_TLS": "false", "HOOKMAIL_ALLOW_PRIVATE_TARGETS": "true",
-               "HOOKMAIL_PUBLIC_DOMAINS": PUBLIC, "HOOKMAIL_DELIVERY_TIMEOUT": "2",
-               "HOOKMAIL_RETRY_SCHEDULE": "0,0,0,0,0"}
+        env = {
+            **os.environ,
+            "HOOKMAIL_DATABASE_URL": database,
+            "HOOKMAIL_SMTP_PORT": str(port),
+            "HOOKMAIL_SMTP_AUTH_REQUIRE_TLS": "false",
+            "HOOKMAIL_ALLOW_PRIVATE_TARGETS": "true",
+            "HOOKMAIL_PUBLIC_DOMAINS": PUBLIC,
+            "HOOKMAIL_DELIVERY_TIMEOUT": "2",
+            "HOOKMAIL_RETRY_SCHEDULE": "0,0,0,0,0",
+        }
         log = tmp_path / "workers.log"
         smtp, deliver = _spawn("smtp", env, log), _spawn("deliver", env, log)
         try:
@@ -99,11 +124,19 @@ def test_sigkill_after_the_last_250_loses_nothing(tmp_path: Path) -> None:
 
 
 def test_serve_stops_all_three_on_sigterm(tmp_path: Path) -> None:
-    env = {**os.environ, "HOOKMAIL_DATABASE_URL": f"sqlite:///{tmp_path / 'h.db'}",
-           "HOOKMAIL_API_PORT": str(free_port()), "HOOKMAIL_SMTP_PORT": str(free_port()),
-           "HOOKMAIL_API_WORKERS": "1"}
-    serve = subprocess.Popen([sys.executable, "-m", "hookmail.entrypoints.cli", "serve"],
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env = {
+        **os.environ,
+        "HOOKMAIL_DATABASE_URL": f"sqlite:///{tmp_path / 'h.db'}",
+        "HOOKMAIL_API_PORT": str(free_port()),
+        "HOOKMAIL_SMTP_PORT": str(free_port()),
+        "HOOKMAIL_API_WORKERS": "1",
+    }
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "hookmail.entrypoints.cli", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     _wait_smtp(int(env["HOOKMAIL_SMTP_PORT"]))
     started = time.monotonic()
     serve.send_signal(signal.SIGTERM)
@@ -113,5 +146,5 @@ def test_serve_stops_all_three_on_sigterm(tmp_path: Path) -> None:
     assert "SMTP  127.0.0.1:" in output
     assert "delivery worker stopped" in output
     assert time.monotonic() - started < 30
-    with pytest.raises(OSError):
+    with pytest.raises(ConnectionRefusedError):
         smtplib.SMTP("127.0.0.1", int(env["HOOKMAIL_SMTP_PORT"]), timeout=2)

@@ -11,7 +11,6 @@ from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook as Verifier
 
 from hookmail.adapters.sql.rows import JobRow
-
 from tests.integration.mail.conftest import Pipeline
 from tests.receiver import wait_for
 
@@ -69,7 +68,7 @@ def test_a_timeout_counts_as_a_failed_attempt(hooked: Pipeline) -> None:
     hooked.target.plan = [(200, {}, 3.0)]  # slower than the 2 s DELIVERY_TIMEOUT
     hooked.send(MAIL)
     wait_for(lambda: any(s == (200, "delivered") for s in _statuses(hooked, hook)), timeout=30)
-    first = list(reversed(hooked.logs(hook["id"])))[0]
+    first = hooked.logs(hook["id"])[-1]
     assert (first["http_status"], first["status"]) == (0, "retrying")
     assert "timed out" in first["error"]
     assert first["duration_ms"] < 3000
