@@ -36,3 +36,6 @@ test-fast: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+bench: $(STAMP)
+	$(BIN)/python bench/e2e.py -n 2000

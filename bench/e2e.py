@@ -1,0 +1,126 @@
+"""End-to-end throughput on this machine: SMTP accepts/s and webhooks/s, SQLite default.
+
+Starts `hookmail smtp` and `hookmail deliver` as processes on a fresh SQLite file, a receiver
+on 127.0.0.1, sends N messages of about 2 KB over several SMTP connections, and reports.
+All traffic stays on 127.0.0.1; the run is bounded by N and a deadline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import smtplib
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from dependency_injector import providers
+
+from hookmail.adapters.sql.engine import make_engine, migrate
+from hookmail.core.services import accounts, domains, webhooks
+from hookmail.core.services.webhooks import WebhookInput
+from hookmail.entrypoints.container import Container
+from hookmail.entrypoints.settings import Settings
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from tests.integration.mail.conftest import free_port  # noqa: E402
+from tests.receiver import receiver, wait_for  # noqa: E402
+
+PUBLIC = "bench.hookmail.test"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-n", type=int, default=1000)
+    parser.add_argument("--connections", type=int, default=8)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="hookmail-bench-"))
+    database = f"sqlite:///{folder / 'bench.db'}"
+    migrate(make_engine(database))
+    port = free_port()
+    body = ("x" * 75 + "\r\n") * 25  # about 2 KB in RFC-sized lines
+    with receiver() as target:
+        settings = Settings(
+            database_url=database,
+            public_domains=(PUBLIC,),
+            smtp_hostname="mx.bench",
+            allow_private_targets=True,
+        )
+        container = Container(settings=providers.Object(settings))
+        uow, clock = container.uow, container.clock()
+        domains.sync_public_domains(uow(), clock, names=[PUBLIC])
+        account = accounts.sign_up(
+            uow(),
+            clock,
+            container.hasher(),
+            container.emails(),
+            container.limits(),
+            email="b@example.com",
+            password="correct horse battery",
+            client="bench",
+        )
+        webhooks.create_webhook(
+            uow(),
+            clock,
+            account_id=account.id,
+            given=WebhookInput(address=f"*@{PUBLIC}", target_url=target.url),
+        )
+        env = {
+            **os.environ,
+            "HOOKMAIL_DATABASE_URL": database,
+            "HOOKMAIL_SMTP_PORT": str(port),
+            "HOOKMAIL_ALLOW_PRIVATE_TARGETS": "true",
+            "HOOKMAIL_PUBLIC_DOMAINS": PUBLIC,
+        }
+        log = (folder / "workers.log").open("ab")
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "hookmail.entrypoints.cli", c],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            for c in ("smtp", "deliver")
+        ]
+        try:
+            wait_for(lambda: _up(port), timeout=30, what="SMTP")
+            per = args.n // args.connections
+            started = time.perf_counter()
+
+            def send(worker: int) -> None:
+                with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+                    for n in range(per):
+                        message = f"From: a@example.org\r\nSubject: {worker}-{n}\r\n\r\n{body}\r\n"
+                        client.sendmail("a@example.org", [f"u{n}@{PUBLIC}"], message)
+
+            with ThreadPoolExecutor(args.connections) as pool:
+                list(pool.map(send, range(args.connections)))
+            accepted = time.perf_counter() - started
+            total = per * args.connections
+            wait_for(lambda: len(target.received) >= total, timeout=600, what="deliveries")
+            delivered = time.perf_counter() - started
+        finally:
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=60)
+    print(f"messages: {total} of ~2 KB over {args.connections} SMTP connections, SQLite")
+    print(f"SMTP durable accepts: {total / accepted:.0f}/s ({accepted:.2f} s)")
+    print(f"end to end (first send to last webhook): {total / delivered:.0f}/s ({delivered:.2f} s)")
+
+
+def _up(port: int) -> bool:
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=1) as client:
+            return client.noop()[0] == 250
+    except OSError:
+        return False
+
+
+if __name__ == "__main__":
+    threading.excepthook = lambda args: None
+    main()
