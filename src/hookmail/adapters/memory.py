@@ -444,6 +444,10 @@ class InMemoryUnitOfWork:
     def jobs(self) -> InMemoryJobs:
         return InMemoryJobs(self._work())
 
+    def reading(self) -> Self:
+        self._local.read_only = True
+        return self
+
     def __enter__(self) -> Self:
         with self._lock:
             self._local.work = copy.deepcopy(self.committed)
@@ -451,7 +455,10 @@ class InMemoryUnitOfWork:
 
     def __exit__(self, *exc: object) -> None:
         self._local.work = None
+        self._local.read_only = False
 
     def commit(self) -> None:
+        if getattr(self._local, "read_only", False):
+            raise RuntimeError("commit() in a reading() block")
         with self._lock:
             self.committed = copy.deepcopy(self._work())

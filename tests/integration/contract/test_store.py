@@ -174,3 +174,21 @@ def test_the_first_config_value_wins(uow: UnitOfWork) -> None:
         uow.commit()
     with uow:
         assert uow.config.get("secret_key") == "first"
+
+
+def test_a_reading_block_sees_committed_work_and_cannot_commit(uow: UnitOfWork) -> None:
+    account = an_account()
+    with uow:
+        uow.accounts.add(account)
+        uow.commit()
+    with uow.reading():
+        assert uow.accounts.get(account.id) == account
+        with pytest.raises(RuntimeError, match="reading"):
+            uow.commit()
+    with uow:  # the next block writes again
+        uow.accounts.save(account.with_timezone("Europe/Paris", NOW))
+        uow.commit()
+    with uow.reading():
+        stored = uow.accounts.get(account.id)
+    assert stored is not None
+    assert stored.timezone == "Europe/Paris"

@@ -25,10 +25,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
     cursor.close()
 
 
-def _sqlite_begin_immediate(connection: Any) -> None:
-    # Take the write lock up front: a deferred transaction that reads, then writes, fails
-    # at once with SQLITE_BUSY when another process wrote in between; this one waits.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+READ_ONLY = "hookmail_read_only"
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # A transaction that may write takes the write lock up front: a deferred one that reads,
+    # then writes, fails at once with SQLITE_BUSY when another process wrote in between;
+    # this one waits. A read-only one (SqlUnitOfWork.reading()) takes no lock at all.
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -38,7 +45,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("connect_args", {}).update(timeout=30, check_same_thread=False)
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.get_backend_name() == "postgresql":
         kwargs.setdefault("pool_pre_ping", True)

@@ -7,6 +7,7 @@ from typing import Self
 from sqlalchemy.orm import Session, sessionmaker
 
 from hookmail.adapters.sql.domains import SqlDomainRepository
+from hookmail.adapters.sql.engine import READ_ONLY
 from hookmail.adapters.sql.mail import SqlJobRepository, SqlMessageRepository
 from hookmail.adapters.sql.policies import SqlPolicyRepository
 from hookmail.adapters.sql.repositories import (
@@ -35,9 +36,16 @@ class SqlUnitOfWork:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
         self._session: Session | None = None
+        self._read_only = False
+
+    def reading(self) -> Self:
+        self._read_only = True
+        return self
 
     def __enter__(self) -> Self:
         session = self._sessions()
+        if self._read_only:
+            session.connection(execution_options={READ_ONLY: True})
         self._session = session
         self.accounts = SqlAccountRepository(session)
         self.tokens = SqlTokenRepository(session)
@@ -52,6 +60,7 @@ class SqlUnitOfWork:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._read_only = False
         if self._session is not None:
             self._session.rollback()
             self._session.close()
@@ -60,4 +69,6 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         if self._session is None:
             raise RuntimeError("commit() outside a `with` block")
+        if self._read_only:
+            raise RuntimeError("commit() in a reading() block")
         self._session.commit()

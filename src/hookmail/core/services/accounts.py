@@ -50,7 +50,7 @@ def sign_up(
 
 
 def get_account(uow: UnitOfWork, *, account_id: UUID) -> Account:
-    with uow:
+    with uow.reading():
         account = uow.accounts.get(account_id)
     if account is None:
         raise AccountNotFound

@@ -60,7 +60,7 @@ def claim_domain(uow: UnitOfWork, clock: Clock, *, account_id: UUID, name: str) 
 
 
 def list_domains(uow: UnitOfWork, *, account_id: UUID) -> list[Domain]:
-    with uow:
+    with uow.reading():
         return [d for d in uow.domains.visible_to(account_id) if d.verified or not d.is_public]
 
 
@@ -76,7 +76,7 @@ def _visible(uow: UnitOfWork, account_id: UUID, domain_id: UUID) -> Domain:
 
 
 def get_domain(uow: UnitOfWork, *, account_id: UUID, domain_id: UUID) -> Domain:
-    with uow:
+    with uow.reading():
         return _visible(uow, account_id, domain_id)
 
 

@@ -34,7 +34,7 @@ class Refused:
 
 def smtp_login(uow: UnitOfWork, hasher: PasswordHasher, *, user: str, password: str) -> set[UUID]:
     """The policies whose credentials `user`/`password` match (empty: authentication fails)."""
-    with uow:
+    with uow.reading():
         policies = uow.policies.with_credential_user(user)
     return {
         p.id
@@ -76,7 +76,7 @@ def check_recipient(
         address = Address.parse(recipient)
     except InvalidField:
         return Refused(UNKNOWN)
-    with uow:
+    with uow.reading():
         webhook = route(address, uow.webhooks.by_addresses(candidates(address)))
         domain = uow.domains.get(webhook.domain_id) if webhook else None
         if webhook is None or domain is None or not domain.usable_by(webhook.account_id):

@@ -162,7 +162,7 @@ def authenticate(uow: UnitOfWork, clock: Clock, tokens: AccessTokens, *, bearer:
     """The account id of a valid access token whose account still exists and whose
     token version is current (password changes and deletion revoke older tokens)."""
     claims = tokens.verify(bearer, now=clock.now())
-    with uow:
+    with uow.reading():
         account = uow.accounts.get(claims.account_id)
     if account is None or account.token_version != claims.token_version:
         raise InvalidToken("the access token has been revoked")

@@ -72,12 +72,12 @@ def _own(uow: UnitOfWork, account_id: UUID, policy_id: UUID) -> SmtpPolicy:
 
 
 def list_policies(uow: UnitOfWork, *, account_id: UUID) -> list[SmtpPolicy]:
-    with uow:
+    with uow.reading():
         return uow.policies.of_account(account_id)
 
 
 def get_policy(uow: UnitOfWork, *, account_id: UUID, policy_id: UUID) -> SmtpPolicy:
-    with uow:
+    with uow.reading():
         return _own(uow, account_id, policy_id)
 
 

@@ -101,12 +101,12 @@ def _own(uow: UnitOfWork, account_id: UUID, webhook_id: UUID) -> Webhook:
 
 
 def list_webhooks(uow: UnitOfWork, *, account_id: UUID) -> list[Webhook]:
-    with uow:
+    with uow.reading():
         return uow.webhooks.of_account(account_id)
 
 
 def get_webhook(uow: UnitOfWork, *, account_id: UUID, webhook_id: UUID) -> Webhook:
-    with uow:
+    with uow.reading():
         return _own(uow, account_id, webhook_id)
 
 
@@ -137,7 +137,7 @@ def list_delivery_logs(
     uow: UnitOfWork, *, account_id: UUID, webhook_id: UUID, page: Page
 ) -> list[DeliveryLog]:
     """Newest first, one page."""
-    with uow:
+    with uow.reading():
         _own(uow, account_id, webhook_id)
         return uow.delivery_logs.of_webhook(webhook_id, offset=page.offset, limit=page.size)
 
@@ -145,7 +145,7 @@ def list_delivery_logs(
 def get_delivery_log(
     uow: UnitOfWork, *, account_id: UUID, webhook_id: UUID, log_id: UUID
 ) -> DeliveryLog:
-    with uow:
+    with uow.reading():
         _own(uow, account_id, webhook_id)
         log = uow.delivery_logs.get(webhook_id, log_id)
     if log is None:
