@@ -93,6 +93,7 @@ def _run_smtp(settings: Settings) -> None:
     log.info("SMTP on %s:%s", settings.smtp_host, settings.smtp_port)
     stop.wait()
     controller.stop()
+    controller.handler.close()
 
 
 def _run_deliver(settings: Settings) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -40,6 +41,7 @@ class DeliveryWorker:
         self._batch = batch
         self._idle_wait = idle_wait
         self._parsed = ParsedMessages()
+        self._done: queue.SimpleQueue[delivery.Attempt] = queue.SimpleQueue()
         self._in_flight = 0
         self._lock = threading.Lock()
         self._room = threading.Condition(self._lock)
@@ -64,24 +66,48 @@ class DeliveryWorker:
 
     def _deliver(self, work: Work) -> None:
         try:
-            record = delivery.deliver(
-                self._uow(),
-                self._clock,
-                self._transport,
-                self._config,
-                work=work,
-                parsed=self._parsed,
+            done = delivery.attempt(
+                self._clock, self._transport, self._config, work=work, parsed=self._parsed
             )
-            self.attempts.labels(record.status.value).inc()
-            if record.status.value == "delivered":
-                waited = self._clock.now() - work.message.received_at
-                self.latency.observe(waited.total_seconds())
         except Exception:  # the lease runs out and another worker (or we) retry the job
             log.exception("delivering job %s failed", work.job.id)
-        finally:
-            with self._room:
-                self._in_flight -= 1
-                self._room.notify()
+            self._finished(1)
+            return
+        self._done.put(done)
+
+    def _record(self, stop: threading.Event) -> None:
+        """Record finished attempts in batches: one transaction for many."""
+        while True:
+            try:
+                batch = [self._done.get(timeout=0.1)]
+            except queue.Empty:
+                if stop.is_set() and self._in_flight == 0:
+                    return
+                continue
+            while len(batch) < 256:
+                try:
+                    batch.append(self._done.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                delivery.record(self._uow(), batch)
+            except Exception:
+                log.exception(
+                    "recording %d attempts failed; their jobs will be retried", len(batch)
+                )
+            else:
+                now = self._clock.now()
+                for done in batch:
+                    self.attempts.labels(done.log.status.value).inc()
+                    if done.log.status.value == "delivered":
+                        waited = now - done.work.message.received_at
+                        self.latency.observe(waited.total_seconds())
+            self._finished(len(batch))
+
+    def _finished(self, count: int) -> None:
+        with self._room:
+            self._in_flight -= count
+            self._room.notify()
 
     def run_once(self, pool: ThreadPoolExecutor) -> int:
         """Claim what there is room for and hand it to the pool; how many were claimed."""
@@ -99,6 +125,8 @@ class DeliveryWorker:
     def run(self, stop: threading.Event) -> None:
         """Until `stop` is set; then let attempts in flight finish."""
         last_depth = 0.0
+        recorder = threading.Thread(target=self._record, args=(stop,), name="hookmail-record")
+        recorder.start()
         with ThreadPoolExecutor(self._concurrency, thread_name_prefix="hookmail-deliver") as pool:
             while not stop.is_set():
                 try:
@@ -112,6 +140,7 @@ class DeliveryWorker:
                     self._update_depth()
                 if not claimed:
                     stop.wait(self._idle_wait)
+        recorder.join()
         log.info("delivery worker stopped; attempts in flight finished")
 
     def _update_depth(self) -> None:

@@ -136,5 +136,6 @@ def pipeline(
             yield Pipeline(container, mail_dns, target)
         finally:
             controller.stop()
+            controller.handler.close()
             stop.set()
             thread.join(timeout=30)

@@ -137,16 +137,24 @@ def _outcome_status(
     return JobStatus.PENDING, DeliveryStatus.RETRYING, due
 
 
-def deliver(
-    uow: UnitOfWork,
+@frozen
+class Attempt:
+    """One attempt made: its log row and the job's next state, to be recorded."""
+
+    work: Work
+    log: DeliveryLog
+    job: DeliveryJob
+
+
+def attempt(
     clock: Clock,
     transport: WebhookTransport,
     config: DeliveryConfig,
     *,
     work: Work,
     parsed: Callable[[InboundMessage], dict[str, Any]],
-) -> DeliveryLog:
-    """One attempt: POST, then record the log row and the job's next state together."""
+) -> Attempt:
+    """POST once and work out what follows; nothing is stored yet (see record())."""
     started = clock.now()
     body, _ = _body(work, parsed(work.message))
     headers = _headers(work, body, config, started)
@@ -171,18 +179,38 @@ def deliver(
         status=log_status,
         next_attempt_at=due,
     )
+    job = evolve(
+        work.job,
+        attempts=attempts,
+        status=job_status,
+        next_attempt_at=due or finished,
+        claimed_until=None,
+    )
+    return Attempt(work, log, job)
+
+
+def record(uow: UnitOfWork, attempts: list[Attempt]) -> None:
+    """Store the log rows and the jobs' next states of several attempts in one transaction.
+    A job deleted meanwhile (its webhook was) is skipped."""
     with uow:
-        if uow.jobs.get(work.job.id) is None:
-            return log  # the webhook (and its jobs) was deleted meanwhile
-        uow.delivery_logs.add(log)
-        uow.jobs.save(
-            evolve(
-                work.job,
-                attempts=attempts,
-                status=job_status,
-                next_attempt_at=due or finished,
-                claimed_until=None,
-            )
-        )
+        for done in attempts:
+            if uow.jobs.get(done.job.id) is None:
+                continue
+            uow.delivery_logs.add(done.log)
+            uow.jobs.save(done.job)
         uow.commit()
-    return log
+
+
+def deliver(
+    uow: UnitOfWork,
+    clock: Clock,
+    transport: WebhookTransport,
+    config: DeliveryConfig,
+    *,
+    work: Work,
+    parsed: Callable[[InboundMessage], dict[str, Any]],
+) -> DeliveryLog:
+    """One attempt, recorded at once."""
+    done = attempt(clock, transport, config, work=work, parsed=parsed)
+    record(uow, [done])
+    return done.log

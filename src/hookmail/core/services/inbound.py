@@ -101,6 +101,67 @@ def check_recipient(
     return Refused(f"550 5.7.1 {reason}")
 
 
+@frozen
+class Prepared:
+    """A message ready to commit: the message (None when every recipient was refused), one
+    job per webhook, and a log row per DKIM refusal."""
+
+    message: InboundMessage | None
+    jobs: tuple[DeliveryJob, ...]
+    refusals: tuple[DeliveryLog, ...]
+
+
+def prepare_message(
+    clock: Clock,
+    *,
+    raw: bytes,
+    envelope: Envelope,
+    auth: AuthResults,
+    accepted: list[Accepted],
+    message_id: str | None,
+) -> Prepared:
+    """Apply the DKIM side of each recipient's policy and build what to store. No I/O."""
+    now = clock.now()
+    message = InboundMessage.receive(
+        raw=raw, envelope=envelope, auth=auth, now=now, message_id=message_id
+    )
+    by_webhook: dict[UUID, list[str]] = {}
+    refusals: dict[UUID, DeliveryLog] = {}
+    for item in accepted:
+        reason = sender_policy.refusal_after_data(item.policy, auth.dkim)
+        if reason is None:
+            by_webhook.setdefault(item.webhook.id, []).append(item.recipient)
+        elif item.webhook.id not in refusals:
+            refusals[item.webhook.id] = _refusal_log(
+                item.webhook,
+                reason=reason,
+                sender=envelope.mail_from,
+                message_id=message.message_id,
+                now=now,
+            )
+    jobs = tuple(
+        DeliveryJob.new(
+            message_id=message.id, webhook_id=webhook_id, recipients=tuple(recipients), now=now
+        )
+        for webhook_id, recipients in by_webhook.items()
+    )
+    return Prepared(message if jobs else None, jobs, tuple(refusals.values()))
+
+
+def commit_prepared(uow: UnitOfWork, batch: list[Prepared]) -> None:
+    """Store several prepared messages in one transaction: one fsync for all (group commit).
+    Raises whatever the store raises; then nothing of the batch is stored."""
+    with uow:
+        for prepared in batch:
+            for log in prepared.refusals:
+                uow.delivery_logs.add(log)
+            if prepared.message is not None:
+                uow.messages.add(prepared.message)
+                for job in prepared.jobs:
+                    uow.jobs.add(job)
+        uow.commit()
+
+
 def store_message(
     uow: UnitOfWork,
     clock: Clock,
@@ -114,39 +175,8 @@ def store_message(
     """Check DKIM policies, then commit the message, one job per webhook and a log row per
     refusal, in one transaction. None when every recipient was refused (nothing stored but
     the refusals). Raises whatever the store raises: the caller answers 451."""
-    now = clock.now()
-    message = InboundMessage.receive(
-        raw=raw, envelope=envelope, auth=auth, now=now, message_id=message_id
+    prepared = prepare_message(
+        clock, raw=raw, envelope=envelope, auth=auth, accepted=accepted, message_id=message_id
     )
-    by_webhook: dict[UUID, list[str]] = {}
-    refusals: list[DeliveryLog] = []
-    for item in accepted:
-        reason = sender_policy.refusal_after_data(item.policy, auth.dkim)
-        if reason is None:
-            by_webhook.setdefault(item.webhook.id, []).append(item.recipient)
-        elif not any(r.webhook_id == item.webhook.id for r in refusals):
-            refusals.append(
-                _refusal_log(
-                    item.webhook,
-                    reason=reason,
-                    sender=envelope.mail_from,
-                    message_id=message.message_id,
-                    now=now,
-                )
-            )
-    with uow:
-        for log in refusals:
-            uow.delivery_logs.add(log)
-        if by_webhook:
-            uow.messages.add(message)
-            for webhook_id, recipients in by_webhook.items():
-                uow.jobs.add(
-                    DeliveryJob.new(
-                        message_id=message.id,
-                        webhook_id=webhook_id,
-                        recipients=tuple(recipients),
-                        now=now,
-                    )
-                )
-        uow.commit()
-    return message if by_webhook else None
+    commit_prepared(uow, [prepared])
+    return prepared.message

@@ -23,8 +23,9 @@ from hookmail.core.mail import AuthResults, DkimResult, SpfOutcome, normalise_li
 from hookmail.core.mail import Envelope as MailEnvelope
 from hookmail.core.ports import Clock, DkimVerifier, PasswordHasher, SpfChecker, UnitOfWork
 from hookmail.core.services import inbound
-from hookmail.core.services.inbound import Accepted
+from hookmail.core.services.inbound import Accepted, Prepared
 from hookmail.entrypoints.smtp import replies
+from hookmail.entrypoints.smtp.committer import GroupCommitter
 
 log = logging.getLogger("hookmail.smtp")
 MAX_RECIPIENTS = 100
@@ -91,6 +92,7 @@ class InboundHandler:
         self._dkim = dkim
         self._hostname = hostname
         self._logins: dict[tuple[str, str], tuple[float, set[UUID]]] = {}
+        self._committer = GroupCommitter(uow)
         self.messages = Counter(
             "hookmail_smtp_messages",
             "Messages by outcome: accepted, refused (every recipient refused) or failed (451).",
@@ -103,6 +105,10 @@ class InboundHandler:
             ["code"],
             registry=registry,
         )
+
+    def close(self) -> None:
+        """Commit what is queued, then stop the committer (after the server stopped)."""
+        self._committer.close()
 
     # -- AUTH -------------------------------------------------------------------------
 
@@ -204,13 +210,21 @@ class InboundHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = normalise_line_endings(envelope.original_content or b"")
         try:
-            return await asyncio.to_thread(self._store, session, _ours(envelope), raw)
+            prepared = await asyncio.to_thread(self._prepare, session, _ours(envelope), raw)
+            if prepared.message is None and not prepared.refusals:
+                return replies.NO_RECIPIENTS_LEFT + "no recipients"
+            await asyncio.wrap_future(self._committer.submit(prepared))
         except Exception:
             log.exception("storing a message failed; answered 451")
             self.messages.labels("failed").inc()
             return replies.STORE_FAILED
+        if prepared.message is None:
+            self.messages.labels("refused").inc()
+            return replies.NO_RECIPIENTS_LEFT + "refused by every recipient's security policy"
+        self.messages.labels("accepted").inc()
+        return replies.queued(prepared.message.id.hex)
 
-    def _store(self, session: Session, envelope: HookmailEnvelope, raw: bytes) -> str:
+    def _prepare(self, session: Session, envelope: HookmailEnvelope, raw: bytes) -> Prepared:
         accepted = envelope.accepted
         dkim: tuple[DkimResult, ...] = ()
         if any(sender_policy.wants_dkim(a.policy) for a in accepted):
@@ -228,8 +242,7 @@ class InboundHandler:
             f"\tby {self._hostname} (hookmail) with ESMTP;\r\n"
             f"\t{formatdate(self._clock.now().timestamp())}\r\n"
         ).encode()
-        message = inbound.store_message(
-            self._uow(),
+        return inbound.prepare_message(
             self._clock,
             raw=received + raw,
             envelope=mail_envelope,
@@ -237,11 +250,6 @@ class InboundHandler:
             accepted=accepted,
             message_id=_message_id(raw),
         )
-        if message is None:
-            self.messages.labels("refused").inc()
-            return replies.NO_RECIPIENTS_LEFT + "refused by every recipient's security policy"
-        self.messages.labels("accepted").inc()
-        return replies.queued(message.id.hex)
 
 
 def _message_id(raw: bytes) -> str | None:
