@@ -18,8 +18,8 @@ from hookmail.core.accounts import Account
 from hookmail.core.deliveries import DeliveryLog
 from hookmail.core.domains import Domain, DomainName
 from hookmail.core.errors import AddressTaken, DomainTaken, EmailTaken, InvalidField, InvalidToken
-from hookmail.core.mail import DeliveryJob, InboundMessage, JobStatus
-from hookmail.core.ports import AccessClaims, DnsFailure
+from hookmail.core.mail import DeliveryJob, DkimResult, InboundMessage, JobStatus, SpfOutcome
+from hookmail.core.ports import AccessClaims, DnsFailure, HttpOutcome
 from hookmail.core.smtp_policies import SmtpPolicy
 from hookmail.core.tokens import IssuedToken, TokenKind
 from hookmail.core.webhooks import Webhook
@@ -107,6 +107,53 @@ class StubResolver:
         if name.lower() in self.failing:
             raise DnsFailure("SERVFAIL")
         return list(self.records.get(name.lower(), []))
+
+
+@define
+class Posted:
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@define
+class RecordingTransport:
+    """Records every POST and answers from `plan` (then `default`), like a target would."""
+
+    posted: list[Posted] = field(factory=list)
+    plan: list[HttpOutcome] = field(factory=list)
+    default: HttpOutcome = field(factory=lambda: HttpOutcome(200))
+
+    def post(
+        self, url: str, *, headers: dict[str, str], body: bytes, timeout: float
+    ) -> HttpOutcome:
+        self.posted.append(Posted(url, dict(headers), body))
+        return self.plan.pop(0) if self.plan else self.default
+
+
+@define
+class StubSpf:
+    """SPF results by domain (`none` for any other)."""
+
+    results: dict[str, str] = field(factory=dict)
+
+    def check(self, *, ip: str, mail_from: str, helo: str) -> SpfOutcome:
+        domain = (mail_from.rpartition("@")[2] if mail_from else helo).lower()
+        return SpfOutcome(self.results.get(domain, "none"), domain)
+
+
+@define
+class StubDkim:
+    """Passes a signature whose d= domain is in `valid`; fails any other signature."""
+
+    valid: set[str] = field(factory=set)
+
+    def verify(self, raw: bytes) -> tuple[DkimResult, ...]:
+        head = raw.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
+        found = re.findall(r"(?im)^dkim-signature:.*?\bd=([^;\s]+)", head)
+        return tuple(
+            DkimResult(d.lower(), "pass" if d.lower() in self.valid else "fail") for d in found
+        )
 
 
 @define
