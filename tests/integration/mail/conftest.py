@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from dependency_injector import providers
 from falcon import testing
+from prometheus_client import CollectorRegistry
 
 from hookmail.adapters.passwords import Argon2PasswordHasher
 from hookmail.entrypoints.container import Container
@@ -33,7 +34,10 @@ def free_port() -> int:
 
 
 class Pipeline:
-    def __init__(self, container: Container, dns: DnsServer, target: Receiver) -> None:
+    def __init__(
+        self, container: Container, dns: DnsServer, target: Receiver, registry: CollectorRegistry
+    ) -> None:
+        self.registry = registry  # the SMTP and delivery workers' metrics
         self.container = container
         self.dns = dns
         self.target = target
@@ -121,19 +125,21 @@ def pipeline(
     container.hasher.override(providers.Object(Argon2PasswordHasher(time_cost=1, memory_cost=1024)))
     stop = threading.Event()
     with receiver() as target:
+        registry = CollectorRegistry()
         worker = DeliveryWorker(
             container.uow,
             container.clock(),
             container.transport(),
             container.delivery_config(),
             idle_wait=0.02,
+            registry=registry,
         )
         thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-        controller = smtp_controller(container)
+        controller = smtp_controller(container, registry)
         controller.start()
         thread.start()
         try:
-            yield Pipeline(container, mail_dns, target)
+            yield Pipeline(container, mail_dns, target, registry)
         finally:
             controller.stop()
             controller.handler.close()

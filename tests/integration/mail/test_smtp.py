@@ -1,0 +1,156 @@
+"""The SMTP conversation itself: extensions, STARTTLS, AUTH, size, store failures, metrics."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, text
+
+from hookmail.adapters.sql.rows import JobRow, MessageRow
+from tests.integration.mail.conftest import Pipeline
+from tests.receiver import wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+MAIL = b"From: a@example.org\r\nSubject: s\r\n\r\nbody\r\n"
+LIMIT = 20_000
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    folder: Path = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=mx.hookmail.test",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return str(cert), str(key)
+
+
+@pytest.fixture
+def settings_overrides(certificate: tuple[str, str]) -> dict[str, Any]:
+    return {
+        "tls_cert": certificate[0],
+        "tls_key": certificate[1],
+        "smtp_auth_require_tls": True,
+        "max_message_bytes": LIMIT,
+    }
+
+
+@pytest.fixture
+def hooked(pipeline: Pipeline) -> Pipeline:
+    pipeline.sign_up()
+    pipeline.domain()
+    return pipeline
+
+
+def _client_tls() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the test's self-signed certificate
+    return context
+
+
+def test_ehlo_offers_the_spec_extensions_and_starttls(hooked: Pipeline) -> None:
+    with smtplib.SMTP("127.0.0.1", hooked.settings.smtp_port, timeout=10) as client:
+        code, banner = client.ehlo("sender.example.org")
+        assert code == 250
+        assert banner.split(b"\n")[0] == b"mx.hookmail.test"
+        for extension in ("size", "8bitmime", "smtputf8", "pipelining", "starttls"):
+            assert client.has_extn(extension), extension
+        assert client.esmtp_features["size"] == str(LIMIT)
+        assert not client.has_extn("auth")  # AUTH only over TLS here
+        client.starttls(context=_client_tls())
+        client.ehlo("sender.example.org")
+        assert client.has_extn("auth")
+        assert set(client.esmtp_features["auth"].split()) >= {"PLAIN", "LOGIN"}
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
+def test_auth_plain_and_login_over_tls(hooked: Pipeline, mechanism: str) -> None:
+    policy = hooked.call(
+        "POST",
+        "/api/v1/smtp-policies",
+        {"name": "p", "require_smtp_auth": True, "smtp_credentials": "relay:s3cret-pass"},
+    )
+    hooked.webhook(smtp_security_policy_id=policy["id"])
+    with smtplib.SMTP("127.0.0.1", hooked.settings.smtp_port, timeout=10) as client:
+        client.starttls(context=_client_tls())
+        client.ehlo("sender.example.org")
+        client.user, client.password = "relay", "s3cret-pass"
+        handler = client.auth_plain if mechanism == "PLAIN" else client.auth_login
+        code, _ = client.auth(mechanism, handler, initial_response_ok=mechanism == "PLAIN")
+        assert code == 235
+        assert client.sendmail("a@example.org", ["in@example.com"], MAIL) == {}
+    wait_for(lambda: len(hooked.target.received) == 1)
+
+
+def test_a_message_over_the_limit_without_size_gets_552_after_data(hooked: Pipeline) -> None:
+    hooked.webhook()
+    big = MAIL + (b"x" * 70 + b"\r\n") * (LIMIT // 70 + 10)
+    with hooked.smtp() as client:
+        client.mail("a@example.org")
+        client.rcpt("in@example.com")
+        code, reply = client.data(big)
+    assert (code, reply[:5]) == (552, b"5.3.4")
+    assert hooked.target.received == []
+
+
+def test_a_store_failure_answers_451_and_leaves_no_partial_rows(hooked: Pipeline) -> None:
+    hooked.webhook()
+    engine = hooked.container.engine()
+    with engine.begin() as connection:  # the jobs table refuses every insert from now on
+        connection.execute(
+            text(
+                "CREATE TRIGGER sabotage BEFORE INSERT ON delivery_jobs "
+                "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+            )
+        )
+    with hooked.smtp() as client:
+        client.mail("a@example.org")
+        client.rcpt("in@example.com")
+        code, reply = client.data(MAIL)
+    assert (code, reply[:5]) == (451, b"4.3.0")
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(MessageRow)).scalar() == 0
+        assert connection.execute(select(func.count()).select_from(JobRow)).scalar() == 0
+    with engine.begin() as connection:
+        connection.execute(text("DROP TRIGGER sabotage"))
+    assert hooked.send(MAIL) == {}  # and the next one goes through
+
+
+def test_metrics_count_messages_recipients_attempts_and_latency(hooked: Pipeline) -> None:
+    hooked.webhook()
+    hooked.send(MAIL)
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        hooked.send(MAIL, to=["nobody@example.com"])
+    wait_for(lambda: len(hooked.target.received) == 1)
+
+    def sample(name: str, **labels: str) -> float:
+        return hooked.registry.get_sample_value(name, labels) or 0.0
+
+    wait_for(lambda: sample("hookmail_delivery_attempts_total", status="delivered") == 1)
+    assert sample("hookmail_smtp_messages_total", outcome="accepted") == 1
+    assert sample("hookmail_smtp_recipients_total", code="250") == 1
+    assert sample("hookmail_smtp_recipients_total", code="550") == 1
+    assert sample("hookmail_delivery_latency_seconds_count") == 1
