@@ -22,14 +22,14 @@ from pathlib import Path
 from dependency_injector import providers
 
 from hookmail.adapters.sql.engine import make_engine, migrate
-from hookmail.core.services import accounts, domains, webhooks
 from hookmail.core.services.webhooks import WebhookInput
 from hookmail.entrypoints.container import Container
 from hookmail.entrypoints.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
-from tests.integration.mail.conftest import free_port  # noqa: E402
-from tests.receiver import receiver, wait_for  # noqa: E402
+from tests.integration.mail.conftest import free_port
+from tests.receiver import receiver, wait_for
+from tests.seed import public_webhooks, wait_smtp
 
 PUBLIC = "bench.hookmail.test"
 
@@ -45,30 +45,10 @@ def main() -> None:
     port = free_port()
     body = ("x" * 75 + "\r\n") * 25  # about 2 KB in RFC-sized lines
     with receiver() as target:
-        settings = Settings(
-            database_url=database,
-            public_domains=(PUBLIC,),
-            smtp_hostname="mx.bench",
-            allow_private_targets=True,
-        )
-        container = Container(settings=providers.Object(settings))
-        uow, clock = container.uow, container.clock()
-        domains.sync_public_domains(uow(), clock, names=[PUBLIC])
-        account = accounts.sign_up(
-            uow(),
-            clock,
-            container.hasher(),
-            container.emails(),
-            container.limits(),
-            email="b@example.com",
-            password="correct horse battery",
-            client="bench",
-        )
-        webhooks.create_webhook(
-            uow(),
-            clock,
-            account_id=account.id,
-            given=WebhookInput(address=f"*@{PUBLIC}", target_url=target.url),
+        settings = Settings(database_url=database, smtp_hostname="mx.bench")
+        uow = Container(settings=providers.Object(settings)).uow
+        public_webhooks(
+            uow, WebhookInput(address=f"*@{PUBLIC}", target_url=target.url), domain=PUBLIC
         )
         env = {
             **os.environ,
@@ -89,7 +69,7 @@ def main() -> None:
             if c in os.environ.get("BENCH_PROCS", "smtp,deliver")
         ]
         try:
-            wait_for(lambda: _up(port), timeout=30, what="SMTP")
+            wait_smtp(port)
             per = args.n // args.connections
             started = time.perf_counter()
 
@@ -115,14 +95,6 @@ def main() -> None:
     print(f"messages: {total} of ~2 KB over {args.connections} SMTP connections, SQLite")
     print(f"SMTP durable accepts: {total / accepted:.0f}/s ({accepted:.2f} s)")
     print(f"end to end (first send to last webhook): {total / delivered:.0f}/s ({delivered:.2f} s)")
-
-
-def _up(port: int) -> bool:
-    try:
-        with smtplib.SMTP("127.0.0.1", port, timeout=1) as client:
-            return client.noop()[0] == 250
-    except OSError:
-        return False
 
 
 if __name__ == "__main__":

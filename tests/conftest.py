@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,3 +95,49 @@ def uow(request: pytest.FixtureRequest) -> UnitOfWork:
     if request.param == "memory":
         return InMemoryUnitOfWork()
     return SqlUnitOfWork(make_sessions(clean_engine(request, request.param)))
+
+
+@pytest.fixture(scope="session")
+def dkim_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, str]:
+    """(a PKCS#1 RSA private key, the base64 public key for a DKIM record's p=), by openssl."""
+    folder: Path = tmp_path_factory.mktemp("dkim")
+    key = folder / "key.pem"
+    subprocess.run(
+        ["openssl", "genrsa", "-traditional", "-out", str(key), "1024"],
+        check=True,
+        capture_output=True,
+    )
+    der = subprocess.run(
+        ["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    return key.read_bytes(), base64.b64encode(der).decode()
+
+
+@pytest.fixture(scope="session")
+def tls_certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """(certificate, key) PEM paths of a self-signed certificate for mx.hookmail.test."""
+    folder: Path = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=mx.hookmail.test",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return str(cert), str(key)

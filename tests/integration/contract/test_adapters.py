@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import subprocess
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from uuid import uuid4
 
 import dkim
@@ -277,30 +274,13 @@ def test_spf_pass_fail_and_none(spf: SpfChecker) -> None:
     assert (helo.result, helo.domain) == ("pass", "good.example")
 
 
-@pytest.fixture(scope="module")
-def rsa(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, str]:
-    folder: Path = tmp_path_factory.mktemp("rsa")
-    key = folder / "key.pem"
-    subprocess.run(
-        ["openssl", "genrsa", "-traditional", "-out", str(key), "1024"],
-        check=True,
-        capture_output=True,
-    )
-    der = subprocess.run(
-        ["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    return key.read_bytes(), base64.b64encode(der).decode()
-
-
 @pytest.fixture(params=["stub", pytest.param("dkimpy", marks=REAL)])
-def verifier(request: pytest.FixtureRequest, rsa: tuple[bytes, str]) -> Iterator[DkimVerifier]:
+def verifier(request: pytest.FixtureRequest, dkim_key: tuple[bytes, str]) -> Iterator[DkimVerifier]:
     if request.param == "stub":
         yield StubDkim({"signer.example"})
         return
     with dns_server() as server:
-        server.zone.txt["sel._domainkey.signer.example"] = [f"v=DKIM1; k=rsa; p={rsa[1]}"]
+        server.zone.txt["sel._domainkey.signer.example"] = [f"v=DKIM1; k=rsa; p={dkim_key[1]}"]
         yield DkimpyVerifier(DnspythonResolver(server.nameservers, timeout=2))
 
 
@@ -308,22 +288,22 @@ def _sign(body: bytes, domain: bytes, key: bytes) -> bytes:
     return dkim.sign(body, b"sel", domain, key, include_headers=[b"from", b"subject"]) + body
 
 
-def test_dkim_results_per_signature(verifier: DkimVerifier, rsa: tuple[bytes, str]) -> None:
+def test_dkim_results_per_signature(verifier: DkimVerifier, dkim_key: tuple[bytes, str]) -> None:
     body = b"From: a@signer.example\r\nSubject: s\r\n\r\nbody\r\n"
     assert verifier.verify(body) == ()
-    signed = _sign(body, b"signer.example", rsa[0])
+    signed = _sign(body, b"signer.example", dkim_key[0])
     assert [(r.domain, r.result) for r in verifier.verify(signed)] == [("signer.example", "pass")]
-    unknown = _sign(body, b"unknown.example", rsa[0])
+    unknown = _sign(body, b"unknown.example", dkim_key[0])
     assert [(r.domain, r.result) for r in verifier.verify(unknown)] == [("unknown.example", "fail")]
 
 
 @pytest.mark.integration
-def test_dkimpy_fails_a_tampered_body(rsa: tuple[bytes, str]) -> None:
+def test_dkimpy_fails_a_tampered_body(dkim_key: tuple[bytes, str]) -> None:
     with dns_server() as server:
-        server.zone.txt["sel._domainkey.signer.example"] = [f"v=DKIM1; k=rsa; p={rsa[1]}"]
+        server.zone.txt["sel._domainkey.signer.example"] = [f"v=DKIM1; k=rsa; p={dkim_key[1]}"]
         checker = DkimpyVerifier(DnspythonResolver(server.nameservers, timeout=2))
         signed = _sign(
-            b"From: a@signer.example\r\nSubject: s\r\n\r\nbody\r\n", b"signer.example", rsa[0]
+            b"From: a@signer.example\r\nSubject: s\r\n\r\nbody\r\n", b"signer.example", dkim_key[0]
         )
         results = checker.verify(signed.replace(b"body", b"evil"))
     assert [(r.domain, r.result) for r in results] == [("signer.example", "fail")]

@@ -16,15 +16,14 @@ import pytest
 from dependency_injector import providers
 
 from hookmail.adapters.sql.engine import make_engine, migrate
-from hookmail.core.services import accounts, domains, webhooks
 from hookmail.core.services.webhooks import WebhookInput
 from hookmail.entrypoints.container import Container
 from hookmail.entrypoints.settings import Settings
 from tests.integration.mail.conftest import free_port
 from tests.receiver import receiver, wait_for
+from tests.seed import PUBLIC, public_webhooks, wait_smtp
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
-PUBLIC = "inbound.hookmail.test"
 COUNT = 200
 
 
@@ -37,47 +36,15 @@ def _spawn(command: str, env: dict[str, str], log: Path) -> subprocess.Popen[byt
     )
 
 
-def _wait_smtp(port: int) -> None:
-    def up() -> bool:
-        try:
-            with smtplib.SMTP("127.0.0.1", port, timeout=1) as client:
-                return client.noop()[0] == 250
-        except OSError:
-            return False
-
-    wait_for(up, timeout=30, what="the SMTP worker")
-
-
 def test_sigkill_after_the_last_250_loses_nothing(tmp_path: Path) -> None:
     database = f"sqlite:///{tmp_path / 'hookmail.db'}"
     migrate(make_engine(database))
     port = free_port()
     with receiver() as target:
-        settings = Settings(
-            database_url=database,
-            public_domains=(PUBLIC,),
-            smtp_hostname="mx.test",
-            allow_private_targets=True,
-        )
-        container = Container(settings=providers.Object(settings))
-        uow, clock = container.uow, container.clock()
-        domains.sync_public_domains(uow(), clock, names=[PUBLIC])
-        account = accounts.sign_up(
-            uow(),
-            clock,
-            container.hasher(),
-            container.emails(),
-            container.limits(),
-            email="o@example.com",
-            password="correct horse battery",
-            client="test",
-        )
-        webhooks.create_webhook(
-            uow(),
-            clock,
-            account_id=account.id,
-            given=WebhookInput(address=f"*@{PUBLIC}", target_url=target.url),
-        )
+        uow = Container(
+            settings=providers.Object(Settings(database_url=database, smtp_hostname="mx.test"))
+        ).uow
+        public_webhooks(uow, WebhookInput(address=f"*@{PUBLIC}", target_url=target.url))
         target.plan = [(200, {}, 0.5)] * COUNT  # a slow target: much mail is queued or in flight
         env = {
             **os.environ,
@@ -92,7 +59,7 @@ def test_sigkill_after_the_last_250_loses_nothing(tmp_path: Path) -> None:
         log = tmp_path / "workers.log"
         smtp, deliver = _spawn("smtp", env, log), _spawn("deliver", env, log)
         try:
-            _wait_smtp(port)
+            wait_smtp(port)
             with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
                 for n in range(COUNT):
                     message = f"From: a@example.org\r\nSubject: mail {n}\r\n\r\nbody {n}\r\n"
@@ -137,7 +104,7 @@ def test_serve_stops_all_three_on_sigterm(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    _wait_smtp(int(env["HOOKMAIL_SMTP_PORT"]))
+    wait_smtp(int(env["HOOKMAIL_SMTP_PORT"]))
     started = time.monotonic()
     serve.send_signal(signal.SIGTERM)
     output = serve.communicate(timeout=60)[0].decode()

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import smtplib
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import dkim
@@ -146,24 +143,6 @@ def test_allowed_spf_domains_admit_subdomains_only_of_the_list(owner: Pipeline) 
     code, reply = _rcpt(owner, "in@example.com", sender="x@other.example")
     assert code == 550
     assert b"not allowed" in reply
-
-
-@pytest.fixture(scope="module")
-def dkim_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, str]:
-    """(a PKCS#1 private key, the p= of its public key) made by openssl."""
-    folder: Path = tmp_path_factory.mktemp("dkim")
-    key = folder / "key.pem"
-    subprocess.run(
-        ["openssl", "genrsa", "-traditional", "-out", str(key), "1024"],
-        check=True,
-        capture_output=True,
-    )
-    der = subprocess.run(
-        ["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    return key.read_bytes(), base64.b64encode(der).decode()
 
 
 def _signed(domain: str, private: bytes) -> bytes:

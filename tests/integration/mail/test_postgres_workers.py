@@ -13,23 +13,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from dependency_injector import providers
 from sqlalchemy import Engine, select, text
 
+from hookmail.adapters.clock import SystemClock
 from hookmail.adapters.sql.engine import make_sessions
 from hookmail.adapters.sql.rows import JobRow
 from hookmail.adapters.sql.uow import SqlUnitOfWork
 from hookmail.core.mail import AuthResults, Envelope
-from hookmail.core.services import accounts, domains, inbound, webhooks
+from hookmail.core.services import inbound
 from hookmail.core.services.inbound import Accepted
 from hookmail.core.services.webhooks import WebhookInput
-from hookmail.entrypoints.container import Container
-from hookmail.entrypoints.settings import Settings
 from tests.conftest import PG_URL, wipe
 from tests.receiver import receiver, wait_for
+from tests.seed import PUBLIC, public_webhooks
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.postgres]
-PUBLIC = "inbound.hookmail.test"
 
 
 def test_two_workers_share_the_queue_and_hold_the_rate_limit(
@@ -41,31 +39,12 @@ def test_two_workers_share_the_queue_and_hold_the_rate_limit(
     url = f"{PG_URL}?options=-csearch_path%3D{schema}"
     uow = lambda: SqlUnitOfWork(make_sessions(postgres_engine))  # noqa: E731
     with receiver() as target:
-        container = Container(settings=providers.Object(Settings(smtp_hostname="mx.test")))
-        clock = container.clock()
-        domains.sync_public_domains(uow(), clock, names=[PUBLIC])
-        account = accounts.sign_up(
-            uow(),
-            clock,
-            container.hasher(),
-            container.emails(),
-            container.limits(),
-            email="o@example.com",
-            password="correct horse battery",
-            client="t",
+        free, limited = public_webhooks(
+            uow,
+            WebhookInput(address=f"free@{PUBLIC}", target_url=target.url),
+            WebhookInput(address=f"limited@{PUBLIC}", target_url=target.url, rate_limit=5),
         )
-        free = webhooks.create_webhook(
-            uow(),
-            clock,
-            account_id=account.id,
-            given=WebhookInput(address=f"free@{PUBLIC}", target_url=target.url),
-        )
-        limited = webhooks.create_webhook(
-            uow(),
-            clock,
-            account_id=account.id,
-            given=WebhookInput(address=f"limited@{PUBLIC}", target_url=target.url, rate_limit=5),
-        )
+        clock = SystemClock()
         for n, hook in [(n, free) for n in range(60)] + [(n, limited) for n in range(12)]:
             raw = f"From: a@example.org\r\nSubject: {hook.address} {n}\r\n\r\nx\r\n".encode()
             envelope = Envelope(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,38 +18,11 @@ MAIL = b"From: a@example.org\r\nSubject: s\r\n\r\nbody\r\n"
 LIMIT = 20_000
 
 
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    folder: Path = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=mx.hookmail.test",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return str(cert), str(key)
-
-
 @pytest.fixture
-def settings_overrides(certificate: tuple[str, str]) -> dict[str, Any]:
+def settings_overrides(tls_certificate: tuple[str, str]) -> dict[str, Any]:
     return {
-        "tls_cert": certificate[0],
-        "tls_key": certificate[1],
+        "tls_cert": tls_certificate[0],
+        "tls_key": tls_certificate[1],
         "smtp_auth_require_tls": True,
         "max_message_bytes": LIMIT,
     }

@@ -117,31 +117,6 @@ class DomainBody:
     name: str
 
 
-@frozen(kw_only=True)
-class PolicyBody:
-    name: str | None = None
-    require_smtp_auth: bool | None = None
-    smtp_credentials: str | None = None
-    allowed_source_ips: str | None = None
-    require_spf: bool | None = None
-    allowed_spf_domains: str | None = None
-    require_dkim: bool | None = None
-    allowed_dkim_domains: str | None = None
-
-
-@frozen(kw_only=True)
-class WebhookBody:
-    address: str | None = None
-    target_url: str | None = None
-    secret: str | None = None
-    custom_headers: dict[str, str] | None = None
-    payload_template: str | None = None
-    rate_limit: int | None = None
-    active: bool | None = None
-    smtp_security_policy_id: UUID | None = None
-    clear_security_policy: bool = False
-
-
 # -- views ------------------------------------------------------------------------------
 
 

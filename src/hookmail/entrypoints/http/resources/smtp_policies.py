@@ -5,16 +5,15 @@ from __future__ import annotations
 from uuid import UUID
 
 import falcon
-from attrs import asdict
 
 from hookmail.core.services import smtp_policies
 from hookmail.core.services.smtp_policies import PolicyInput
 from hookmail.entrypoints.http.context import Ports, json_body
-from hookmail.entrypoints.http.schemas import PolicyBody, PolicyView, structure, unstructure
+from hookmail.entrypoints.http.schemas import PolicyView, structure, unstructure
 
 
 def _input(req: falcon.Request) -> PolicyInput:
-    return PolicyInput(**asdict(structure(json_body(req), PolicyBody)))
+    return structure(json_body(req), PolicyInput)
 
 
 class PolicyCollection:

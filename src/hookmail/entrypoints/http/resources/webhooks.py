@@ -5,7 +5,6 @@ from __future__ import annotations
 from uuid import UUID
 
 import falcon
-from attrs import asdict
 
 from hookmail.core.deliveries import Page
 from hookmail.core.errors import InvalidField
@@ -14,7 +13,6 @@ from hookmail.core.services.webhooks import WebhookInput
 from hookmail.entrypoints.http.context import Ports, json_body
 from hookmail.entrypoints.http.schemas import (
     DeliveryLogView,
-    WebhookBody,
     WebhookView,
     structure,
     unstructure,
@@ -22,7 +20,7 @@ from hookmail.entrypoints.http.schemas import (
 
 
 def _input(req: falcon.Request) -> WebhookInput:
-    return WebhookInput(**asdict(structure(json_body(req), WebhookBody), recurse=False))
+    return structure(json_body(req), WebhookInput)
 
 
 def _int_param(req: falcon.Request, name: str) -> int | None:
