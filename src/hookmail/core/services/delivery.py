@@ -7,6 +7,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from attrs import evolve, frozen
 
@@ -77,7 +78,7 @@ def claim(uow: UnitOfWork, clock: Clock, config: DeliveryConfig, *, limit: int) 
     work: list[Work] = []
     with uow:
         jobs = uow.jobs.claim_due(now, limit=limit, lease_until=lease)
-        groups: dict[Any, list[DeliveryJob]] = {}
+        groups: dict[UUID, list[DeliveryJob]] = {}
         for job in jobs:
             groups.setdefault(job.webhook_id, []).append(job)
         for webhook_id, group in groups.items():
