@@ -13,7 +13,7 @@ import spf
 
 from hookmail.adapters.dns import DnspythonResolver
 from hookmail.core.mail import DkimResult, SpfOutcome
-from hookmail.core.ports import DnsFailure
+from hookmail.core.ports import DnsFailure, TxtResolver
 
 log = logging.getLogger("hookmail.mailauth")
 
@@ -60,9 +60,9 @@ class PyspfChecker:
 
 
 class DkimpyVerifier:
-    """Verifies every DKIM-Signature; keys come from TXT records via our resolver."""
+    """Verifies every DKIM-Signature; keys come from TXT records through the DNS port."""
 
-    def __init__(self, resolver: DnspythonResolver) -> None:
+    def __init__(self, resolver: TxtResolver) -> None:
         self._resolver = resolver
 
     def _txt(self, name: bytes, timeout: int = 5) -> bytes | None:

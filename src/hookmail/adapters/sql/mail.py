@@ -58,7 +58,6 @@ class SqlMessageRepository:
                 raw=message.raw,
             )
         )
-        self._session.flush()  # before its jobs: no relationship() orders the inserts
 
     def get(self, message_id: UUID) -> InboundMessage | None:
         row = self._session.get(MessageRow, message_id)
@@ -114,6 +113,10 @@ class SqlJobRepository:
         self._session = session
 
     def add(self, job: DeliveryJob) -> None:
+        # Messages added before must be inserted before their jobs (no relationship() orders
+        # the two tables); flushing here sends every pending message in one statement.
+        if any(isinstance(o, MessageRow) for o in self._session.new):
+            self._session.flush()
         self._session.add(_job_row(job))
 
     def get(self, job_id: UUID) -> DeliveryJob | None:
@@ -121,8 +124,7 @@ class SqlJobRepository:
         return _job(row) if row else None
 
     def save(self, job: DeliveryJob) -> None:
-        self._session.merge(_job_row(job))
-        self._session.flush()
+        self._session.merge(_job_row(job))  # flushed with the others at commit
 
     def claim_due(self, now: datetime, *, limit: int, lease_until: datetime) -> list[DeliveryJob]:
         # SKIP LOCKED on PostgreSQL: workers on any number of machines share the queue

@@ -12,8 +12,16 @@ from sqlalchemy.orm import Session
 
 from hookmail.adapters.sql.rows import DeliveryLogRow, WebhookRow
 from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
+from hookmail.core.domains import DomainName
 from hookmail.core.errors import AddressTaken
 from hookmail.core.webhooks import Address, Webhook
+
+
+def _stored_address(stored: str) -> Address:
+    """An address as stored: already checked and normalised, so not parsed again (IDNA
+    encoding is the costliest part of routing a recipient)."""
+    local, _, domain = stored.rpartition("@")
+    return Address(local, DomainName(domain))
 
 
 def _webhook(row: WebhookRow) -> Webhook:
@@ -21,7 +29,7 @@ def _webhook(row: WebhookRow) -> Webhook:
         id=row.id,
         account_id=row.account_id,
         domain_id=row.domain_id,
-        address=Address.parse(row.address),
+        address=_stored_address(row.address),
         target_url=row.target_url,
         secret=row.secret,
         previous_secret=row.previous_secret,
@@ -136,7 +144,6 @@ class SqlDeliveryLogRepository:
                 next_attempt_at=log.next_attempt_at,
             )
         )
-        self._session.flush()
 
     def get(self, webhook_id: UUID, log_id: UUID) -> DeliveryLog | None:
         row = self._session.get(DeliveryLogRow, log_id)

@@ -157,8 +157,9 @@ def commit_prepared(uow: UnitOfWork, batch: list[Prepared]) -> None:
                 uow.delivery_logs.add(log)
             if prepared.message is not None:
                 uow.messages.add(prepared.message)
-                for job in prepared.jobs:
-                    uow.jobs.add(job)
+        for prepared in batch:
+            for job in prepared.jobs:
+                uow.jobs.add(job)
         uow.commit()
 
 
