@@ -124,9 +124,12 @@ def _serve(settings: Settings) -> None:
     print(f"  API   http://{settings.api_host}:{settings.api_port}", file=sys.stderr)
     print(f"  SMTP  {settings.smtp_host}:{settings.smtp_port}", file=sys.stderr)
     print(f"  store {settings.database_url}", file=sys.stderr)
+    stopping = threading.Event()
+    threading.Thread(target=_watch, args=(children, stopping), daemon=True).start()
     try:
         _run_api(settings, settings.api_workers)
     finally:
+        stopping.set()
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
@@ -135,6 +138,17 @@ def _serve(settings: Settings) -> None:
                 child.wait(timeout=settings.delivery_timeout + 20)
             except subprocess.TimeoutExpired:
                 child.kill()
+
+
+def _watch(children: list[subprocess.Popen[bytes]], stopping: threading.Event) -> None:
+    """If the SMTP or delivery worker dies on its own, stop everything: a half-running
+    service that accepts no mail, or delivers none, must not look healthy."""
+    while not stopping.wait(0.5):
+        for child in children:
+            if child.poll() is not None and not stopping.is_set():
+                log.error("%s exited with status %s; stopping", child.args, child.returncode)
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
 
 
 def main(argv: Sequence[str] | None = None) -> None:

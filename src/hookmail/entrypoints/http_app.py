@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 from prometheus_client import CollectorRegistry, multiprocess
+from sqlalchemy.exc import OperationalError
 
 from hookmail.adapters.sql.engine import ping
 from hookmail.core.services.domains import sync_public_domains
 from hookmail.entrypoints.container import Container
 from hookmail.entrypoints.http.app import WsgiApp, build_app
 from hookmail.entrypoints.http.context import Ports
+
+log = logging.getLogger("hookmail.http")
 
 
 def create_app(container: Container) -> WsgiApp:
@@ -27,7 +31,10 @@ def create_app(container: Container) -> WsgiApp:
         public_url=settings.public_url,
         trusted_proxies=settings.trusted_proxies,
     )
-    sync_public_domains(container.uow(), ports.clock, names=settings.public_domains)
+    try:
+        sync_public_domains(container.uow(), ports.clock, names=settings.public_domains)
+    except OperationalError as exc:  # not migrated, or unreachable: /readyz will say so
+        log.error("could not sync public domains (run `hookmail migrate`?): %s", exc.orig)
     return build_app(ports, lambda: ping(container.engine()), _exposition())
 
 

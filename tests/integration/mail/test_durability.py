@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import smtplib
+import socket
 import subprocess
 import sys
 import time
@@ -115,3 +116,24 @@ def test_serve_stops_all_three_on_sigterm(tmp_path: Path) -> None:
     assert time.monotonic() - started < 30
     with pytest.raises(ConnectionRefusedError):
         smtplib.SMTP("127.0.0.1", int(env["HOOKMAIL_SMTP_PORT"]), timeout=2)
+
+
+def test_serve_stops_when_a_worker_cannot_start(tmp_path: Path) -> None:
+    with socket.socket() as taken:  # the SMTP port is busy: the SMTP worker dies at once
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = {
+            **os.environ,
+            "HOOKMAIL_DATABASE_URL": f"sqlite:///{tmp_path / 'h.db'}",
+            "HOOKMAIL_API_PORT": str(free_port()),
+            "HOOKMAIL_SMTP_PORT": str(taken.getsockname()[1]),
+            "HOOKMAIL_API_WORKERS": "1",
+        }
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "hookmail.entrypoints.cli", "serve"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        output = serve.communicate(timeout=60)[0].decode()
+    assert "exited with status" in output
