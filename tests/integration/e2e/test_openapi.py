@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+from dependency_injector import providers
 from falcon import inspect, testing
 
+from hookmail.entrypoints.container import Container
 from hookmail.entrypoints.http.app import build_app
+from hookmail.entrypoints.http_app import create_app
+from hookmail.entrypoints.settings import Settings
 from tests.builders import memory_ports
 from tests.integration.e2e.conftest import Api
 
@@ -61,3 +66,18 @@ def test_readiness_fails_when_the_store_is_down() -> None:
     result = testing.TestClient(build_app(memory_ports(), down)).simulate_get("/readyz")
     assert result.status_code == 503
     assert result.json["code"] == "store_unavailable"
+
+
+def test_an_unmigrated_store_answers_503_not_500(tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'empty.db'}",
+        secret_key="k" * 64,
+        smtp_hostname="mx.test",
+    )
+    client = testing.TestClient(create_app(Container(settings=providers.Object(settings))))
+    result = client.simulate_post(
+        "/api/v1/accounts", json={"email": "a@example.com", "password": "password123"}
+    )
+    assert result.status_code == 503
+    assert result.json["code"] == "store_unavailable"
+    assert result.headers["Retry-After"] == "5"
