@@ -11,13 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from hookmail import __version__
 from hookmail.core.ports import Clock, UnitOfWork, WebhookTransport
 from hookmail.core.services import delivery
 from hookmail.core.services.delivery import DeliveryConfig, ParsedMessages, Work
 
 log = logging.getLogger("hookmail.deliver")
-USER_AGENT = f"hookmail/{__version__}"
 
 
 class DeliveryWorker:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -40,15 +41,18 @@ class ParsedMessages:
 
     def __init__(self, size: int = 256) -> None:
         self._size = size
-        self._cache: OrderedDict[object, dict[str, Any]] = OrderedDict()
+        self._cache: OrderedDict[UUID, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()  # delivery threads share one cache
 
     def __call__(self, message: InboundMessage) -> dict[str, Any]:
-        found = self._cache.get(message.id)
+        with self._lock:
+            found = self._cache.get(message.id)
         if found is None:
-            found = payload.parse(message.raw)
-            self._cache[message.id] = found
-            if len(self._cache) > self._size:
-                self._cache.popitem(last=False)
+            found = payload.parse(message.raw)  # outside the lock: parses run in parallel
+            with self._lock:
+                self._cache[message.id] = found
+                if len(self._cache) > self._size:
+                    self._cache.popitem(last=False)
         return found
 
 
