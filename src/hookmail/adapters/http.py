@@ -11,6 +11,7 @@ per (scheme, address, port, host).
 from __future__ import annotations
 
 import contextlib
+import heapq
 import http.client
 import socket
 import ssl
@@ -54,6 +55,64 @@ class _PinnedHttps(http.client.HTTPSConnection):
         self.sock = self._tls.wrap_socket(raw, server_hostname=self._server_hostname)
 
 
+class _Deadline:
+    __slots__ = ("cancelled", "connection", "when")
+
+    def __init__(self, when: float, connection: http.client.HTTPConnection) -> None:
+        self.when = when
+        self.connection = connection
+        self.cancelled = False
+
+    def __lt__(self, other: _Deadline) -> bool:
+        return self.when < other.when
+
+
+class _Watchdog:
+    """One thread for every attempt in flight: when an attempt's deadline passes, it shuts
+    that attempt's socket, which ends any read or write blocked on it."""
+
+    def __init__(self) -> None:
+        self._heap: list[_Deadline] = []
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, when: float, connection: http.client.HTTPConnection) -> _Deadline:
+        deadline = _Deadline(when, connection)
+        with self._wake:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="hookmail-watchdog", daemon=True
+                )
+                self._thread.start()
+            heapq.heappush(self._heap, deadline)
+            if self._heap[0] is deadline:
+                self._wake.notify()
+        return deadline
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._heap:
+                    self._wake.wait()
+                first = self._heap[0]
+                if first.cancelled:
+                    heapq.heappop(self._heap)
+                    continue
+                remaining = first.when - time.monotonic()
+                if remaining > 0:
+                    self._wake.wait(remaining)
+                    continue
+                heapq.heappop(self._heap)
+            _cut(first.connection)
+
+
+def _cut(connection: http.client.HTTPConnection) -> None:
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
 def _retry_after(value: str | None) -> int | None:
     if not value:
         return None
@@ -78,6 +137,7 @@ class PinnedHttpTransport:
         self._tls = tls or ssl.create_default_context()
         self._idle: dict[_PoolKey, list[http.client.HTTPConnection]] = {}
         self._lock = threading.Lock()
+        self._watchdog = _Watchdog()
 
     def _address(self, host: str, port: int) -> tuple[str | None, str | None]:
         """(the address to connect to, or None with the reason)."""
@@ -131,9 +191,7 @@ class PinnedHttpTransport:
         key = (parts.scheme, address, port, host)
         remaining = max(0.001, deadline - time.monotonic())
         connection = self._connection(key, remaining)
-        watchdog = threading.Timer(remaining, self._cut, args=(connection,))
-        watchdog.daemon = True
-        watchdog.start()
+        watchdog = self._watchdog.arm(deadline, connection)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         host_header = parts.netloc.rpartition("@")[2]
         try:
@@ -150,19 +208,12 @@ class PinnedHttpTransport:
                 return HttpOutcome(0, f"timed out after {timeout:g} s")
             return HttpOutcome(0, f"connection failed: {exc or type(exc).__name__}")
         finally:
-            watchdog.cancel()
+            watchdog.cancelled = True
         if reusable and time.monotonic() < deadline:
             self._release(key, connection)
         else:
             connection.close()
         return HttpOutcome(status, retry_after=retry_after)
-
-    @staticmethod
-    def _cut(connection: http.client.HTTPConnection) -> None:
-        sock = connection.sock
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         with self._lock:

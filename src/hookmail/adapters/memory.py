@@ -334,6 +334,9 @@ class InMemoryMessages:
     def get(self, message_id: UUID) -> InboundMessage | None:
         return self._state.messages.get(message_id)
 
+    def get_many(self, message_ids: set[UUID]) -> dict[UUID, InboundMessage]:
+        return {i: m for i, m in self._state.messages.items() if i in message_ids}
+
 
 class InMemoryJobs:
     def __init__(self, state: _State) -> None:

@@ -229,6 +229,10 @@ class MessageRepository(Protocol):
 
     def get(self, message_id: UUID) -> InboundMessage | None: ...
 
+    def get_many(self, message_ids: set[UUID]) -> dict[UUID, InboundMessage]:
+        """The messages that exist among `message_ids`, by id (one query, not one each)."""
+        ...
+
 
 class JobRepository(Protocol):
     def add(self, job: DeliveryJob) -> None: ...

@@ -38,6 +38,24 @@ def _auth(raw: str) -> AuthResults:
     return AuthResults(spf=spf, dkim=tuple(DkimResult(d, r) for d, r in data["dkim"]))
 
 
+def _message(row: MessageRow) -> InboundMessage:
+    envelope = Envelope(
+        mail_from=row.mail_from,
+        rcpt_to=tuple(json.loads(row.rcpt_to)),
+        remote_ip=row.remote_ip,
+        helo=row.helo,
+        smtp_user=row.smtp_user,
+    )
+    return InboundMessage(
+        id=row.id,
+        received_at=row.received_at,
+        envelope=envelope,
+        auth=_auth(row.auth),
+        raw=row.raw,
+        message_id=row.message_id,
+    )
+
+
 class SqlMessageRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -61,23 +79,13 @@ class SqlMessageRepository:
 
     def get(self, message_id: UUID) -> InboundMessage | None:
         row = self._session.get(MessageRow, message_id)
-        if row is None:
-            return None
-        envelope = Envelope(
-            mail_from=row.mail_from,
-            rcpt_to=tuple(json.loads(row.rcpt_to)),
-            remote_ip=row.remote_ip,
-            helo=row.helo,
-            smtp_user=row.smtp_user,
-        )
-        return InboundMessage(
-            id=row.id,
-            received_at=row.received_at,
-            envelope=envelope,
-            auth=_auth(row.auth),
-            raw=row.raw,
-            message_id=row.message_id,
-        )
+        return _message(row) if row else None
+
+    def get_many(self, message_ids: set[UUID]) -> dict[UUID, InboundMessage]:
+        if not message_ids:
+            return {}
+        rows = self._session.scalars(select(MessageRow).where(MessageRow.id.in_(message_ids)))
+        return {row.id: _message(row) for row in rows}
 
 
 def _job(row: JobRow) -> DeliveryJob:

@@ -82,6 +82,7 @@ def claim(uow: UnitOfWork, clock: Clock, config: DeliveryConfig, *, limit: int) 
     work: list[Work] = []
     with uow:
         jobs = uow.jobs.claim_due(now, limit=limit, lease_until=lease)
+        messages = uow.messages.get_many({job.message_id for job in jobs})
         groups: dict[UUID, list[DeliveryJob]] = {}
         for job in jobs:
             groups.setdefault(job.webhook_id, []).append(job)
@@ -93,7 +94,7 @@ def claim(uow: UnitOfWork, clock: Clock, config: DeliveryConfig, *, limit: int) 
             if webhook.rate_limit:
                 group = _rate_limited(uow, webhook, group, now)
             for job in group:
-                message = uow.messages.get(job.message_id)
+                message = messages.get(job.message_id)
                 if message is not None:
                     work.append(Work(job, message, webhook, account.timezone if account else "UTC"))
         uow.commit()
