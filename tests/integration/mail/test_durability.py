@@ -10,7 +10,6 @@ import smtplib
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -106,14 +105,12 @@ def test_serve_stops_all_three_on_sigterm(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
     )
     wait_smtp(int(env["HOOKMAIL_SMTP_PORT"]))
-    started = time.monotonic()
     serve.send_signal(signal.SIGTERM)
     output = serve.communicate(timeout=60)[0].decode()
     assert serve.returncode == 0, output
     assert "API   http://127.0.0.1:" in output
     assert "SMTP  127.0.0.1:" in output
     assert "delivery worker stopped" in output
-    assert time.monotonic() - started < 30
     with pytest.raises(ConnectionRefusedError):
         smtplib.SMTP("127.0.0.1", int(env["HOOKMAIL_SMTP_PORT"]), timeout=2)
 
