@@ -19,7 +19,7 @@ from hookmail.core.deliveries import DeliveryLog
 from hookmail.core.domains import Domain, DomainName
 from hookmail.core.errors import AddressTaken, DomainTaken, EmailTaken, InvalidField, InvalidToken
 from hookmail.core.mail import DeliveryJob, DkimResult, InboundMessage, JobStatus, SpfOutcome
-from hookmail.core.ports import AccessClaims, DnsFailure, HttpOutcome
+from hookmail.core.ports import AccessClaims, DnsFailure, HttpOutcome, Route
 from hookmail.core.smtp_policies import SmtpPolicy
 from hookmail.core.tokens import IssuedToken, TokenKind
 from hookmail.core.webhooks import Webhook
@@ -284,6 +284,17 @@ class InMemoryWebhooks:
 
     def lock(self, webhook_id: UUID) -> None:
         return None  # one unit of work at a time publishes; nothing to hold
+
+    def routes(self, addresses: list[str]) -> dict[str, Route]:
+        found = {}
+        for address, webhook in self.by_addresses(addresses).items():
+            domain = self._state.domains.get(webhook.domain_id)
+            if domain is None:
+                continue
+            policy_id = webhook.smtp_security_policy_id
+            policy = self._state.policies.get(policy_id) if policy_id else None
+            found[address] = Route(webhook, domain, policy)
+        return found
 
     def using_policy(self, policy_id: UUID) -> int:
         return sum(

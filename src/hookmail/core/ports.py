@@ -178,6 +178,13 @@ class PolicyRepository(Protocol):
         ...
 
 
+@frozen
+class Route:
+    webhook: Webhook
+    domain: Domain
+    policy: SmtpPolicy | None
+
+
 class WebhookRepository(Protocol):
     def get(self, webhook_id: UUID) -> Webhook | None: ...
 
@@ -187,6 +194,11 @@ class WebhookRepository(Protocol):
 
     def by_addresses(self, addresses: list[str]) -> dict[str, Webhook]:
         """The webhooks whose address is one of `addresses`, keyed by address."""
+        ...
+
+    def routes(self, addresses: list[str]) -> dict[str, Route]:
+        """Like by_addresses, each with its domain and policy: what RCPT TO needs, read at
+        once (the hottest read of the SMTP worker)."""
         ...
 
     def lock(self, webhook_id: UUID) -> None:

@@ -203,3 +203,26 @@ def test_deleting_a_policy_detaches_it(uow: UnitOfWork) -> None:
         uow.commit()
     with uow:
         assert uow.webhooks.get(webhook.id) == evolve(webhook, smtp_security_policy_id=None)
+
+
+def test_routes_carry_each_webhooks_domain_and_policy(uow: UnitOfWork) -> None:
+    (alice,) = _accounts(uow)
+    domain = a_domain(alice.id, verified=True)
+    policy = a_policy(alice.id, require_spf=True)
+    guarded = a_webhook(domain, alice.id, smtp_security_policy_id=policy.id)
+    open_hook = a_webhook(domain, alice.id, local="*")
+    with uow:
+        uow.domains.save(domain)
+        uow.policies.save(policy)
+        uow.webhooks.save(guarded)
+        uow.webhooks.save(open_hook)
+        uow.commit()
+    with uow.reading():
+        found = uow.webhooks.routes(["inbox@example.com", "*@example.com", "x@nowhere.org"])
+    assert set(found) == {"inbox@example.com", "*@example.com"}
+    assert (
+        found["inbox@example.com"].webhook,
+        found["inbox@example.com"].domain,
+        found["inbox@example.com"].policy,
+    ) == (guarded, domain, policy)
+    assert found["*@example.com"].policy is None

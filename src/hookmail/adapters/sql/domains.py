@@ -13,7 +13,7 @@ from hookmail.core.domains import Domain, DomainName
 from hookmail.core.errors import DomainTaken
 
 
-def _domain(row: DomainRow) -> Domain:
+def domain_of(row: DomainRow) -> Domain:
     return Domain(
         id=row.id,
         account_id=row.account_id,
@@ -45,11 +45,11 @@ class SqlDomainRepository:
 
     def get(self, domain_id: UUID) -> Domain | None:
         row = self._session.get(DomainRow, domain_id)
-        return _domain(row) if row else None
+        return domain_of(row) if row else None
 
     def named(self, name: DomainName) -> list[Domain]:
         rows = self._session.scalars(select(DomainRow).where(DomainRow.name == name.value))
-        return [_domain(r) for r in rows]
+        return [domain_of(r) for r in rows]
 
     def visible_to(self, account_id: UUID) -> list[Domain]:
         rows = self._session.scalars(
@@ -57,11 +57,12 @@ class SqlDomainRepository:
             .where(or_(DomainRow.account_id == account_id, DomainRow.is_public))
             .order_by(DomainRow.created_at, DomainRow.name)
         )
-        return [_domain(r) for r in rows]
+        return [domain_of(r) for r in rows]
 
     def public(self) -> list[Domain]:
         return [
-            _domain(r) for r in self._session.scalars(select(DomainRow).where(DomainRow.is_public))
+            domain_of(r)
+            for r in self._session.scalars(select(DomainRow).where(DomainRow.is_public))
         ]
 
     def save(self, domain: Domain) -> None:

@@ -17,7 +17,7 @@ def _domains(raw: str) -> tuple[DomainName, ...]:
     return tuple(DomainName(d) for d in raw.split(",") if d)
 
 
-def _policy(row: PolicyRow) -> SmtpPolicy:
+def policy_of(row: PolicyRow) -> SmtpPolicy:
     return SmtpPolicy(
         id=row.id,
         account_id=row.account_id,
@@ -57,7 +57,7 @@ class SqlPolicyRepository:
 
     def get(self, policy_id: UUID) -> SmtpPolicy | None:
         row = self._session.get(PolicyRow, policy_id)
-        return _policy(row) if row else None
+        return policy_of(row) if row else None
 
     def of_account(self, account_id: UUID) -> list[SmtpPolicy]:
         rows = self._session.scalars(
@@ -65,7 +65,7 @@ class SqlPolicyRepository:
             .where(PolicyRow.account_id == account_id)
             .order_by(PolicyRow.created_at, PolicyRow.id)
         )
-        return [_policy(r) for r in rows]
+        return [policy_of(r) for r in rows]
 
     def save(self, policy: SmtpPolicy) -> None:
         self._session.merge(_row(policy))
@@ -77,7 +77,7 @@ class SqlPolicyRepository:
         rows = self._session.scalars(
             select(PolicyRow).where(PolicyRow.smtp_credentials.contains(needle, autoescape=True))
         )
-        found = [_policy(r) for r in rows]
+        found = [policy_of(r) for r in rows]
         return [p for p in found if any(c.user == user for c in p.smtp_credentials)]
 
     def delete(self, policy_id: UUID) -> None:

@@ -10,10 +10,13 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hookmail.adapters.sql.rows import DeliveryLogRow, WebhookRow
+from hookmail.adapters.sql.domains import domain_of
+from hookmail.adapters.sql.policies import policy_of
+from hookmail.adapters.sql.rows import DeliveryLogRow, DomainRow, PolicyRow, WebhookRow
 from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
 from hookmail.core.domains import DomainName
 from hookmail.core.errors import AddressTaken
+from hookmail.core.ports import Route
 from hookmail.core.webhooks import Address, Webhook
 
 
@@ -88,6 +91,20 @@ class SqlWebhookRepository:
         self._session.execute(
             select(WebhookRow.id).where(WebhookRow.id == webhook_id).with_for_update()
         )
+
+    def routes(self, addresses: list[str]) -> dict[str, Route]:
+        rows = self._session.execute(
+            select(WebhookRow, DomainRow, PolicyRow)
+            .join(DomainRow, DomainRow.id == WebhookRow.domain_id)
+            .outerjoin(PolicyRow, PolicyRow.id == WebhookRow.smtp_security_policy_id)
+            .where(WebhookRow.address.in_(addresses))
+        )
+        return {
+            hook.address: Route(
+                _webhook(hook), domain_of(domain), policy_of(policy) if policy is not None else None
+            )
+            for hook, domain, policy in rows
+        }
 
     def using_policy(self, policy_id: UUID) -> int:
         count = self._session.scalar(

@@ -77,17 +77,12 @@ def check_recipient(
     except InvalidField:
         return Refused(UNKNOWN)
     with uow.reading():
-        webhook = route(address, uow.webhooks.by_addresses(candidates(address)))
-        domain = uow.domains.get(webhook.domain_id) if webhook else None
-        if webhook is None or domain is None or not domain.usable_by(webhook.account_id):
-            return Refused(UNKNOWN)
-        if not webhook.active:
-            return Refused(INACTIVE)
-        policy = (
-            uow.policies.get(webhook.smtp_security_policy_id)
-            if webhook.smtp_security_policy_id
-            else None
-        )
+        found = route(address, uow.webhooks.routes(candidates(address)))
+    if found is None or not found.domain.usable_by(found.webhook.account_id):
+        return Refused(UNKNOWN)
+    webhook, policy = found.webhook, found.policy
+    if not webhook.active:
+        return Refused(INACTIVE)
     reason = sender_policy.refusal_at_rcpt(
         policy, remote_ip=remote_ip, authenticated_policies=authenticated_policies, spf=spf
     )
