@@ -41,6 +41,13 @@ class Ports:
     trusted_proxies: tuple[Network, ...] = ()
 
 
+class Resource:
+    """A Falcon resource over the shared ports; one instance serves every request."""
+
+    def __init__(self, ports: Ports) -> None:
+        self._p = ports
+
+
 def json_body(req: falcon.Request) -> object:
     """The request body parsed as JSON, at most 1 MiB; 400 invalid_json or 413 otherwise."""
     if req.content_length is not None and req.content_length > MAX_BODY:

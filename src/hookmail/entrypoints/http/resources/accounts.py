@@ -6,7 +6,7 @@ import falcon
 
 from hookmail.core.services import accounts
 from hookmail.entrypoints.http.auth import public
-from hookmail.entrypoints.http.context import Ports, json_body
+from hookmail.entrypoints.http.context import Resource, json_body
 from hookmail.entrypoints.http.schemas import (
     AccountView,
     ChangePasswordBody,
@@ -20,10 +20,7 @@ from hookmail.entrypoints.http.schemas import (
 )
 
 
-class AccountCollection:
-    def __init__(self, ports: Ports) -> None:
-        self._p = ports
-
+class AccountCollection(Resource):
     @public
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = structure(json_body(req), EmailPasswordBody)
@@ -42,10 +39,7 @@ class AccountCollection:
         resp.media = unstructure(AccountView.of(account))
 
 
-class AccountMe:
-    def __init__(self, ports: Ports) -> None:
-        self._p = ports
-
+class AccountMe(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         account = accounts.get_account(self._p.uow(), account_id=req.context.account_id)
         resp.media = unstructure(AccountView.of(account))
@@ -63,10 +57,7 @@ class AccountMe:
         resp.status = falcon.HTTP_204
 
 
-class Password:
-    def __init__(self, ports: Ports) -> None:
-        self._p = ports
-
+class Password(Resource):
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = structure(json_body(req), ChangePasswordBody)
         accounts.change_password(
@@ -80,10 +71,7 @@ class Password:
         resp.status = falcon.HTTP_204
 
 
-class Timezone:
-    def __init__(self, ports: Ports) -> None:
-        self._p = ports
-
+class Timezone(Resource):
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = structure(json_body(req), TimezoneBody)
         accounts.update_timezone(
@@ -92,10 +80,7 @@ class Timezone:
         resp.status = falcon.HTTP_204
 
 
-class PasswordReset:
-    def __init__(self, ports: Ports) -> None:
-        self._p = ports
-
+class PasswordReset(Resource):
     @public
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = structure(json_body(req), EmailBody)

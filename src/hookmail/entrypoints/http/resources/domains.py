@@ -7,14 +7,11 @@ from uuid import UUID
 import falcon
 
 from hookmail.core.services import domains
-from hookmail.entrypoints.http.context import Ports, json_body
+from hookmail.entrypoints.http.context import Resource, json_body
 from hookmail.entrypoints.http.schemas import DomainBody, DomainView, structure, unstructure
 
 
-class DomainCollection:
-    def __init__(self, ports: Ports) -> None:
-        self._p = ports
-
+class DomainCollection(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         found = domains.list_domains(self._p.uow(), account_id=req.context.account_id)
         resp.media = [unstructure(DomainView.of(d)) for d in found]
@@ -28,10 +25,7 @@ class DomainCollection:
         resp.media = unstructure(DomainView.of(domain))
 
 
-class DomainItem:
-    def __init__(self, ports: Ports) -> None:
-        self._p = ports
-
+class DomainItem(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         domain = domains.get_domain(self._p.uow(), account_id=req.context.account_id, domain_id=id)
         resp.media = unstructure(DomainView.of(domain))
@@ -41,10 +35,7 @@ class DomainItem:
         resp.status = falcon.HTTP_204
 
 
-class DomainVerification:
-    def __init__(self, ports: Ports) -> None:
-        self._p = ports
-
+class DomainVerification(Resource):
     def on_post(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         domain = domains.verify_domain(
             self._p.uow(),

@@ -7,7 +7,7 @@ import falcon
 from hookmail.core.services import sessions
 from hookmail.core.services.sessions import Session
 from hookmail.entrypoints.http.auth import public
-from hookmail.entrypoints.http.context import Ports, json_body
+from hookmail.entrypoints.http.context import Resource, json_body
 from hookmail.entrypoints.http.schemas import (
     CompleteTotpBody,
     EmailPasswordBody,
@@ -25,10 +25,7 @@ def _session(session: Session) -> dict[str, object]:
     }
 
 
-class SessionCollection:
-    def __init__(self, ports: Ports) -> None:
-        self._p = ports
-
+class SessionCollection(Resource):
     @public
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = structure(json_body(req), EmailPasswordBody)
@@ -59,10 +56,7 @@ class SessionCollection:
         resp.status = falcon.HTTP_204
 
 
-class TotpSession:
-    def __init__(self, ports: Ports) -> None:
-        self._p = ports
-
+class TotpSession(Resource):
     @public
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = structure(json_body(req), CompleteTotpBody)
@@ -79,10 +73,7 @@ class TotpSession:
         resp.media = _session(session)
 
 
-class SessionRefresh:
-    def __init__(self, ports: Ports) -> None:
-        self._p = ports
-
+class SessionRefresh(Resource):
     @public
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = structure(json_body(req), RefreshBody)

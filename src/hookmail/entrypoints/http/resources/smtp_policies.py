@@ -8,7 +8,7 @@ import falcon
 
 from hookmail.core.services import smtp_policies
 from hookmail.core.services.smtp_policies import PolicyInput
-from hookmail.entrypoints.http.context import Ports, json_body
+from hookmail.entrypoints.http.context import Resource, json_body
 from hookmail.entrypoints.http.schemas import PolicyView, structure, unstructure
 
 
@@ -16,10 +16,7 @@ def _input(req: falcon.Request) -> PolicyInput:
     return structure(json_body(req), PolicyInput)
 
 
-class PolicyCollection:
-    def __init__(self, ports: Ports) -> None:
-        self._p = ports
-
+class PolicyCollection(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         found = smtp_policies.list_policies(self._p.uow(), account_id=req.context.account_id)
         resp.media = [unstructure(PolicyView.of(p)) for p in found]
@@ -36,10 +33,7 @@ class PolicyCollection:
         resp.media = unstructure(PolicyView.of(policy))
 
 
-class PolicyItem:
-    def __init__(self, ports: Ports) -> None:
-        self._p = ports
-
+class PolicyItem(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         policy = smtp_policies.get_policy(
             self._p.uow(), account_id=req.context.account_id, policy_id=id

@@ -9,7 +9,7 @@ import falcon
 import segno
 
 from hookmail.core.services import two_factor
-from hookmail.entrypoints.http.context import Ports, json_body
+from hookmail.entrypoints.http.context import Resource, json_body
 from hookmail.entrypoints.http.schemas import CodeBody, structure
 
 
@@ -20,10 +20,7 @@ def qr_png_base64(text: str) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-class TotpSetupResource:
-    def __init__(self, ports: Ports) -> None:
-        self._p = ports
-
+class TotpSetupResource(Resource):
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         setup = two_factor.setup_totp(
             self._p.uow(), self._p.clock, account_id=req.context.account_id
@@ -35,10 +32,7 @@ class TotpSetupResource:
         }
 
 
-class TotpEnable:
-    def __init__(self, ports: Ports) -> None:
-        self._p = ports
-
+class TotpEnable(Resource):
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = structure(json_body(req), CodeBody)
         codes = two_factor.enable_totp(
@@ -47,10 +41,7 @@ class TotpEnable:
         resp.media = {"backup_codes": codes}
 
 
-class TotpResource:
-    def __init__(self, ports: Ports) -> None:
-        self._p = ports
-
+class TotpResource(Resource):
     def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = structure(json_body(req), CodeBody)
         two_factor.disable_totp(
@@ -59,10 +50,7 @@ class TotpResource:
         resp.status = falcon.HTTP_204
 
 
-class BackupCodes:
-    def __init__(self, ports: Ports) -> None:
-        self._p = ports
-
+class BackupCodes(Resource):
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = structure(json_body(req), CodeBody)
         codes = two_factor.regenerate_backup_codes(

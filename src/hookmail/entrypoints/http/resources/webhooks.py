@@ -10,7 +10,7 @@ from hookmail.core.deliveries import Page
 from hookmail.core.errors import InvalidField
 from hookmail.core.services import webhooks
 from hookmail.core.services.webhooks import WebhookInput
-from hookmail.entrypoints.http.context import Ports, json_body
+from hookmail.entrypoints.http.context import Resource, json_body
 from hookmail.entrypoints.http.schemas import (
     DeliveryLogView,
     WebhookView,
@@ -33,10 +33,7 @@ def _int_param(req: falcon.Request, name: str) -> int | None:
         raise InvalidField(name, "must be a whole number") from None
 
 
-class WebhookCollection:
-    def __init__(self, ports: Ports) -> None:
-        self._p = ports
-
+class WebhookCollection(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         found = webhooks.list_webhooks(self._p.uow(), account_id=req.context.account_id)
         resp.media = [unstructure(WebhookView.of(w)) for w in found]
@@ -49,10 +46,7 @@ class WebhookCollection:
         resp.media = unstructure(WebhookView.of(webhook))
 
 
-class WebhookItem:
-    def __init__(self, ports: Ports) -> None:
-        self._p = ports
-
+class WebhookItem(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         webhook = webhooks.get_webhook(
             self._p.uow(), account_id=req.context.account_id, webhook_id=id
@@ -74,10 +68,7 @@ class WebhookItem:
         resp.status = falcon.HTTP_204
 
 
-class DeliveryLogCollection:
-    def __init__(self, ports: Ports) -> None:
-        self._p = ports
-
+class DeliveryLogCollection(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         page = Page.parse(_int_param(req, "page"), _int_param(req, "page_size"))
         logs = webhooks.list_delivery_logs(
@@ -86,10 +77,7 @@ class DeliveryLogCollection:
         resp.media = [unstructure(DeliveryLogView.of(g)) for g in logs]
 
 
-class DeliveryLogItem:
-    def __init__(self, ports: Ports) -> None:
-        self._p = ports
-
+class DeliveryLogItem(Resource):
     def on_get(
         self,
         req: falcon.Request,
