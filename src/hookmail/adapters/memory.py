@@ -342,6 +342,10 @@ class InMemoryMessages:
     def add(self, message: InboundMessage) -> None:
         self._state.messages[message.id] = message
 
+    def add_many(self, messages: list[InboundMessage]) -> None:
+        for message in messages:
+            self.add(message)
+
     def get(self, message_id: UUID) -> InboundMessage | None:
         return self._state.messages.get(message_id)
 
@@ -355,6 +359,10 @@ class InMemoryJobs:
 
     def add(self, job: DeliveryJob) -> None:
         self._state.jobs[job.id] = job
+
+    def add_many(self, jobs: list[DeliveryJob]) -> None:
+        for job in jobs:
+            self.add(job)
 
     def get(self, job_id: UUID) -> DeliveryJob | None:
         return self._state.jobs.get(job_id)

@@ -88,6 +88,9 @@ def _run_smtp(settings: Settings) -> None:
     from hookmail.entrypoints.smtp.server import smtp_controller
 
     stop = _stop_on_signals()
+    # aiosmtpd logs every command at INFO: a line per sender and recipient costs more CPU
+    # than routing it. Our metrics and delivery logs say what happened to each message.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     controller = smtp_controller(_container(settings))
     controller.start()
     log.info("SMTP on %s:%s", settings.smtp_host, settings.smtp_port)

@@ -7,7 +7,7 @@ from datetime import datetime
 from uuid import UUID
 
 from attrs import evolve
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from hookmail.adapters.sql.rows import JobRow, MessageRow
@@ -38,6 +38,22 @@ def _auth(raw: str) -> AuthResults:
     return AuthResults(spf=spf, dkim=tuple(DkimResult(d, r) for d, r in data["dkim"]))
 
 
+def _message_values(message: InboundMessage) -> dict[str, object]:
+    envelope = message.envelope
+    return {
+        "id": message.id,
+        "received_at": message.received_at,
+        "mail_from": envelope.mail_from,
+        "rcpt_to": json.dumps(list(envelope.rcpt_to)),
+        "remote_ip": envelope.remote_ip,
+        "helo": envelope.helo,
+        "smtp_user": envelope.smtp_user,
+        "auth": _auth_json(message.auth),
+        "message_id": message.message_id,
+        "raw": message.raw,
+    }
+
+
 def _message(row: MessageRow) -> InboundMessage:
     envelope = Envelope(
         mail_from=row.mail_from,
@@ -61,21 +77,11 @@ class SqlMessageRepository:
         self._session = session
 
     def add(self, message: InboundMessage) -> None:
-        envelope = message.envelope
-        self._session.add(
-            MessageRow(
-                id=message.id,
-                received_at=message.received_at,
-                mail_from=envelope.mail_from,
-                rcpt_to=json.dumps(list(envelope.rcpt_to)),
-                remote_ip=envelope.remote_ip,
-                helo=envelope.helo,
-                smtp_user=envelope.smtp_user,
-                auth=_auth_json(message.auth),
-                message_id=message.message_id,
-                raw=message.raw,
-            )
-        )
+        self.add_many([message])
+
+    def add_many(self, messages: list[InboundMessage]) -> None:
+        if messages:  # Core executemany: no ORM unit of work on the accept path
+            self._session.execute(insert(MessageRow), [_message_values(m) for m in messages])
 
     def get(self, message_id: UUID) -> InboundMessage | None:
         row = self._session.get(MessageRow, message_id)
@@ -102,6 +108,20 @@ def _job(row: JobRow) -> DeliveryJob:
     )
 
 
+def _job_values(job: DeliveryJob) -> dict[str, object]:
+    return {
+        "id": job.id,
+        "message_id": job.message_id,
+        "webhook_id": job.webhook_id,
+        "recipients": json.dumps(list(job.recipients)),
+        "status": job.status.value,
+        "attempts": job.attempts,
+        "next_attempt_at": job.next_attempt_at,
+        "claimed_until": job.claimed_until,
+        "created_at": job.created_at,
+    }
+
+
 def _job_row(job: DeliveryJob) -> JobRow:
     return JobRow(
         id=job.id,
@@ -121,11 +141,11 @@ class SqlJobRepository:
         self._session = session
 
     def add(self, job: DeliveryJob) -> None:
-        # Messages added before must be inserted before their jobs (no relationship() orders
-        # the two tables); flushing here sends every pending message in one statement.
-        if any(isinstance(o, MessageRow) for o in self._session.new):
-            self._session.flush()
-        self._session.add(_job_row(job))
+        self.add_many([job])
+
+    def add_many(self, jobs: list[DeliveryJob]) -> None:
+        if jobs:
+            self._session.execute(insert(JobRow), [_job_values(j) for j in jobs])
 
     def get(self, job_id: UUID) -> DeliveryJob | None:
         row = self._session.get(JobRow, job_id)

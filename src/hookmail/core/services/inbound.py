@@ -150,11 +150,8 @@ def commit_prepared(uow: UnitOfWork, batch: list[Prepared]) -> None:
         for prepared in batch:
             for log in prepared.refusals:
                 uow.delivery_logs.add(log)
-            if prepared.message is not None:
-                uow.messages.add(prepared.message)
-        for prepared in batch:
-            for job in prepared.jobs:
-                uow.jobs.add(job)
+        uow.messages.add_many([p.message for p in batch if p.message is not None])
+        uow.jobs.add_many([job for p in batch for job in p.jobs])
         uow.commit()
 
 
