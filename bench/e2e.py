@@ -16,10 +16,12 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from dependency_injector import providers
+from sqlalchemy import text
 
 from hookmail.adapters.sql.engine import make_engine, migrate
 from hookmail.core.services.webhooks import WebhookInput
@@ -38,9 +40,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("-n", type=int, default=1000)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--postgres", metavar="URL", help="run on PostgreSQL, in a new schema")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="hookmail-bench-"))
     database = f"sqlite:///{folder / 'bench.db'}"
+    if args.postgres:
+        schema = f"hookmail_bench_{uuid.uuid4().hex[:8]}"
+        with make_engine(args.postgres).begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        database = f"{args.postgres}?options=-csearch_path%3D{schema}"
     migrate(make_engine(database))
     port = free_port()
     body = ("x" * 75 + "\r\n") * 25  # about 2 KB in RFC-sized lines
@@ -92,7 +100,11 @@ def main() -> None:
             for proc in procs:
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(timeout=60)
-    print(f"messages: {total} of ~2 KB over {args.connections} SMTP connections, SQLite")
+    if args.postgres:
+        with make_engine(args.postgres).begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    store = "PostgreSQL" if args.postgres else "SQLite"
+    print(f"messages: {total} of ~2 KB over {args.connections} SMTP connections, {store}")
     print(f"SMTP durable accepts: {total / accepted:.0f}/s ({accepted:.2f} s)")
     print(f"end to end (first send to last webhook): {total / delivered:.0f}/s ({delivered:.2f} s)")
 
