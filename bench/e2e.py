@@ -66,6 +66,7 @@ def main() -> None:
             "HOOKMAIL_PUBLIC_DOMAINS": PUBLIC,
         }
         log = (folder / "workers.log").open("ab")
+        names = [c for c in ("smtp", "deliver") if c in os.environ.get("BENCH_PROCS", c)]
         procs = [
             subprocess.Popen(
                 [sys.executable, "-m", "hookmail.entrypoints.cli", c],
@@ -73,8 +74,7 @@ def main() -> None:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-            for c in ("smtp", "deliver")
-            if c in os.environ.get("BENCH_PROCS", "smtp,deliver")
+            for c in names
         ]
         try:
             wait_smtp(port)
@@ -93,9 +93,14 @@ def main() -> None:
             total = per * args.connections
             if "deliver" not in os.environ.get("BENCH_PROCS", "deliver"):
                 print(f"SMTP durable accepts alone: {total / accepted:.0f}/s")
+                cpu = _cpu_seconds(procs[0].pid) * 1000 / total
+                print(f"smtp worker CPU: {cpu:.2f} ms per message")
                 return
             wait_for(lambda: len(target.received) >= total, timeout=600, what="deliveries")
             delivered = time.perf_counter() - started
+            for proc, name in zip(procs, names, strict=True):
+                cpu = _cpu_seconds(proc.pid)
+                print(f"{name} worker CPU: {cpu * 1000 / total:.2f} ms per message")
         finally:
             for proc in procs:
                 proc.send_signal(signal.SIGTERM)
@@ -107,6 +112,13 @@ def main() -> None:
     print(f"messages: {total} of ~2 KB over {args.connections} SMTP connections, {store}")
     print(f"SMTP durable accepts: {total / accepted:.0f}/s ({accepted:.2f} s)")
     print(f"end to end (first send to last webhook): {total / delivered:.0f}/s ({delivered:.2f} s)")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux /proc), a steadier figure than
+    throughput on a shared machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from types import SimpleNamespace
+from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import FromClause, RowMapping, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -67,6 +69,23 @@ def _webhook_row(webhook: Webhook) -> WebhookRow:
     )
 
 
+_WEBHOOKS, _DOMAINS, _POLICIES = WebhookRow.__table__, DomainRow.__table__, PolicyRow.__table__
+_ROUTES = select(
+    *_WEBHOOKS.c,
+    *(column.label(f"d_{column.name}") for column in _DOMAINS.c),
+    *(column.label(f"p_{column.name}") for column in _POLICIES.c),
+).select_from(
+    _WEBHOOKS.join(_DOMAINS, _DOMAINS.c.id == _WEBHOOKS.c.domain_id).outerjoin(
+        _POLICIES, _POLICIES.c.id == _WEBHOOKS.c.smtp_security_policy_id
+    )
+)
+
+
+def _prefixed(values: RowMapping, table: FromClause, prefix: str) -> Any:
+    """One table's columns of a joined row, as an object the row mappers can read."""
+    return SimpleNamespace(**{c.name: values[prefix + c.name] for c in table.c})
+
+
 class SqlWebhookRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -93,18 +112,17 @@ class SqlWebhookRepository:
         )
 
     def routes(self, addresses: list[str]) -> dict[str, Route]:
-        rows = self._session.execute(
-            select(WebhookRow, DomainRow, PolicyRow)
-            .join(DomainRow, DomainRow.id == WebhookRow.domain_id)
-            .outerjoin(PolicyRow, PolicyRow.id == WebhookRow.smtp_security_policy_id)
-            .where(WebhookRow.address.in_(addresses))
-        )
-        return {
-            hook.address: Route(
-                _webhook(hook), domain_of(domain), policy_of(policy) if policy is not None else None
-            )
-            for hook, domain, policy in rows
-        }
+        # Plain columns, not ORM entities: this runs for every RCPT TO, and loading three
+        # entities per row was a quarter of the SMTP worker's time.
+        found: dict[str, Route] = {}
+        for row in self._session.execute(_ROUTES.where(_WEBHOOKS.c.address.in_(addresses))):
+            values = row._mapping
+            domain = domain_of(_prefixed(values, _DOMAINS, "d_"))
+            policy = None
+            if values["p_id"] is not None:
+                policy = policy_of(_prefixed(values, _POLICIES, "p_"))
+            found[values["address"]] = Route(_webhook(cast(WebhookRow, row)), domain, policy)
+        return found
 
     def using_policy(self, policy_id: UUID) -> int:
         count = self._session.scalar(
