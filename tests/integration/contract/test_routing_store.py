@@ -226,3 +226,6 @@ def test_routes_carry_each_webhooks_domain_and_policy(uow: UnitOfWork) -> None:
         found["inbox@example.com"].policy,
     ) == (guarded, domain, policy)
     assert found["*@example.com"].policy is None
+    with uow.reading():  # more addresses than one statement takes at once
+        many = uow.webhooks.routes(["a@x.org", "b@x.org", "c@x.org", "*@example.com"])
+    assert set(many) == {"*@example.com"}
