@@ -276,7 +276,7 @@ class InMemoryWebhooks:
         found = [w for w in self._state.webhooks.values() if w.account_id == account_id]
         return sorted(found, key=lambda w: (w.created_at, str(w.id)))
 
-    def by_addresses(self, addresses: list[str]) -> dict[str, Webhook]:
+    def _by_addresses(self, addresses: list[str]) -> dict[str, Webhook]:
         wanted = set(addresses)
         return {
             str(w.address): w for w in self._state.webhooks.values() if str(w.address) in wanted
@@ -287,7 +287,7 @@ class InMemoryWebhooks:
 
     def routes(self, addresses: list[str]) -> dict[str, Route]:
         found = {}
-        for address, webhook in self.by_addresses(addresses).items():
+        for address, webhook in self._by_addresses(addresses).items():
             domain = self._state.domains.get(webhook.domain_id)
             if domain is None:
                 continue

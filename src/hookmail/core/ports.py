@@ -192,13 +192,9 @@ class WebhookRepository(Protocol):
         """Oldest first."""
         ...
 
-    def by_addresses(self, addresses: list[str]) -> dict[str, Webhook]:
-        """The webhooks whose address is one of `addresses`, keyed by address."""
-        ...
-
     def routes(self, addresses: list[str]) -> dict[str, Route]:
-        """Like by_addresses, each with its domain and policy: what RCPT TO needs, read at
-        once (the hottest read of the SMTP worker)."""
+        """The webhooks whose address is one of `addresses`, keyed by address, each with its
+        domain and policy: what RCPT TO needs, read at once (the SMTP worker's hottest read)."""
         ...
 
     def lock(self, webhook_id: UUID) -> None:

@@ -124,8 +124,11 @@ def test_a_webhook_round_trips_and_is_found_by_address(uow: UnitOfWork) -> None:
         uow.commit()
     with uow:
         assert uow.webhooks.get(webhook.id) == webhook
-        found = uow.webhooks.by_addresses(["inbox@example.com", "*@example.com", "x@y.org"])
-        assert found == {"inbox@example.com": webhook, "*@example.com": catch_all}
+        found = uow.webhooks.routes(["inbox@example.com", "*@example.com", "x@y.org"])
+        assert {a: r.webhook for a, r in found.items()} == {
+            "inbox@example.com": webhook,
+            "*@example.com": catch_all,
+        }
         assert uow.webhooks.using_policy(policy.id) == 1
         assert {w.id for w in uow.webhooks.of_account(alice.id)} == {webhook.id, catch_all.id}
 

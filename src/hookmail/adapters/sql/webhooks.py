@@ -110,10 +110,6 @@ class SqlWebhookRepository:
         )
         return [_webhook(r) for r in rows]
 
-    def by_addresses(self, addresses: list[str]) -> dict[str, Webhook]:
-        rows = self._session.scalars(select(WebhookRow).where(WebhookRow.address.in_(addresses)))
-        return {r.address: _webhook(r) for r in rows}
-
     def lock(self, webhook_id: UUID) -> None:
         self._session.execute(
             select(WebhookRow.id).where(WebhookRow.id == webhook_id).with_for_update()
