@@ -41,8 +41,7 @@ class DeliveryWorker:
         self._parsed = ParsedMessages()
         self._done: queue.SimpleQueue[delivery.Attempt] = queue.SimpleQueue()
         self._in_flight = 0
-        self._lock = threading.Lock()
-        self._room = threading.Condition(self._lock)
+        self._room = threading.Condition()  # guards _in_flight
         self.attempts = Counter(
             "hookmail_delivery_attempts",
             "Delivery attempts by outcome.",

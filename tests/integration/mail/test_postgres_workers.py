@@ -45,6 +45,7 @@ def test_two_workers_share_the_queue_and_hold_the_rate_limit(
             WebhookInput(address=f"limited@{PUBLIC}", target_url=target.url, rate_limit=5),
         )
         clock = SystemClock()
+        batch = []
         for n, hook in [(n, free) for n in range(60)] + [(n, limited) for n in range(12)]:
             raw = f"From: a@example.org\r\nSubject: {hook.address} {n}\r\n\r\nx\r\n".encode()
             envelope = Envelope(
@@ -53,15 +54,17 @@ def test_two_workers_share_the_queue_and_hold_the_rate_limit(
                 remote_ip="127.0.0.1",
                 helo="h",
             )
-            inbound.store_message(
-                uow(),
-                clock,
-                raw=raw,
-                envelope=envelope,
-                auth=AuthResults(),
-                accepted=[Accepted(str(hook.address), hook, None)],
-                message_id=None,
+            batch.append(
+                inbound.prepare_message(
+                    clock,
+                    raw=raw,
+                    envelope=envelope,
+                    auth=AuthResults(),
+                    accepted=[Accepted(str(hook.address), hook, None)],
+                    message_id=None,
+                )
             )
+        inbound.commit_prepared(uow(), batch)
         env = {**os.environ, "HOOKMAIL_DATABASE_URL": url, "HOOKMAIL_ALLOW_PRIVATE_TARGETS": "true"}
         log = (tmp_path / "workers.log").open("ab")
         workers = [

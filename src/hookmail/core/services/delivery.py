@@ -205,18 +205,3 @@ def record(uow: UnitOfWork, attempts: list[Attempt]) -> None:
             uow.delivery_logs.add(done.log)
             uow.jobs.save(done.job)
         uow.commit()
-
-
-def deliver(
-    uow: UnitOfWork,
-    clock: Clock,
-    transport: WebhookTransport,
-    config: DeliveryConfig,
-    *,
-    work: Work,
-    parsed: Callable[[InboundMessage], dict[str, Any]],
-) -> DeliveryLog:
-    """One attempt, recorded at once."""
-    done = attempt(clock, transport, config, work=work, parsed=parsed)
-    record(uow, [done])
-    return done.log

@@ -153,23 +153,3 @@ def commit_prepared(uow: UnitOfWork, batch: list[Prepared]) -> None:
         uow.messages.add_many([p.message for p in batch if p.message is not None])
         uow.jobs.add_many([job for p in batch for job in p.jobs])
         uow.commit()
-
-
-def store_message(
-    uow: UnitOfWork,
-    clock: Clock,
-    *,
-    raw: bytes,
-    envelope: Envelope,
-    auth: AuthResults,
-    accepted: list[Accepted],
-    message_id: str | None,
-) -> InboundMessage | None:
-    """Check DKIM policies, then commit the message, one job per webhook and a log row per
-    refusal, in one transaction. None when every recipient was refused (nothing stored but
-    the refusals). Raises whatever the store raises: the caller answers 451."""
-    prepared = prepare_message(
-        clock, raw=raw, envelope=envelope, auth=auth, accepted=accepted, message_id=message_id
-    )
-    commit_prepared(uow, [prepared])
-    return prepared.message
