@@ -8,23 +8,12 @@ from uuid import UUID, uuid4
 
 from attrs import evolve
 
-from hookmail.adapters.memory import (
-    FakeAccessTokens,
-    FixedClock,
-    InMemoryUnitOfWork,
-    PermissiveEmailSyntax,
-    PlainPasswordHasher,
-    RecordingMailer,
-    StubResolver,
-)
 from hookmail.core.accounts import Account
 from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
 from hookmail.core.domains import Domain, DomainName
 from hookmail.core.smtp_policies import SmtpPolicy
-from hookmail.core.throttle import Limits
 from hookmail.core.tokens import IssuedToken, TokenKind
 from hookmail.core.webhooks import Address, Webhook, new_secret
-from hookmail.entrypoints.http.context import Ports
 
 NOW = datetime(2026, 4, 2, 12, 0, tzinfo=UTC)
 
@@ -45,24 +34,6 @@ def a_token(account_id: UUID, **overrides: Any) -> tuple[IssuedToken, str]:
         family_id=overrides.pop("family_id", None),
     )
     return evolve(token, **overrides), plain
-
-
-def memory_ports(**overrides: Any) -> Ports:
-    """The app's ports, all fakes: an app with no I/O at all."""
-    defaults: dict[str, Any] = {
-        "uow": InMemoryUnitOfWork(),
-        "clock": FixedClock(),
-        "hasher": PlainPasswordHasher(),
-        "emails": PermissiveEmailSyntax(),
-        "access_tokens": FakeAccessTokens(),
-        "mailer": RecordingMailer(),
-        "limits": Limits(),
-        "dns": StubResolver(),
-        "public_url": "http://127.0.0.1:8000",
-    }
-    defaults.update(overrides)
-    shared_uow = defaults.pop("uow")
-    return Ports(uow=lambda: shared_uow, **defaults)
 
 
 def a_domain(account_id: UUID | None, name: str = "example.com", **overrides: Any) -> Domain:

@@ -7,7 +7,7 @@ import os
 from dependency_injector import providers
 
 from hookmail.entrypoints.container import Container
-from hookmail.entrypoints.http_app import create_app
+from hookmail.entrypoints.http.app import create_app
 from hookmail.entrypoints.settings import Settings
 
 app = create_app(Container(settings=providers.Object(Settings.from_env(os.environ))))

@@ -14,7 +14,7 @@ from hookmail.adapters.memory import FixedClock, RecordingMailer
 from hookmail.adapters.passwords import Argon2PasswordHasher
 from hookmail.core.ports import UnitOfWork
 from hookmail.entrypoints.container import Container
-from hookmail.entrypoints.http_app import create_app
+from hookmail.entrypoints.http.app import create_app
 from hookmail.entrypoints.settings import Settings
 from tests.conftest import SQL_STORES, clean_engine
 from tests.dns_server import DnsServer, dns_server

@@ -23,7 +23,7 @@ from hookmail.adapters.access_tokens import JwtAccessTokens
 from hookmail.adapters.passwords import Argon2PasswordHasher
 from hookmail.adapters.sql.engine import make_engine, migrate
 from hookmail.entrypoints.container import Container
-from hookmail.entrypoints.http_app import create_app
+from hookmail.entrypoints.http.app import create_app
 from hookmail.entrypoints.settings import Settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]

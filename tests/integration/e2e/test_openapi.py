@@ -10,10 +10,8 @@ from dependency_injector import providers
 from falcon import inspect, testing
 
 from hookmail.entrypoints.container import Container
-from hookmail.entrypoints.http.app import build_app
-from hookmail.entrypoints.http_app import create_app
+from hookmail.entrypoints.http.app import create_app
 from hookmail.entrypoints.settings import Settings
-from tests.builders import memory_ports
 from tests.integration.e2e.conftest import Api
 
 pytestmark = pytest.mark.e2e
@@ -59,11 +57,14 @@ def test_health_readiness_and_metrics(api: Api) -> None:
     assert "hookmail_http_request_duration_seconds_bucket" in metrics.text
 
 
-def test_readiness_fails_when_the_store_is_down() -> None:
-    def down() -> None:
-        raise OSError("connection refused")
-
-    result = testing.TestClient(build_app(memory_ports(), down)).simulate_get("/readyz")
+def test_readiness_fails_when_the_store_is_down(tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'no-such-directory' / 'hookmail.db'}",
+        secret_key="k" * 64,
+        smtp_hostname="mx.test",
+    )
+    client = testing.TestClient(create_app(Container(settings=providers.Object(settings))))
+    result = client.simulate_get("/readyz")
     assert result.status_code == 503
     assert result.json["code"] == "store_unavailable"
 

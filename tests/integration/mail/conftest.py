@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 from hookmail.adapters.passwords import Argon2PasswordHasher
 from hookmail.entrypoints.container import Container
 from hookmail.entrypoints.deliver import DeliveryWorker
-from hookmail.entrypoints.http_app import create_app
+from hookmail.entrypoints.http.app import create_app
 from hookmail.entrypoints.settings import Settings
 from hookmail.entrypoints.smtp.server import smtp_controller
 from tests.conftest import SQL_STORES, clean_engine

@@ -1,18 +1,22 @@
-"""The Falcon WSGI application: routes, middleware and error handling."""
+"""create_app(container): the Falcon app over the container's providers, the one place that
+builds resources and names the collaborators each one uses."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import os
 
 import falcon
 from cattrs.errors import BaseValidationError
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, multiprocess
 from sqlalchemy.exc import OperationalError
 
+from hookmail.adapters.sql.engine import ping
 from hookmail.core.errors import DomainError
+from hookmail.core.services.domains import sync_public_domains
+from hookmail.entrypoints.container import Container
 from hookmail.entrypoints.http import errors
 from hookmail.entrypoints.http.auth import AuthMiddleware
-from hookmail.entrypoints.http.context import Ports
 from hookmail.entrypoints.http.metrics import HttpMetrics
 from hookmail.entrypoints.http.openapi import document
 from hookmail.entrypoints.http.resources import (
@@ -27,20 +31,25 @@ from hookmail.entrypoints.http.resources import (
 
 API = "/api/v1"
 
-
 WsgiApp = falcon.App[falcon.Request, falcon.Response]
 
+log = logging.getLogger("hookmail.http")
 
-def build_app(
-    ports: Ports, ping: Callable[[], None], exposition: CollectorRegistry | None = None
-) -> WsgiApp:
-    """The app over the given ports; `ping` raises when the store is unreachable.
 
-    `/metrics` shows `exposition` when given (every process's metrics, in multiprocess
-    mode), else this app's own.
-    """
+def create_app(container: Container) -> WsgiApp:
+    """The API over `container`. `/metrics` shows every process's metrics under
+    `hookmail serve` (multiprocess mode), else this app's own."""
+    settings = container.settings()
+    uow, clock, hasher = container.uow, container.clock(), container.hasher()
+    tokens, limits = container.access_tokens(), container.limits()
+    try:
+        sync_public_domains(uow(), clock, names=settings.public_domains)
+    except OperationalError as exc:  # not migrated, or unreachable: /readyz will say so
+        log.error("could not sync public domains (run `hookmail migrate`?): %s", exc.orig)
+
     metrics = HttpMetrics(CollectorRegistry())
-    app: WsgiApp = falcon.App(middleware=[metrics, AuthMiddleware(ports)])
+    auth = AuthMiddleware(uow, clock, tokens, settings.trusted_proxies)
+    app: WsgiApp = falcon.App(middleware=[metrics, auth])
     app.req_options.strip_url_path_trailing_slash = True
 
     app.add_error_handler(Exception, errors.handle_unexpected)
@@ -49,32 +58,50 @@ def build_app(
     app.add_error_handler(BaseValidationError, errors.handle_invalid_body)
     app.set_error_serializer(errors.serialize_http_error)
 
-    app.add_route(f"{API}/accounts", accounts.AccountCollection(ports))
-    app.add_route(f"{API}/accounts/me", accounts.AccountMe(ports))
-    app.add_route(f"{API}/accounts/me/password", accounts.Password(ports))
-    app.add_route(f"{API}/accounts/me/timezone", accounts.Timezone(ports))
-    app.add_route(f"{API}/accounts/password-reset", accounts.PasswordReset(ports))
-    app.add_route(f"{API}/accounts/me/2fa", two_factor.TotpResource(ports))
-    app.add_route(f"{API}/accounts/me/2fa/setup", two_factor.TotpSetupResource(ports))
-    app.add_route(f"{API}/accounts/me/2fa/enable", two_factor.TotpEnable(ports))
-    app.add_route(f"{API}/accounts/me/2fa/backup-codes", two_factor.BackupCodes(ports))
-    app.add_route(f"{API}/sessions", sessions.SessionCollection(ports))
-    app.add_route(f"{API}/sessions/2fa", sessions.TotpSession(ports))
-    app.add_route(f"{API}/sessions/refresh", sessions.SessionRefresh(ports))
-    app.add_route(f"{API}/domains", domains.DomainCollection(ports))
-    app.add_route(f"{API}/domains/{{id:uuid}}", domains.DomainItem(ports))
-    app.add_route(f"{API}/domains/{{id:uuid}}/verify", domains.DomainVerification(ports))
-    app.add_route(f"{API}/smtp-policies", smtp_policies.PolicyCollection(ports))
-    app.add_route(f"{API}/smtp-policies/{{id:uuid}}", smtp_policies.PolicyItem(ports))
-    app.add_route(f"{API}/webhooks", webhooks.WebhookCollection(ports))
-    app.add_route(f"{API}/webhooks/{{id:uuid}}", webhooks.WebhookItem(ports))
-    app.add_route(f"{API}/webhooks/{{id:uuid}}/logs", webhooks.DeliveryLogCollection(ports))
-    app.add_route(
-        f"{API}/webhooks/{{id:uuid}}/logs/{{logId:uuid}}", webhooks.DeliveryLogItem(ports)
+    reset = accounts.PasswordReset(
+        uow, clock, hasher, container.mailer(), limits, public_url=settings.public_url
     )
+    app.add_route(
+        f"{API}/accounts",
+        accounts.AccountCollection(uow, clock, hasher, container.emails(), limits),
+    )
+    app.add_route(f"{API}/accounts/me", accounts.AccountMe(uow, clock, hasher))
+    app.add_route(f"{API}/accounts/me/password", accounts.Password(uow, clock, hasher))
+    app.add_route(f"{API}/accounts/me/timezone", accounts.Timezone(uow, clock))
+    app.add_route(f"{API}/accounts/password-reset", reset)
+    app.add_route(f"{API}/accounts/me/2fa", two_factor.TotpResource(uow, clock))
+    app.add_route(f"{API}/accounts/me/2fa/setup", two_factor.TotpSetupResource(uow, clock))
+    app.add_route(f"{API}/accounts/me/2fa/enable", two_factor.TotpEnable(uow, clock))
+    app.add_route(f"{API}/accounts/me/2fa/backup-codes", two_factor.BackupCodes(uow, clock))
+    app.add_route(f"{API}/sessions", sessions.SessionCollection(uow, clock, hasher, tokens, limits))
+    app.add_route(f"{API}/sessions/2fa", sessions.TotpSession(uow, clock, tokens, limits))
+    app.add_route(f"{API}/sessions/refresh", sessions.SessionRefresh(uow, clock, tokens))
+    app.add_route(f"{API}/domains", domains.DomainCollection(uow, clock))
+    app.add_route(f"{API}/domains/{{id:uuid}}", domains.DomainItem(uow))
+    app.add_route(
+        f"{API}/domains/{{id:uuid}}/verify",
+        domains.DomainVerification(uow, clock, container.dns()),
+    )
+    app.add_route(f"{API}/smtp-policies", smtp_policies.PolicyCollection(uow, clock, hasher))
+    app.add_route(f"{API}/smtp-policies/{{id:uuid}}", smtp_policies.PolicyItem(uow, clock, hasher))
+    app.add_route(f"{API}/webhooks", webhooks.WebhookCollection(uow, clock))
+    app.add_route(f"{API}/webhooks/{{id:uuid}}", webhooks.WebhookItem(uow, clock))
+    app.add_route(f"{API}/webhooks/{{id:uuid}}/logs", webhooks.DeliveryLogCollection(uow))
+    app.add_route(f"{API}/webhooks/{{id:uuid}}/logs/{{logId:uuid}}", webhooks.DeliveryLogItem(uow))
 
+    engine = container.engine()
     app.add_route("/healthz", system.Health())
-    app.add_route("/readyz", system.Ready(ping))
-    app.add_route("/metrics", system.Metrics(exposition or metrics.registry))
+    app.add_route("/readyz", system.Ready(lambda: ping(engine)))
+    app.add_route("/metrics", system.Metrics(_exposition() or metrics.registry))
     app.add_route(f"{API}/openapi.json", system.OpenApi(document()))
     return app
+
+
+def _exposition() -> CollectorRegistry | None:
+    """Under `hookmail serve` every process writes its metrics to PROMETHEUS_MULTIPROC_DIR;
+    then /metrics shows them all: API workers, SMTP worker and delivery worker."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry

@@ -7,8 +7,10 @@ from typing import Any
 import falcon
 
 from hookmail.core.errors import Unauthenticated
+from hookmail.core.ports import AccessTokens, Clock
 from hookmail.core.services.sessions import authenticate
-from hookmail.entrypoints.http.context import Ports, client_address
+from hookmail.entrypoints.http.context import Uow, client_address
+from hookmail.entrypoints.settings import Network
 
 
 def public(responder: object) -> object:
@@ -18,8 +20,11 @@ def public(responder: object) -> object:
 
 
 class AuthMiddleware:
-    def __init__(self, ports: Ports) -> None:
-        self._ports = ports
+    def __init__(
+        self, uow: Uow, clock: Clock, tokens: AccessTokens, trusted_proxies: tuple[Network, ...]
+    ) -> None:
+        self._uow, self._clock, self._tokens = uow, clock, tokens
+        self._trusted_proxies = trusted_proxies
 
     def process_resource(
         self,
@@ -28,7 +33,7 @@ class AuthMiddleware:
         resource: object,
         params: dict[str, Any],
     ) -> None:
-        req.context.client = client_address(req, self._ports.trusted_proxies)
+        req.context.client = client_address(req, self._trusted_proxies)
         if resource is None:
             return
         responder = getattr(resource, f"on_{req.method.lower()}", None)
@@ -39,5 +44,5 @@ class AuthMiddleware:
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("send 'Authorization: Bearer <access_token>'")
         req.context.account_id = authenticate(
-            self._ports.uow(), self._ports.clock, self._ports.access_tokens, bearer=token.strip()
+            self._uow(), self._clock, self._tokens, bearer=token.strip()
         )

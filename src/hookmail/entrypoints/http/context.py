@@ -1,4 +1,4 @@
-"""What every resource shares: the ports, the limits, and helpers to read a request."""
+"""Helpers every resource shares: the unit-of-work factory type, reading a request."""
 
 from __future__ import annotations
 
@@ -7,45 +7,16 @@ import json
 from collections.abc import Callable
 
 import falcon
-from attrs import frozen
 
-from hookmail.core.ports import (
-    AccessTokens,
-    Clock,
-    EmailSyntax,
-    Mailer,
-    PasswordHasher,
-    TxtResolver,
-    UnitOfWork,
-)
-from hookmail.core.throttle import Limits
+from hookmail.core.ports import UnitOfWork
 from hookmail.entrypoints.http.errors import InvalidJson, PayloadTooLarge
 from hookmail.entrypoints.settings import Network
 
 MAX_BODY = 1024 * 1024
 
 
-@frozen(kw_only=True)
-class Ports:
-    """The collaborators resources use. `uow` is a factory: one unit of work per request."""
-
-    uow: Callable[[], UnitOfWork]
-    clock: Clock
-    hasher: PasswordHasher
-    emails: EmailSyntax
-    access_tokens: AccessTokens
-    mailer: Mailer
-    limits: Limits
-    dns: TxtResolver
-    public_url: str
-    trusted_proxies: tuple[Network, ...] = ()
-
-
-class Resource:
-    """A Falcon resource over the shared ports; one instance serves every request."""
-
-    def __init__(self, ports: Ports) -> None:
-        self._p = ports
+Uow = Callable[[], UnitOfWork]
+"""A unit-of-work factory: resources live for the whole app, a unit of work for one request."""
 
 
 def json_body(req: falcon.Request) -> object:

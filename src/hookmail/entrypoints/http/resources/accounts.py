@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import falcon
 
+from hookmail.core.ports import Clock, EmailSyntax, Mailer, PasswordHasher
 from hookmail.core.services import accounts
+from hookmail.core.throttle import Limits
 from hookmail.entrypoints.http.auth import public
-from hookmail.entrypoints.http.context import Resource, json_body
+from hookmail.entrypoints.http.context import Uow, json_body
 from hookmail.entrypoints.http.schemas import (
     AccountView,
     ChangePasswordBody,
@@ -20,17 +22,22 @@ from hookmail.entrypoints.http.schemas import (
 )
 
 
-class AccountCollection(Resource):
+class AccountCollection:
+    def __init__(
+        self, uow: Uow, clock: Clock, hasher: PasswordHasher, emails: EmailSyntax, limits: Limits
+    ) -> None:
+        self._uow, self._clock, self._hasher = uow, clock, hasher
+        self._emails, self._limits = emails, limits
+
     @public
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = structure(json_body(req), EmailPasswordBody)
-        p = self._p
         account = accounts.sign_up(
-            p.uow(),
-            p.clock,
-            p.hasher,
-            p.emails,
-            p.limits,
+            self._uow(),
+            self._clock,
+            self._hasher,
+            self._emails,
+            self._limits,
             email=body.email,
             password=body.password,
             client=req.context.client,
@@ -39,17 +46,20 @@ class AccountCollection(Resource):
         resp.media = unstructure(AccountView.of(account))
 
 
-class AccountMe(Resource):
+class AccountMe:
+    def __init__(self, uow: Uow, clock: Clock, hasher: PasswordHasher) -> None:
+        self._uow, self._clock, self._hasher = uow, clock, hasher
+
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        account = accounts.get_account(self._p.uow(), account_id=req.context.account_id)
+        account = accounts.get_account(self._uow(), account_id=req.context.account_id)
         resp.media = unstructure(AccountView.of(account))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = structure(json_body(req), DeleteAccountBody)
         accounts.delete_account(
-            self._p.uow(),
-            self._p.clock,
-            self._p.hasher,
+            self._uow(),
+            self._clock,
+            self._hasher,
             account_id=req.context.account_id,
             password=body.password,
             code=body.code,
@@ -57,13 +67,16 @@ class AccountMe(Resource):
         resp.status = falcon.HTTP_204
 
 
-class Password(Resource):
+class Password:
+    def __init__(self, uow: Uow, clock: Clock, hasher: PasswordHasher) -> None:
+        self._uow, self._clock, self._hasher = uow, clock, hasher
+
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = structure(json_body(req), ChangePasswordBody)
         accounts.change_password(
-            self._p.uow(),
-            self._p.clock,
-            self._p.hasher,
+            self._uow(),
+            self._clock,
+            self._hasher,
             account_id=req.context.account_id,
             current_password=body.current_password,
             new_password=body.new_password,
@@ -71,40 +84,54 @@ class Password(Resource):
         resp.status = falcon.HTTP_204
 
 
-class Timezone(Resource):
+class Timezone:
+    def __init__(self, uow: Uow, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
+
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = structure(json_body(req), TimezoneBody)
         accounts.update_timezone(
-            self._p.uow(), self._p.clock, account_id=req.context.account_id, timezone=body.timezone
+            self._uow(), self._clock, account_id=req.context.account_id, timezone=body.timezone
         )
         resp.status = falcon.HTTP_204
 
 
-class PasswordReset(Resource):
+class PasswordReset:
+    def __init__(
+        self,
+        uow: Uow,
+        clock: Clock,
+        hasher: PasswordHasher,
+        mailer: Mailer,
+        limits: Limits,
+        *,
+        public_url: str,
+    ) -> None:
+        self._uow, self._clock, self._hasher = uow, clock, hasher
+        self._mailer, self._limits, self._public_url = mailer, limits, public_url
+
     @public
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = structure(json_body(req), EmailBody)
-        p = self._p
         accounts.request_password_reset(
-            p.uow(),
-            p.clock,
-            p.mailer,
-            p.limits,
+            self._uow(),
+            self._clock,
+            self._mailer,
+            self._limits,
             email=body.email,
             client=req.context.client,
-            public_url=p.public_url,
+            public_url=self._public_url,
         )
         resp.status = falcon.HTTP_202
 
     @public
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = structure(json_body(req), ConfirmResetBody)
-        p = self._p
         accounts.confirm_password_reset(
-            p.uow(),
-            p.clock,
-            p.hasher,
-            p.limits,
+            self._uow(),
+            self._clock,
+            self._hasher,
+            self._limits,
             token=body.token,
             new_password=body.new_password,
             client=req.context.client,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import falcon
 
+from hookmail.core.ports import AccessTokens, Clock, PasswordHasher
 from hookmail.core.services import sessions
 from hookmail.core.services.sessions import Session
+from hookmail.core.throttle import Limits
 from hookmail.entrypoints.http.auth import public
-from hookmail.entrypoints.http.context import Resource, json_body
+from hookmail.entrypoints.http.context import Uow, json_body
 from hookmail.entrypoints.http.schemas import (
     CompleteTotpBody,
     EmailPasswordBody,
@@ -25,17 +27,27 @@ def _session(session: Session) -> dict[str, object]:
     }
 
 
-class SessionCollection(Resource):
+class SessionCollection:
+    def __init__(
+        self,
+        uow: Uow,
+        clock: Clock,
+        hasher: PasswordHasher,
+        tokens: AccessTokens,
+        limits: Limits,
+    ) -> None:
+        self._uow, self._clock, self._hasher = uow, clock, hasher
+        self._tokens, self._limits = tokens, limits
+
     @public
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = structure(json_body(req), EmailPasswordBody)
-        p = self._p
         outcome = sessions.sign_in(
-            p.uow(),
-            p.clock,
-            p.hasher,
-            p.access_tokens,
-            p.limits,
+            self._uow(),
+            self._clock,
+            self._hasher,
+            self._tokens,
+            self._limits,
             email=body.email,
             password=body.password,
             client=req.context.client,
@@ -52,20 +64,22 @@ class SessionCollection(Resource):
     @public
     def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = structure(json_body(req), RefreshBody)
-        sessions.sign_out(self._p.uow(), self._p.clock, refresh_token=body.refresh_token)
+        sessions.sign_out(self._uow(), self._clock, refresh_token=body.refresh_token)
         resp.status = falcon.HTTP_204
 
 
-class TotpSession(Resource):
+class TotpSession:
+    def __init__(self, uow: Uow, clock: Clock, tokens: AccessTokens, limits: Limits) -> None:
+        self._uow, self._clock, self._tokens, self._limits = uow, clock, tokens, limits
+
     @public
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = structure(json_body(req), CompleteTotpBody)
-        p = self._p
         session = sessions.complete_totp_sign_in(
-            p.uow(),
-            p.clock,
-            p.access_tokens,
-            p.limits,
+            self._uow(),
+            self._clock,
+            self._tokens,
+            self._limits,
             challenge=body.totp_token,
             code=body.code,
             client=req.context.client,
@@ -73,11 +87,14 @@ class TotpSession(Resource):
         resp.media = _session(session)
 
 
-class SessionRefresh(Resource):
+class SessionRefresh:
+    def __init__(self, uow: Uow, clock: Clock, tokens: AccessTokens) -> None:
+        self._uow, self._clock, self._tokens = uow, clock, tokens
+
     @public
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = structure(json_body(req), RefreshBody)
         session = sessions.refresh_session(
-            self._p.uow(), self._p.clock, self._p.access_tokens, refresh_token=body.refresh_token
+            self._uow(), self._clock, self._tokens, refresh_token=body.refresh_token
         )
         resp.media = _session(session)

@@ -6,9 +6,10 @@ from uuid import UUID
 
 import falcon
 
+from hookmail.core.ports import Clock, PasswordHasher
 from hookmail.core.services import smtp_policies
 from hookmail.core.services.smtp_policies import PolicyInput
-from hookmail.entrypoints.http.context import Resource, json_body
+from hookmail.entrypoints.http.context import Uow, json_body
 from hookmail.entrypoints.http.schemas import PolicyView, structure, unstructure
 
 
@@ -16,16 +17,19 @@ def _input(req: falcon.Request) -> PolicyInput:
     return structure(json_body(req), PolicyInput)
 
 
-class PolicyCollection(Resource):
+class PolicyCollection:
+    def __init__(self, uow: Uow, clock: Clock, hasher: PasswordHasher) -> None:
+        self._uow, self._clock, self._hasher = uow, clock, hasher
+
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        found = smtp_policies.list_policies(self._p.uow(), account_id=req.context.account_id)
+        found = smtp_policies.list_policies(self._uow(), account_id=req.context.account_id)
         resp.media = [unstructure(PolicyView.of(p)) for p in found]
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         policy = smtp_policies.create_policy(
-            self._p.uow(),
-            self._p.clock,
-            self._p.hasher,
+            self._uow(),
+            self._clock,
+            self._hasher,
             account_id=req.context.account_id,
             given=_input(req),
         )
@@ -33,18 +37,21 @@ class PolicyCollection(Resource):
         resp.media = unstructure(PolicyView.of(policy))
 
 
-class PolicyItem(Resource):
+class PolicyItem:
+    def __init__(self, uow: Uow, clock: Clock, hasher: PasswordHasher) -> None:
+        self._uow, self._clock, self._hasher = uow, clock, hasher
+
     def on_get(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         policy = smtp_policies.get_policy(
-            self._p.uow(), account_id=req.context.account_id, policy_id=id
+            self._uow(), account_id=req.context.account_id, policy_id=id
         )
         resp.media = unstructure(PolicyView.of(policy))
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         policy = smtp_policies.update_policy(
-            self._p.uow(),
-            self._p.clock,
-            self._p.hasher,
+            self._uow(),
+            self._clock,
+            self._hasher,
             account_id=req.context.account_id,
             policy_id=id,
             given=_input(req),
@@ -52,5 +59,5 @@ class PolicyItem(Resource):
         resp.media = unstructure(PolicyView.of(policy))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
-        smtp_policies.delete_policy(self._p.uow(), account_id=req.context.account_id, policy_id=id)
+        smtp_policies.delete_policy(self._uow(), account_id=req.context.account_id, policy_id=id)
         resp.status = falcon.HTTP_204

@@ -8,8 +8,9 @@ import io
 import falcon
 import segno
 
+from hookmail.core.ports import Clock
 from hookmail.core.services import two_factor
-from hookmail.entrypoints.http.context import Resource, json_body
+from hookmail.entrypoints.http.context import Uow, json_body
 from hookmail.entrypoints.http.schemas import CodeBody, structure
 
 
@@ -20,11 +21,12 @@ def qr_png_base64(text: str) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-class TotpSetupResource(Resource):
+class TotpSetupResource:
+    def __init__(self, uow: Uow, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
+
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        setup = two_factor.setup_totp(
-            self._p.uow(), self._p.clock, account_id=req.context.account_id
-        )
+        setup = two_factor.setup_totp(self._uow(), self._clock, account_id=req.context.account_id)
         resp.media = {
             "secret": setup.secret,
             "otpauth_url": setup.otpauth_url,
@@ -32,28 +34,37 @@ class TotpSetupResource(Resource):
         }
 
 
-class TotpEnable(Resource):
+class TotpEnable:
+    def __init__(self, uow: Uow, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
+
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = structure(json_body(req), CodeBody)
         codes = two_factor.enable_totp(
-            self._p.uow(), self._p.clock, account_id=req.context.account_id, code=body.code
+            self._uow(), self._clock, account_id=req.context.account_id, code=body.code
         )
         resp.media = {"backup_codes": codes}
 
 
-class TotpResource(Resource):
+class TotpResource:
+    def __init__(self, uow: Uow, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
+
     def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = structure(json_body(req), CodeBody)
         two_factor.disable_totp(
-            self._p.uow(), self._p.clock, account_id=req.context.account_id, code=body.code
+            self._uow(), self._clock, account_id=req.context.account_id, code=body.code
         )
         resp.status = falcon.HTTP_204
 
 
-class BackupCodes(Resource):
+class BackupCodes:
+    def __init__(self, uow: Uow, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
+
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = structure(json_body(req), CodeBody)
         codes = two_factor.regenerate_backup_codes(
-            self._p.uow(), self._p.clock, account_id=req.context.account_id, code=body.code
+            self._uow(), self._clock, account_id=req.context.account_id, code=body.code
         )
         resp.media = {"backup_codes": codes}

@@ -8,9 +8,10 @@ import falcon
 
 from hookmail.core.deliveries import Page
 from hookmail.core.errors import InvalidField
+from hookmail.core.ports import Clock
 from hookmail.core.services import webhooks
 from hookmail.core.services.webhooks import WebhookInput
-from hookmail.entrypoints.http.context import Resource, json_body
+from hookmail.entrypoints.http.context import Uow, json_body
 from hookmail.entrypoints.http.schemas import (
     DeliveryLogView,
     WebhookView,
@@ -33,30 +34,36 @@ def _int_param(req: falcon.Request, name: str) -> int | None:
         raise InvalidField(name, "must be a whole number") from None
 
 
-class WebhookCollection(Resource):
+class WebhookCollection:
+    def __init__(self, uow: Uow, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
+
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        found = webhooks.list_webhooks(self._p.uow(), account_id=req.context.account_id)
+        found = webhooks.list_webhooks(self._uow(), account_id=req.context.account_id)
         resp.media = [unstructure(WebhookView.of(w)) for w in found]
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         webhook = webhooks.create_webhook(
-            self._p.uow(), self._p.clock, account_id=req.context.account_id, given=_input(req)
+            self._uow(), self._clock, account_id=req.context.account_id, given=_input(req)
         )
         resp.status = falcon.HTTP_201
         resp.media = unstructure(WebhookView.of(webhook))
 
 
-class WebhookItem(Resource):
+class WebhookItem:
+    def __init__(self, uow: Uow, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
+
     def on_get(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         webhook = webhooks.get_webhook(
-            self._p.uow(), account_id=req.context.account_id, webhook_id=id
+            self._uow(), account_id=req.context.account_id, webhook_id=id
         )
         resp.media = unstructure(WebhookView.of(webhook))
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         webhook = webhooks.update_webhook(
-            self._p.uow(),
-            self._p.clock,
+            self._uow(),
+            self._clock,
             account_id=req.context.account_id,
             webhook_id=id,
             given=_input(req),
@@ -64,20 +71,26 @@ class WebhookItem(Resource):
         resp.media = unstructure(WebhookView.of(webhook))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
-        webhooks.delete_webhook(self._p.uow(), account_id=req.context.account_id, webhook_id=id)
+        webhooks.delete_webhook(self._uow(), account_id=req.context.account_id, webhook_id=id)
         resp.status = falcon.HTTP_204
 
 
-class DeliveryLogCollection(Resource):
+class DeliveryLogCollection:
+    def __init__(self, uow: Uow) -> None:
+        self._uow = uow
+
     def on_get(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         page = Page.parse(_int_param(req, "page"), _int_param(req, "page_size"))
         logs = webhooks.list_delivery_logs(
-            self._p.uow(), account_id=req.context.account_id, webhook_id=id, page=page
+            self._uow(), account_id=req.context.account_id, webhook_id=id, page=page
         )
         resp.media = [unstructure(DeliveryLogView.of(g)) for g in logs]
 
 
-class DeliveryLogItem(Resource):
+class DeliveryLogItem:
+    def __init__(self, uow: Uow) -> None:
+        self._uow = uow
+
     def on_get(
         self,
         req: falcon.Request,
@@ -86,6 +99,6 @@ class DeliveryLogItem(Resource):
         logId: UUID,  # noqa: N803 (the path parameter's name in the API)
     ) -> None:
         log = webhooks.get_delivery_log(
-            self._p.uow(), account_id=req.context.account_id, webhook_id=id, log_id=logId
+            self._uow(), account_id=req.context.account_id, webhook_id=id, log_id=logId
         )
         resp.media = unstructure(DeliveryLogView.of(log))
