@@ -97,9 +97,11 @@ def test_a_password_change_revokes_access_tokens(uow: InMemoryUnitOfWork) -> Non
         uow,
         clock,
         PlainPasswordHasher(),
+        Limits(),
         account_id=account_id,
         current_password="password1",
         new_password="password2",
+        client="c",
     )
     with pytest.raises(InvalidToken):
         sessions.authenticate(uow, clock, tokens, bearer=session.access_token)

@@ -12,6 +12,7 @@ from hookmail.core.errors import InvalidField
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
+MAX_TIMEZONE = 64
 
 
 def check_password(raw: str, *, field_name: str = "password") -> str:
@@ -20,14 +21,31 @@ def check_password(raw: str, *, field_name: str = "password") -> str:
         raise InvalidField(field_name, f"must be {MIN_PASSWORD} to {MAX_PASSWORD} characters")
     if not raw.strip():
         raise InvalidField(field_name, "must not be only whitespace")
+    if not is_unicode(raw):
+        raise InvalidField(field_name, "must be valid Unicode (it holds a lone surrogate)")
     return raw
 
 
+def is_unicode(text: str) -> bool:
+    """False when `text` holds a lone surrogate, which no UTF-8 encoder (or hash) accepts."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_timezone(raw: str) -> str:
-    """Return the IANA zone name if zoneinfo knows it, else raise InvalidField."""
+    """Return the IANA zone name if zoneinfo knows it, else raise InvalidField.
+
+    The length is checked first: zoneinfo turns the name into a file path, and a long one
+    fails with OSError (name too long). The error quotes at most the first 64 characters.
+    """
+    if not 1 <= len(raw) <= MAX_TIMEZONE:
+        raise InvalidField("timezone", f"must be 1 to {MAX_TIMEZONE} characters")
     try:
         zoneinfo.ZoneInfo(raw)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError, OSError):
         raise InvalidField("timezone", f"{raw!r} is not an IANA time zone name") from None
     return raw
 

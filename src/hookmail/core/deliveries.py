@@ -8,10 +8,6 @@ from uuid import UUID, uuid4
 
 from attrs import frozen
 
-from hookmail.core.errors import InvalidField
-
-MAX_PAGE_SIZE = 100
-
 
 class DeliveryStatus(StrEnum):
     DELIVERED = "delivered"
@@ -37,23 +33,3 @@ class DeliveryLog:
     @classmethod
     def record(cls, **fields: object) -> DeliveryLog:
         return cls(id=uuid4(), **fields)  # type: ignore[arg-type]
-
-
-@frozen
-class Page:
-    number: int
-    size: int
-
-    @classmethod
-    def parse(cls, number: int | None, size: int | None) -> Page:
-        number = 1 if number is None else number
-        size = 20 if size is None else size
-        if number < 1:
-            raise InvalidField("page", "must be 1 or more")
-        if not 1 <= size <= MAX_PAGE_SIZE:
-            raise InvalidField("page_size", f"must be 1 to {MAX_PAGE_SIZE}")
-        return cls(number, size)
-
-    @property
-    def offset(self) -> int:
-        return (self.number - 1) * self.size

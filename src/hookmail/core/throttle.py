@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from attrs import frozen
 
 from hookmail.core.errors import RateLimited
-from hookmail.core.ports import AttemptLog
+from hookmail.core.ports import AttemptLog, UnitOfWork
 
 
 @frozen
@@ -41,3 +41,16 @@ def ensure_below(log: AttemptLog, limit: Limit, keys: Iterable[str], now: dateti
 def record(log: AttemptLog, keys: Iterable[str], now: datetime) -> None:
     for key in keys:
         log.record(key, now)
+
+
+def check(uow: UnitOfWork, limit: Limit, keys: Iterable[str], now: datetime) -> None:
+    """ensure_below in a read-only transaction of its own (before a slow password hash)."""
+    with uow.reading():
+        ensure_below(uow.attempts, limit, keys, now)
+
+
+def fail(uow: UnitOfWork, keys: Iterable[str], now: datetime) -> None:
+    """Count one failure under every key, in a transaction of its own."""
+    with uow:
+        record(uow.attempts, keys, now)
+        uow.commit()

@@ -16,6 +16,7 @@ from hookmail.core.errors import (
     InvalidTotpCode,
 )
 from hookmail.core.ports import Clock, EmailSyntax, Mailer, PasswordHasher, UnitOfWork
+from hookmail.core.services.sessions import failure_keys
 from hookmail.core.throttle import Limits
 from hookmail.core.tokens import RESET_TTL, IssuedToken, TokenKind, digest
 
@@ -68,19 +69,28 @@ def change_password(
     uow: UnitOfWork,
     clock: Clock,
     hasher: PasswordHasher,
+    limits: Limits,
     *,
     account_id: UUID,
     current_password: str,
     new_password: str,
+    client: str,
 ) -> None:
-    """Replace the password; every refresh token and every access token issued before dies."""
+    """Replace the password; every refresh token and every access token issued before dies.
+
+    A wrong current password counts as a failure of the account and of the client address
+    (the sign-in limit), so a stolen access token can't guess it without limit.
+    """
     check_password(new_password, field_name="new_password")
-    with uow:
+    now = clock.now()
+    with uow.reading():
         account = _load(uow, account_id)
+    keys = failure_keys(email=account.email, client=client)
+    throttle.check(uow, limits.failures, keys, now)
     if not hasher.verify(current_password, account.password_hash):
+        throttle.fail(uow, keys, now)
         raise InvalidCredentials("the current password is wrong")
     new_hash = hasher.hash(new_password)
-    now = clock.now()
     with uow:
         account = _load(uow, account_id)
         uow.accounts.save(account.with_password(new_hash, now))
@@ -100,22 +110,34 @@ def delete_account(
     uow: UnitOfWork,
     clock: Clock,
     hasher: PasswordHasher,
+    limits: Limits,
     *,
     account_id: UUID,
     password: str,
     code: str | None,
+    client: str,
 ) -> None:
-    """Delete the account and everything it owns, after the password (and 2FA code, when on)."""
+    """Delete the account and everything it owns, after the password (and 2FA code, when on).
+
+    A wrong password or code counts as a failure under the sign-in limit.
+    """
     now = clock.now()
+    with uow.reading():
+        account = _load(uow, account_id)
+    keys = failure_keys(email=account.email, client=client)
+    throttle.check(uow, limits.failures, keys, now)
+    if not hasher.verify(password, account.password_hash):
+        throttle.fail(uow, keys, now)
+        raise InvalidCredentials("the password is wrong")
     with uow:
         account = _load(uow, account_id)
-        if not hasher.verify(password, account.password_hash):
-            raise InvalidCredentials("the password is wrong")
-        if (
-            account.totp is not None
-            and account.totp.enabled
-            and (not code or totp.accept_code(account.totp, code, now, allow_backup=True) is None)
+        if account.totp_enabled and (
+            not code
+            or account.totp is None
+            or totp.accept_code(account.totp, code, now, allow_backup=True) is None
         ):
+            throttle.record(uow.attempts, keys, now)
+            uow.commit()
             raise InvalidTotpCode
         uow.accounts.delete(account_id)
         uow.commit()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from attrs import evolve, frozen
 
-from hookmail.core import totp
+from hookmail.core import throttle, totp
 from hookmail.core.accounts import Account, Totp
 from hookmail.core.errors import (
     AccountNotFound,
@@ -16,6 +17,8 @@ from hookmail.core.errors import (
     TotpNotSetUp,
 )
 from hookmail.core.ports import Clock, UnitOfWork
+from hookmail.core.services.sessions import failure_keys
+from hookmail.core.throttle import Limits
 
 
 @frozen
@@ -45,8 +48,12 @@ def setup_totp(uow: UnitOfWork, clock: Clock, *, account_id: UUID) -> TotpSetup:
     )
 
 
-def enable_totp(uow: UnitOfWork, clock: Clock, *, account_id: UUID, code: str) -> list[str]:
-    """Turn 2FA on with a current code; answer ten single-use backup codes (shown once)."""
+def enable_totp(
+    uow: UnitOfWork, clock: Clock, limits: Limits, *, account_id: UUID, code: str, client: str
+) -> list[str]:
+    """Turn 2FA on with a current code; answer ten single-use backup codes (shown once).
+
+    Like every request that checks a code, a wrong one counts under the sign-in limit."""
     now = clock.now()
     with uow:
         account = _load(uow, account_id)
@@ -54,8 +61,12 @@ def enable_totp(uow: UnitOfWork, clock: Clock, *, account_id: UUID, code: str) -
             raise TotpNotSetUp
         if account.totp.enabled:
             raise TotpAlreadyEnabled
+        keys = failure_keys(email=account.email, client=client)
+        throttle.ensure_below(uow.attempts, limits.failures, keys, now)
         accepted = totp.accept_code(account.totp, code, now, allow_backup=False)
         if accepted is None:
+            throttle.record(uow.attempts, keys, now)
+            uow.commit()
             raise InvalidTotpCode
         codes, hashes = totp.new_backup_codes()
         state = evolve(accepted, enabled=True, backup_code_hashes=hashes)
@@ -64,34 +75,47 @@ def enable_totp(uow: UnitOfWork, clock: Clock, *, account_id: UUID, code: str) -
     return codes
 
 
-def _accept_current_code(account: Account, code: str, clock: Clock) -> Totp:
-    """The account's TOTP state after accepting a current code (not a backup code)."""
+def _accept_current_code(
+    uow: UnitOfWork, limits: Limits, account: Account, code: str, now: datetime, client: str
+) -> Totp:
+    """The account's TOTP state after accepting a current code (not a backup code).
+
+    Inside the caller's transaction: refuses once the sign-in limit is reached, and counts
+    a wrong code (committed here, since the caller's work is then abandoned)."""
     if account.totp is None or not account.totp.enabled:
         raise TotpNotEnabled
-    accepted = totp.accept_code(account.totp, code, clock.now(), allow_backup=False)
+    keys = failure_keys(email=account.email, client=client)
+    throttle.ensure_below(uow.attempts, limits.failures, keys, now)
+    accepted = totp.accept_code(account.totp, code, now, allow_backup=False)
     if accepted is None:
+        throttle.record(uow.attempts, keys, now)
+        uow.commit()
         raise InvalidTotpCode
     return accepted
 
 
-def disable_totp(uow: UnitOfWork, clock: Clock, *, account_id: UUID, code: str) -> None:
+def disable_totp(
+    uow: UnitOfWork, clock: Clock, limits: Limits, *, account_id: UUID, code: str, client: str
+) -> None:
     """Turn 2FA off; takes a current TOTP code."""
+    now = clock.now()
     with uow:
         account = _load(uow, account_id)
-        _accept_current_code(account, code, clock)
-        uow.accounts.save(account.with_totp(None, clock.now()))
+        _accept_current_code(uow, limits, account, code, now, client)
+        uow.accounts.save(account.with_totp(None, now))
         uow.commit()
 
 
 def regenerate_backup_codes(
-    uow: UnitOfWork, clock: Clock, *, account_id: UUID, code: str
+    uow: UnitOfWork, clock: Clock, limits: Limits, *, account_id: UUID, code: str, client: str
 ) -> list[str]:
     """Replace every backup code; takes a current TOTP code."""
+    now = clock.now()
     with uow:
         account = _load(uow, account_id)
-        accepted = _accept_current_code(account, code, clock)
+        accepted = _accept_current_code(uow, limits, account, code, now, client)
         codes, hashes = totp.new_backup_codes()
         state = evolve(accepted, backup_code_hashes=hashes)
-        uow.accounts.save(account.with_totp(state, clock.now()))
+        uow.accounts.save(account.with_totp(state, now))
         uow.commit()
     return codes

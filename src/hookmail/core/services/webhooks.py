@@ -7,9 +7,10 @@ from uuid import UUID
 
 from attrs import evolve, frozen
 
-from hookmail.core.deliveries import DeliveryLog, Page
+from hookmail.core.deliveries import DeliveryLog
 from hookmail.core.domains import Domain
 from hookmail.core.errors import DeliveryLogNotFound, InvalidField, WebhookNotFound
+from hookmail.core.paging import Page
 from hookmail.core.ports import Clock, UnitOfWork
 from hookmail.core.webhooks import (
     Address,
@@ -139,6 +140,8 @@ def list_delivery_logs(
     """Newest first, one page."""
     with uow.reading():
         _own(uow, account_id, webhook_id)
+        if page.past_any_data:
+            return []
         return uow.delivery_logs.of_webhook(webhook_id, offset=page.offset, limit=page.size)
 
 

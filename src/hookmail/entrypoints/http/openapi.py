@@ -252,6 +252,7 @@ PATHS: dict[str, dict[str, Json]] = {
             "accounts",
             ok=("204", None),
             body="DeleteAccountRequest",
+            errors=("401", "429"),
         ),
     },
     "/api/v1/accounts/me/password": {
@@ -261,6 +262,7 @@ PATHS: dict[str, dict[str, Json]] = {
             "accounts",
             ok=("204", None),
             body="ChangePasswordRequest",
+            errors=("401", "429"),
         ),
     },
     "/api/v1/accounts/me/timezone": {
@@ -299,6 +301,7 @@ PATHS: dict[str, dict[str, Json]] = {
             "2fa",
             ok=("204", None),
             body="TOTPCodeRequest",
+            errors=("401", "429"),
         ),
     },
     "/api/v1/accounts/me/2fa/backup-codes": {
@@ -308,6 +311,7 @@ PATHS: dict[str, dict[str, Json]] = {
             "2fa",
             ok=("200", ref("BackupCodesResponse")),
             body="TOTPCodeRequest",
+            errors=("401", "429"),
         ),
     },
     "/api/v1/accounts/me/2fa/enable": {
@@ -317,7 +321,7 @@ PATHS: dict[str, dict[str, Json]] = {
             "2fa",
             ok=("200", ref("BackupCodesResponse")),
             body="EnableTOTPRequest",
-            errors=("409",),
+            errors=("401", "409", "429"),
         ),
     },
     "/api/v1/accounts/me/2fa/setup": {

@@ -47,8 +47,8 @@ class AccountCollection:
 
 
 class AccountMe:
-    def __init__(self, uow: Uow, clock: Clock, hasher: PasswordHasher) -> None:
-        self._uow, self._clock, self._hasher = uow, clock, hasher
+    def __init__(self, uow: Uow, clock: Clock, hasher: PasswordHasher, limits: Limits) -> None:
+        self._uow, self._clock, self._hasher, self._limits = uow, clock, hasher, limits
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         account = accounts.get_account(self._uow(), account_id=req.context.account_id)
@@ -60,16 +60,18 @@ class AccountMe:
             self._uow(),
             self._clock,
             self._hasher,
+            self._limits,
             account_id=req.context.account_id,
             password=body.password,
             code=body.code,
+            client=req.context.client,
         )
         resp.status = falcon.HTTP_204
 
 
 class Password:
-    def __init__(self, uow: Uow, clock: Clock, hasher: PasswordHasher) -> None:
-        self._uow, self._clock, self._hasher = uow, clock, hasher
+    def __init__(self, uow: Uow, clock: Clock, hasher: PasswordHasher, limits: Limits) -> None:
+        self._uow, self._clock, self._hasher, self._limits = uow, clock, hasher, limits
 
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = structure(json_body(req), ChangePasswordBody)
@@ -77,9 +79,11 @@ class Password:
             self._uow(),
             self._clock,
             self._hasher,
+            self._limits,
             account_id=req.context.account_id,
             current_password=body.current_password,
             new_password=body.new_password,
+            client=req.context.client,
         )
         resp.status = falcon.HTTP_204
 

@@ -6,12 +6,11 @@ from uuid import UUID
 
 import falcon
 
-from hookmail.core.deliveries import Page
-from hookmail.core.errors import InvalidField
+from hookmail.core.paging import Page
 from hookmail.core.ports import Clock
 from hookmail.core.services import webhooks
 from hookmail.core.services.webhooks import WebhookInput
-from hookmail.entrypoints.http.context import Uow, json_body
+from hookmail.entrypoints.http.context import Uow, int_param, json_body
 from hookmail.entrypoints.http.schemas import (
     DeliveryLogView,
     WebhookView,
@@ -22,16 +21,6 @@ from hookmail.entrypoints.http.schemas import (
 
 def _input(req: falcon.Request) -> WebhookInput:
     return structure(json_body(req), WebhookInput)
-
-
-def _int_param(req: falcon.Request, name: str) -> int | None:
-    raw = req.get_param(name)
-    if raw is None:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidField(name, "must be a whole number") from None
 
 
 class WebhookCollection:
@@ -80,7 +69,7 @@ class DeliveryLogCollection:
         self._uow = uow
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
-        page = Page.parse(_int_param(req, "page"), _int_param(req, "page_size"))
+        page = Page.parse(int_param(req, "page"), int_param(req, "page_size"))
         logs = webhooks.list_delivery_logs(
             self._uow(), account_id=req.context.account_id, webhook_id=id, page=page
         )

@@ -1,0 +1,393 @@
+"""Issue 10, the REST API side: every request that checks a secret is limited, odd input is
+a 400 or 422 (never a 500), credentials are capped, public domains keep their role names,
+one email normal form, quotas and paging."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from tests.integration.e2e.conftest import PASSWORD, Api
+
+pytestmark = pytest.mark.e2e
+
+JSON = {"Content-Type": "application/json"}
+
+
+# -- SPEC §3: 10 failures per account or client address in 15 minutes, on every check --------
+
+
+def _wrong_code(api: Api, secret: str) -> str:
+    right = api.totp(secret)
+    return "000000" if right != "000000" else "111111"
+
+
+def _attempt(api: Api, operation: str, token: str, secret: str, *, right: bool, **kw: Any) -> Any:
+    """One request of `operation` with the right secret, or a wrong one."""
+    code = api.totp(secret) if right else _wrong_code(api, secret)
+    if operation == "disable 2FA":
+        return api.call("DELETE", "/api/v1/accounts/me/2fa", token, json={"code": code}, **kw)
+    if operation == "regenerate backup codes":
+        path = "/api/v1/accounts/me/2fa/backup-codes"
+        return api.call("POST", path, token, json={"code": code}, **kw)
+    if operation == "delete account (password)":
+        body = {"password": PASSWORD if right else "wrong password", "code": api.totp(secret)}
+        return api.call("DELETE", "/api/v1/accounts/me", token, json=body, **kw)
+    if operation == "delete account (code)":
+        body = {"password": PASSWORD, "code": code}
+        return api.call("DELETE", "/api/v1/accounts/me", token, json=body, **kw)
+    if operation == "change password":
+        body = {
+            "current_password": PASSWORD if right else "wrong password",
+            "new_password": "a brand new password",
+        }
+        return api.call("PUT", "/api/v1/accounts/me/password", token, json=body, **kw)
+    raise AssertionError(operation)
+
+
+OPERATIONS = [
+    "disable 2FA",
+    "regenerate backup codes",
+    "delete account (password)",
+    "delete account (code)",
+    "change password",
+]
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_ten_failures_for_one_account_then_429_even_with_the_right_secret(
+    api: Api, operation: str
+) -> None:
+    token = api.new_user("alice@example.com")
+    secret, _ = api.enable_totp(token)
+    for n in range(10):  # from ten addresses, so only the per-account limit can trip
+        failed = _attempt(api, operation, token, secret, right=False, remote_addr=f"192.0.2.{n}")
+        assert failed.status_code == 401, failed.json
+    limited = _attempt(api, operation, token, secret, right=True, remote_addr="198.51.100.1")
+    assert (limited.status_code, limited.json["code"]) == (429, "rate_limited")
+    assert 0 < int(limited.headers["Retry-After"]) <= 900
+    # the account's sign-in is locked too: one count per account, whatever was guessed
+    signed_in = api.call(
+        "POST", "/api/v1/sessions", json={"email": "alice@example.com", "password": PASSWORD}
+    )
+    assert signed_in.status_code == 429
+    api.clock.advance(minutes=15)
+    token = api.sign_in_past_2fa("alice@example.com", secret)
+    done = _attempt(api, operation, token, secret, right=True, remote_addr="198.51.100.1")
+    assert done.status_code in {200, 204}, done.json
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_ten_failures_from_one_address_then_429_for_any_account_there(
+    api: Api, operation: str
+) -> None:
+    mallory = api.new_user("mallory@example.com")
+    mallory_secret, _ = api.enable_totp(mallory)
+    alice = api.new_user("alice@example.com")
+    alice_secret, _ = api.enable_totp(alice)
+    for _ in range(10):
+        failed = _attempt(api, operation, mallory, mallory_secret, right=False)
+        assert failed.status_code == 401, failed.json
+    blocked = _attempt(api, operation, alice, alice_secret, right=True)
+    assert (blocked.status_code, blocked.json["code"]) == (429, "rate_limited")
+    elsewhere = _attempt(api, operation, alice, alice_secret, right=True, remote_addr="203.0.113.9")
+    assert elsewhere.status_code in {200, 204}, elsewhere.json
+
+
+def test_enabling_2fa_with_wrong_codes_is_limited_too(api: Api) -> None:
+    token = api.new_user("alice@example.com")
+    setup = api.call("POST", "/api/v1/accounts/me/2fa/setup", token).json
+    wrong = _wrong_code(api, setup["secret"])
+    for _ in range(10):
+        failed = api.call("POST", "/api/v1/accounts/me/2fa/enable", token, json={"code": wrong})
+        assert failed.status_code == 401
+    right = {"code": api.totp(setup["secret"])}
+    limited = api.call("POST", "/api/v1/accounts/me/2fa/enable", token, json=right)
+    assert (limited.status_code, limited.json["code"]) == (429, "rate_limited")
+
+
+def test_sign_in_failures_count_against_the_secret_checks(api: Api) -> None:
+    token = api.new_user("alice@example.com")
+    for n in range(10):
+        result = api.call(
+            "POST",
+            "/api/v1/sessions",
+            json={"email": "alice@example.com", "password": "wrong"},
+            remote_addr=f"192.0.2.{n}",
+        )
+        assert result.status_code == 401
+    change = api.call(
+        "PUT",
+        "/api/v1/accounts/me/password",
+        token,
+        json={"current_password": PASSWORD, "new_password": "a brand new password"},
+        remote_addr="198.51.100.1",
+    )
+    assert (change.status_code, change.json["code"]) == (429, "rate_limited")
+
+
+# -- SPEC §3: any JSON body, however odd, is a 400 or a 422 ---------------------------------
+
+
+def _operations(api: Api) -> list[tuple[str, str, bool, bool]]:
+    """(method, path, takes a body, needs a token) of every documented operation."""
+    document = api.call("GET", "/api/v1/openapi.json").json
+    found = []
+    for path, item in document["paths"].items():
+        concrete = path.replace("{id}", "00000000-0000-4000-8000-000000000000").replace(
+            "{logId}", "00000000-0000-4000-8000-000000000001"
+        )
+        for method, operation in item.items():
+            found.append(
+                (method.upper(), concrete, "requestBody" in operation, bool(operation["security"]))
+            )
+    return found
+
+
+def test_a_thousand_nested_arrays_is_invalid_json_on_every_operation(api: Api) -> None:
+    token = api.new_user()
+    body = b"[" * 1000 + b"]" * 1000
+    checked = 0
+    for method, path, takes_body, secured in _operations(api):
+        for with_token in {secured, False}:
+            result = api.call(method, path, token if with_token else None, body=body, headers=JSON)
+            if result.status_code >= 400:
+                assert set(result.json) == {"code", "error"}
+            if takes_body and with_token == secured:
+                assert (result.status_code, result.json["code"]) == (400, "invalid_json"), path
+                checked += 1
+    assert checked >= 15
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"a":' * 5000 + b"1" + b"}" * 5000,
+        b'{"email": ' + b"[" * 40 + b"]" * 40 + b', "password": "x"}',
+    ],
+    ids=["100k arrays", "5k objects", "40 levels in a field"],
+)
+def test_deep_nesting_is_invalid_json(api: Api, body: bytes) -> None:
+    result = api.call("POST", "/api/v1/accounts", body=body, headers=JSON)
+    assert (result.status_code, result.json["code"]) == (400, "invalid_json")
+    assert "nested" in result.json["error"]
+
+
+def test_a_lone_surrogate_in_a_password_is_422(api: Api) -> None:
+    body = b'{"email": "alice@example.com", "password": "abcdefgh\\ud800"}'
+    result = api.call("POST", "/api/v1/accounts", body=body, headers=JSON)
+    assert (result.status_code, result.json["code"]) == (422, "validation_error")
+    assert "password" in result.json["error"]
+    signed_in = api.call(
+        "POST", "/api/v1/sessions", body=body.replace(b"abcdefgh", b"12345678"), headers=JSON
+    )
+    assert (signed_in.status_code, signed_in.json["code"]) == (422, "validation_error")
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/accounts", b'{"email": "a\\udfff@example.com", "password": "12345678"}'),
+        ("/api/v1/accounts", b'{"email": "a\\u0000@example.com", "password": "12345678"}'),
+        ("/api/v1/sessions", b'{"email": "a@example.com", "password": "1234\\u00005678"}'),
+        ("/api/v1/accounts/password-reset", b'{"email": "\\ud800@example.com"}'),
+        ("/api/v1/accounts", b'{"\\ud800": 1, "email": "a@example.com", "password": "12345678"}'),
+    ],
+)
+def test_surrogates_and_nul_anywhere_are_422(api: Api, path: str, body: bytes) -> None:
+    result = api.call("POST", path, body=body, headers=JSON)
+    assert (result.status_code, result.json["code"]) == (422, "validation_error")
+
+
+def test_surrogates_and_nul_in_authenticated_bodies_are_422(api: Api) -> None:
+    token = api.new_user()
+    for path, body in [
+        ("/api/v1/smtp-policies", b'{"name": "a\\u0000b"}'),
+        ("/api/v1/smtp-policies", b'{"name": "p", "smtp_credentials": "u:\\ud83dpassword"}'),
+        ("/api/v1/domains", b'{"name": "\\ud800.example.com"}'),
+        (
+            "/api/v1/webhooks",
+            b'{"address": "a@inbound.hookmail.test", "target_url": "https://x.example/",'
+            b' "payload_template": "\\u0000"}',
+        ),
+    ]:
+        result = api.call("POST", path, token, body=body, headers=JSON)
+        assert (result.status_code, result.json["code"]) == (422, "validation_error"), path
+
+
+def test_a_long_timezone_is_422_and_not_echoed_into_the_log(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = api.new_user()
+    caplog.set_level(logging.DEBUG)
+    zone = "Europe/" + "x" * 10_000
+    result = api.call("PUT", "/api/v1/accounts/me/timezone", token, json={"timezone": zone})
+    assert (result.status_code, result.json["code"]) == (422, "validation_error")
+    assert "timezone" in result.json["error"]
+    assert len(result.text) < 300
+    assert all("x" * 100 not in record.getMessage() for record in caplog.records)
+    exact = api.call("PUT", "/api/v1/accounts/me/timezone", token, json={"timezone": "x" * 65})
+    assert exact.status_code == 422
+    for odd in ("Europe", "../../etc/passwd", "/etc/localtime", "UTC\u0000", ""):
+        result = api.call("PUT", "/api/v1/accounts/me/timezone", token, json={"timezone": odd})
+        assert result.status_code == 422, odd
+
+
+def test_a_page_past_any_store_is_an_empty_page(api: Api) -> None:
+    token = api.new_user()
+    webhook = api.call(
+        "POST",
+        "/api/v1/webhooks",
+        token,
+        json={"address": "me@inbound.hookmail.test", "target_url": "https://h.example.net/"},
+    ).json
+    path = f"/api/v1/webhooks/{webhook['id']}/logs"
+    for page in ("9223372036854775807", "9223372036854775808", "1" + "0" * 40, "1" * 5000):
+        result = api.call("GET", path, token, params={"page": page, "page_size": "100"})
+        assert (result.status_code, result.json) == (200, []), page
+    for bad in ("1e3", "0x10", "-1", "0", " 1", "1_0", "\u0661", "-" + "9" * 30):
+        result = api.call("GET", path, token, params={"page": bad})
+        assert (result.status_code, result.json["code"]) == (422, "validation_error"), bad
+    huge = api.call("GET", path, token, params={"page_size": "9223372036854775807"})
+    assert huge.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"email": "a@example.com", "password": ' + b"9" * 5000 + b"}",
+        b'{"email": "a@example.com", "password": NaN}',
+        b'{"email": "a@example.com", "password": -Infinity}',
+        b'{"email": "a@example.com", "password": "12345678"',
+        b"\xff\xfe\x00",
+        b'"just a string"',
+    ],
+    ids=["5000 digits", "NaN", "-Infinity", "truncated", "bad bytes", "a string"],
+)
+def test_odd_json_is_400_or_422(api: Api, body: bytes) -> None:
+    result = api.call("POST", "/api/v1/accounts", body=body, headers=JSON)
+    assert result.status_code in {400, 422}
+    assert set(result.json) == {"code", "error"}
+    assert len(result.json["error"]) < 400
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"rate_limit": 10**100},
+        {"rate_limit": 1e308},
+        {"rate_limit": -(2**63)},
+        {"rate_limit": True},
+        {"rate_limit": "5"},
+        {"active": 1},
+        {"custom_headers": ["X-A", "b"]},
+        {"custom_headers": {"X-A": 1}},
+        {"custom_headers": {"X-A": {"nested": "x"}}},
+        {"smtp_security_policy_id": 12},
+        {"smtp_security_policy_id": "not-a-uuid"},
+        {"target_url": None},
+        {"address": ["me@inbound.hookmail.test"]},
+    ],
+)
+def test_wrong_types_and_huge_numbers_in_a_webhook_are_422(
+    api: Api, fields: dict[str, object]
+) -> None:
+    token = api.new_user()
+    body = {"address": "me@inbound.hookmail.test", "target_url": "https://h.example.net/"}
+    result = api.call("POST", "/api/v1/webhooks", token, json={**body, **fields})
+    assert (result.status_code, result.json["code"]) == (422, "validation_error")
+
+
+# -- under gunicorn, over a socket: chunked bodies, and deep nesting on a real stack ----------
+
+
+@pytest.fixture(scope="module")
+def gunicorn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`hookmail api` (gunicorn, one worker) over a migrated SQLite file."""
+    folder = tmp_path_factory.mktemp("gunicorn")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "HOOKMAIL_DATABASE_URL": f"sqlite:///{folder / 'hookmail.db'}",
+        "HOOKMAIL_API_PORT": str(port),
+        "HOOKMAIL_SECRET_KEY": "abuse-test-key-" * 4,
+    }
+    hookmail = [sys.executable, "-m", "hookmail.entrypoints.cli"]
+    subprocess.run([*hookmail, "migrate"], env=env, cwd=folder, check=True, capture_output=True)
+    process = subprocess.Popen(
+        [*hookmail, "api", "--workers", "1"],
+        env=env,
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, "gunicorn exited early"
+            assert time.monotonic() < deadline, "gunicorn did not answer within 30 s"
+            try:
+                if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)  # polling a starting server, not pacing the test
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _chunks(data: bytes, size: int = 7) -> Iterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+@pytest.mark.integration
+def test_a_chunked_body_is_read_like_any_other(gunicorn: str) -> None:
+    account = json.dumps({"email": "chunked@example.com", "password": PASSWORD}).encode()
+    created = requests.post(
+        f"{gunicorn}/api/v1/accounts", data=_chunks(account), headers=JSON, timeout=10
+    )
+    assert created.request.headers.get("Transfer-Encoding") == "chunked"
+    assert created.status_code == 201, created.text
+    signed_in = requests.post(
+        f"{gunicorn}/api/v1/sessions", data=_chunks(account), headers=JSON, timeout=10
+    )
+    assert signed_in.status_code == 200, signed_in.text
+    empty = requests.post(
+        f"{gunicorn}/api/v1/sessions", data=_chunks(b""), headers=JSON, timeout=10
+    )
+    assert (empty.status_code, empty.json()["code"]) == (400, "invalid_json")
+    large = requests.post(
+        f"{gunicorn}/api/v1/sessions",
+        data=_chunks(b'"' + b"x" * (1024 * 1024 + 10) + b'"', 65536),
+        headers=JSON,
+        timeout=30,
+    )
+    assert (large.status_code, large.json()["code"]) == (413, "payload_too_large")
+
+
+@pytest.mark.integration
+def test_deep_nesting_answers_400_under_gunicorn(gunicorn: str) -> None:
+    for body in (b"[" * 1000 + b"]" * 1000, b"[" * 900 + b"]" * 900, b"{" * 50_000):
+        result = requests.post(f"{gunicorn}/api/v1/accounts", data=body, headers=JSON, timeout=10)
+        assert (result.status_code, result.json()["code"]) == (400, "invalid_json")
