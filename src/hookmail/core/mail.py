@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from email.utils import format_datetime
 from enum import StrEnum
 from uuid import UUID, uuid4
 
@@ -16,8 +17,38 @@ _LINE_ENDS = re.compile(rb"\r\n|\r|\n")
 def normalise_line_endings(raw: bytes) -> bytes:
     """Every bare CR and bare LF becomes CRLF, before any parsing, DKIM or policy step, so
     no header can be smuggled in through a line ending that one reader sees and another
-    doesn't."""
+    doesn't. Returns `raw` itself (no copy) when it has none."""
+    pairs = raw.count(b"\r\n")
+    if raw.count(b"\n") == pairs and raw.count(b"\r") == pairs:  # C-speed scans, no copy
+        return raw
     return _LINE_ENDS.sub(b"\r\n", raw)
+
+
+def received_header(*, helo: str, remote_ip: str, hostname: str, now: datetime) -> bytes:
+    """The `Received` trace header hookmail puts on top of every message it accepts
+    (RFC 5321 §4.4), whichever way the message came in."""
+    return (
+        f"Received: from {helo or 'unknown'} ([{remote_ip}])\r\n"
+        f"\tby {hostname} (hookmail) with ESMTP;\r\n"
+        f"\t{format_datetime(now)}\r\n"
+    ).encode("utf-8", "replace")
+
+
+def message_id_of(raw: bytes) -> str | None:
+    """The Message-ID header's value, read without a full parse (headers end at the first
+    empty line; folded continuation lines are joined)."""
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    lines = head.split(b"\r\n")
+    for index, line in enumerate(lines):
+        if line[:11].lower() == b"message-id:":
+            value = line[11:]
+            for more in lines[index + 1 :]:
+                if more[:1] not in (b" ", b"\t"):
+                    break
+                value += b" " + more.strip()
+            text = value.strip().decode("utf-8", "replace")
+            return text or None
+    return None
 
 
 @frozen

@@ -15,6 +15,7 @@ from hookmail.adapters.emails import EmailValidatorSyntax
 from hookmail.adapters.http import PinnedHttpTransport
 from hookmail.adapters.mailauth import DkimpyVerifier, PyspfChecker
 from hookmail.adapters.mailer import LogMailer, SmtpMailer
+from hookmail.adapters.notify import notifier_for
 from hookmail.adapters.passwords import Argon2PasswordHasher
 from hookmail.adapters.sql.engine import make_engine, make_sessions
 from hookmail.adapters.sql.uow import SqlUnitOfWork
@@ -61,7 +62,8 @@ class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     engine = providers.Singleton(make_engine, settings.provided.database_url)
     sessions = providers.Singleton(make_sessions, engine)
-    uow = providers.Factory(SqlUnitOfWork, sessions)
+    notifier = providers.Singleton(notifier_for, engine)
+    uow = providers.Factory(SqlUnitOfWork, sessions, notifier)
     clock = providers.Singleton(SystemClock)
     hasher = providers.Singleton(Argon2PasswordHasher)
     emails = providers.Singleton(EmailValidatorSyntax)

@@ -50,6 +50,7 @@ def test_a_mail_arrives_as_the_signed_default_payload(pipeline: Pipeline) -> Non
     assert ["Subject", "Hello there"] in body["headers"]
     assert headers["content-type"] == "application/json"
     assert headers["user-agent"].startswith("hookmail/")
+    wait_for(lambda: bool(pipeline.logs(hook["id"])), what="the attempt's log row")
     logs = pipeline.logs(hook["id"])
     assert [(g["http_status"], g["status"], g["attempt"]) for g in logs] == [(200, "delivered", 1)]
     assert logs[0]["smtp_message_id"] == "<m1@example.org>"

@@ -61,7 +61,7 @@ def test_two_workers_share_the_queue_and_hold_the_rate_limit(
                     envelope=envelope,
                     auth=AuthResults(),
                     accepted=[Accepted(str(hook.address), hook, None)],
-                    message_id=None,
+                    hostname="mx.hookmail.test",
                 )
             )
         inbound.commit_prepared(uow(), batch)

@@ -62,7 +62,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def make_sessions(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    from hookmail.adapters.sql.uow import track_writes
+
+    sessions = sessionmaker(bind=engine, expire_on_commit=False)
+    track_writes(sessions)
+    return sessions
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Any, Self
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import event, text
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, sessionmaker
 
+from hookmail.adapters.notify import JOBS, ROUTES, Notifier, PgNotifier, pg_notify_statement
 from hookmail.adapters.sql.domains import SqlDomainRepository
 from hookmail.adapters.sql.engine import READ_ONLY
 from hookmail.adapters.sql.mail import SqlJobRepository, SqlMessageRepository
@@ -17,6 +19,47 @@ from hookmail.adapters.sql.repositories import (
     SqlTokenRepository,
 )
 from hookmail.adapters.sql.webhooks import SqlDeliveryLogRepository, SqlWebhookRepository
+
+# Writes to these tables change how RCPT TO is answered: SMTP workers drop their route cache.
+_ROUTE_TABLES = frozenset({"webhooks", "domains", "smtp_policies", "accounts"})
+_TOUCHED = "hookmail_touched"
+
+
+def _touch(session: Session, table: str, kind: str) -> None:
+    session.info.setdefault(_TOUCHED, set()).add((table, kind))
+
+
+def _on_execute(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        table: Any = getattr(state.statement, "table", None)
+        name = getattr(table, "name", None)
+        if name:
+            _touch(state.session, name, "insert" if state.is_insert else "change")
+
+
+def _on_flush(session: Session, _context: UOWTransaction) -> None:
+    for kind, objects in (("insert", session.new), ("change", session.dirty)):
+        for obj in objects:
+            _touch(session, obj.__table__.name, kind)
+    for obj in session.deleted:
+        _touch(session, obj.__table__.name, "change")
+
+
+def track_writes(sessions: sessionmaker[Session]) -> None:
+    """Record which tables each session writes, for notices() at commit."""
+    if not event.contains(sessions, "do_orm_execute", _on_execute):
+        event.listen(sessions, "do_orm_execute", _on_execute)
+        event.listen(sessions, "after_flush", _on_flush)
+
+
+def notices(touched: set[tuple[str, str]]) -> set[str]:
+    """Which notices a transaction's writes call for (see adapters/notify.py)."""
+    found = set()
+    if ("delivery_jobs", "insert") in touched:
+        found.add(JOBS)
+    if any(table in _ROUTE_TABLES for table, _ in touched):
+        found.add(ROUTES)
+    return found
 
 
 class SqlUnitOfWork:
@@ -33,8 +76,9 @@ class SqlUnitOfWork:
     messages: SqlMessageRepository
     jobs: SqlJobRepository
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], notifier: Notifier | None = None) -> None:
         self._sessions = sessions
+        self._notifier = notifier
         self._session: Session | None = None
         self._read_only = False
 
@@ -71,4 +115,16 @@ class SqlUnitOfWork:
             raise RuntimeError("commit() outside a `with` block")
         if self._read_only:
             raise RuntimeError("commit() in a reading() block")
+        if self._notifier is None:
+            self._session.commit()
+            return
+        self._session.flush()
+        wanted = notices(self._session.info.pop(_TOUCHED, set()))
+        if wanted and isinstance(self._notifier, PgNotifier):
+            for channel in sorted(wanted):  # delivered by PostgreSQL only if this commits
+                statement, params = pg_notify_statement(channel)
+                self._session.execute(text(statement), params)
+            self._session.info.pop(_TOUCHED, None)
         self._session.commit()
+        if wanted and not isinstance(self._notifier, PgNotifier):
+            self._notifier.notify(wanted)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
+from enum import StrEnum
 from uuid import UUID
 
 from attrs import frozen
@@ -11,13 +12,28 @@ from attrs import frozen
 from hookmail.core import sender_policy
 from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
 from hookmail.core.errors import InvalidField
-from hookmail.core.mail import AuthResults, DeliveryJob, Envelope, InboundMessage, SpfOutcome
-from hookmail.core.ports import Clock, PasswordHasher, UnitOfWork
+from hookmail.core.mail import (
+    AuthResults,
+    DeliveryJob,
+    Envelope,
+    InboundMessage,
+    SpfOutcome,
+    message_id_of,
+    normalise_line_endings,
+    received_header,
+)
+from hookmail.core.ports import Clock, PasswordHasher, Route, UnitOfWork
 from hookmail.core.smtp_policies import SmtpPolicy
 from hookmail.core.webhooks import Address, Webhook, candidates, route
 
-UNKNOWN = "550 5.1.1 mailbox unavailable"
-INACTIVE = "550 5.2.1 mailbox disabled"
+
+class RefusalReason(StrEnum):
+    """Why a recipient is refused; each face words it its own way (SMTP replies live in
+    entrypoints/smtp/replies.py)."""
+
+    UNKNOWN = "unknown"  # no webhook takes the address, or its domain is not usable
+    INACTIVE = "inactive"  # the webhook is paused or disabled
+    POLICY = "policy"  # the webhook's SMTP security policy refuses the sender
 
 
 @frozen
@@ -29,7 +45,8 @@ class Accepted:
 
 @frozen
 class Refused:
-    reply: str  # the SMTP reply, "550 5.x.x …"
+    reason: RefusalReason
+    detail: str = ""  # for POLICY: the policy's words ("SPF fail for example.org")
 
 
 def smtp_login(uow: UnitOfWork, hasher: PasswordHasher, *, user: str, password: str) -> set[UUID]:
@@ -60,6 +77,58 @@ def _refusal_log(
     )
 
 
+def parse_recipient(recipient: str) -> Address | None:
+    """The RCPT TO address in hookmail's normal form, or None when it is no valid address."""
+    try:
+        return Address.parse(recipient)
+    except InvalidField:
+        return None
+
+
+def find_route(uow: UnitOfWork, address: Address) -> Route | None:
+    """The webhook (with its domain and policy) that takes mail for `address`, if any and
+    if its domain is usable by the webhook's account. One read of the store."""
+    with uow.reading():
+        found = route(address, uow.webhooks.routes(candidates(address)))
+    if found is None or not found.domain.usable_by(found.webhook.account_id):
+        return None
+    return found
+
+
+def decide_recipient(
+    found: Route | None,
+    *,
+    recipient: str,
+    remote_ip: str,
+    authenticated_policies: Collection[UUID],
+    spf: Callable[[], SpfOutcome],
+) -> Accepted | Refused:
+    """Accept or refuse a RCPT TO (`recipient` in normal form) already routed by
+    find_route(). No store access; `spf` is called only when the webhook's policy needs it."""
+    if found is None:
+        return Refused(RefusalReason.UNKNOWN)
+    webhook, policy = found.webhook, found.policy
+    if not webhook.active:
+        return Refused(RefusalReason.INACTIVE)
+    reason = sender_policy.refusal_at_rcpt(
+        policy, remote_ip=remote_ip, authenticated_policies=authenticated_policies, spf=spf
+    )
+    if reason is None:
+        return Accepted(recipient, webhook, policy)
+    return Refused(RefusalReason.POLICY, reason)
+
+
+def log_refusal(
+    uow: UnitOfWork, clock: Clock, webhook: Webhook, *, detail: str, mail_from: str
+) -> None:
+    """Record a policy refusal at RCPT for the customer to see."""
+    with uow:
+        uow.delivery_logs.add(
+            _refusal_log(webhook, reason=detail, sender=mail_from, message_id="", now=clock.now())
+        )
+        uow.commit()
+
+
 def check_recipient(
     uow: UnitOfWork,
     clock: Clock,
@@ -67,33 +136,25 @@ def check_recipient(
     recipient: str,
     mail_from: str,
     remote_ip: str,
-    authenticated_policies: set[UUID],
+    authenticated_policies: Collection[UUID],
     spf: Callable[[], SpfOutcome],
 ) -> Accepted | Refused:
     """Route a RCPT TO and check the webhook's policy; a policy refusal is logged for the
-    customer to see."""
-    try:
-        address = Address.parse(recipient)
-    except InvalidField:
-        return Refused(UNKNOWN)
-    with uow.reading():
-        found = route(address, uow.webhooks.routes(candidates(address)))
-    if found is None or not found.domain.usable_by(found.webhook.account_id):
-        return Refused(UNKNOWN)
-    webhook, policy = found.webhook, found.policy
-    if not webhook.active:
-        return Refused(INACTIVE)
-    reason = sender_policy.refusal_at_rcpt(
-        policy, remote_ip=remote_ip, authenticated_policies=authenticated_policies, spf=spf
+    customer to see. (The SMTP worker runs the same three steps with a route cache.)"""
+    address = parse_recipient(recipient)
+    if address is None:
+        return Refused(RefusalReason.UNKNOWN)
+    found = find_route(uow, address)
+    decision = decide_recipient(
+        found,
+        recipient=str(address),
+        remote_ip=remote_ip,
+        authenticated_policies=authenticated_policies,
+        spf=spf,
     )
-    if reason is None:
-        return Accepted(str(address), webhook, policy)
-    with uow:
-        uow.delivery_logs.add(
-            _refusal_log(webhook, reason=reason, sender=mail_from, message_id="", now=clock.now())
-        )
-        uow.commit()
-    return Refused(f"550 5.7.1 {reason}")
+    if isinstance(decision, Refused) and decision.reason is RefusalReason.POLICY and found:
+        log_refusal(uow, clock, found.webhook, detail=decision.detail, mail_from=mail_from)
+    return decision
 
 
 @frozen
@@ -113,12 +174,18 @@ def prepare_message(
     envelope: Envelope,
     auth: AuthResults,
     accepted: list[Accepted],
-    message_id: str | None,
+    hostname: str,
 ) -> Prepared:
-    """Apply the DKIM side of each recipient's policy and build what to store. No I/O."""
+    """Apply the DKIM side of each recipient's policy and build what to store: the message
+    as received (line endings normalised, hookmail's `Received` header on top), one job
+    per webhook, a log row per DKIM refusal. No I/O."""
     now = clock.now()
+    raw = normalise_line_endings(raw)
+    received = received_header(
+        helo=envelope.helo, remote_ip=envelope.remote_ip, hostname=hostname, now=now
+    )
     message = InboundMessage.receive(
-        raw=raw, envelope=envelope, auth=auth, now=now, message_id=message_id
+        raw=received + raw, envelope=envelope, auth=auth, now=now, message_id=message_id_of(raw)
     )
     by_webhook: dict[UUID, list[str]] = {}
     refusals: dict[UUID, DeliveryLog] = {}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from hookmail.core.services.inbound import RefusalReason, Refused
+
 TOO_MANY_RECIPIENTS: Final = "452 4.5.3 Too many recipients"
 STORE_FAILED: Final = "451 4.3.0 Temporary failure storing the message; try again later"
 TOO_BIG: Final = "552 5.3.4 Message too big"
@@ -20,3 +22,16 @@ REWRITES: Final = {
 
 def queued(message_id: str) -> str:
     return f"250 2.0.0 Ok: queued as {message_id}"
+
+
+UNKNOWN_RECIPIENT: Final = "550 5.1.1 mailbox unavailable"
+INACTIVE_RECIPIENT: Final = "550 5.2.1 mailbox disabled"
+
+
+def refused(refusal: Refused) -> str:
+    """The RCPT TO reply for a refused recipient."""
+    if refusal.reason is RefusalReason.INACTIVE:
+        return INACTIVE_RECIPIENT
+    if refusal.reason is RefusalReason.POLICY:
+        return f"550 5.7.1 {refusal.detail}"
+    return UNKNOWN_RECIPIENT

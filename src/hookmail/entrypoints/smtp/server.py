@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from prometheus_client import CollectorRegistry
 
+from hookmail.adapters.notify import ROUTES
 from hookmail.entrypoints.container import Container
 from hookmail.entrypoints.smtp.handler import HookmailSMTP, InboundHandler
 
@@ -15,6 +17,17 @@ from hookmail.entrypoints.smtp.handler import HookmailSMTP, InboundHandler
 class HookmailController(Controller):
     def factory(self) -> HookmailSMTP:
         return HookmailSMTP(self.handler, **self.SMTP_kwargs)
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop: the same asyncio API with its event loop in C (measured: see
+    docs/performance.md); asyncio's own loop where uvloop is not installed."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
 
 
 def tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
@@ -35,6 +48,7 @@ def smtp_controller(container: Container, registry: CollectorRegistry | None = N
         container.spf(),
         container.dkim(),
         hostname=settings.smtp_hostname,
+        routes_changed=container.notifier().listen(ROUTES),
         registry=registry,
     )
     options: dict[str, Any] = {
@@ -47,6 +61,7 @@ def smtp_controller(container: Container, registry: CollectorRegistry | None = N
     }
     return HookmailController(
         handler,
+        loop=_event_loop(),
         hostname=settings.smtp_host,
         port=settings.smtp_port,
         server_hostname=settings.smtp_hostname,
