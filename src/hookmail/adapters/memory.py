@@ -318,6 +318,10 @@ class InMemoryDeliveryLogs:
     def add(self, log: DeliveryLog) -> None:
         self._state.logs[log.id] = log
 
+    def add_many(self, logs: list[DeliveryLog]) -> None:
+        for log in logs:
+            self.add(log)
+
     def get(self, webhook_id: UUID, log_id: UUID) -> DeliveryLog | None:
         log = self._state.logs.get(log_id)
         return log if log is not None and log.webhook_id == webhook_id else None
@@ -370,7 +374,13 @@ class InMemoryJobs:
     def save(self, job: DeliveryJob) -> None:
         self._state.jobs[job.id] = job
 
-    def claim_due(self, now: datetime, *, limit: int, lease_until: datetime) -> list[DeliveryJob]:
+    def claim_due(
+        self, now: datetime, *, limit: int, lease_until: datetime, per_webhook: int
+    ) -> list[DeliveryJob]:
+        busy: dict[UUID, int] = {}
+        for job in self._state.jobs.values():
+            if self._leased(job, now):
+                busy[job.webhook_id] = busy.get(job.webhook_id, 0) + 1
         due = sorted(
             (
                 j
@@ -378,13 +388,47 @@ class InMemoryJobs:
                 if j.status == JobStatus.PENDING
                 and j.next_attempt_at <= now
                 and (j.claimed_until is None or j.claimed_until < now)
+                and self._active(j.webhook_id)
             ),
             key=lambda j: j.next_attempt_at,
-        )[:limit]
-        claimed = [evolve(j, claimed_until=lease_until) for j in due]
+        )
+        claimed: list[DeliveryJob] = []
+        for job in due:
+            if len(claimed) >= limit:
+                break
+            if busy.get(job.webhook_id, 0) >= per_webhook:
+                continue
+            busy[job.webhook_id] = busy.get(job.webhook_id, 0) + 1
+            claimed.append(evolve(job, claimed_until=lease_until))
         for job in claimed:
             self._state.jobs[job.id] = job
         return claimed
+
+    @staticmethod
+    def _leased(job: DeliveryJob, now: datetime) -> bool:
+        return (
+            job.status == JobStatus.PENDING
+            and job.claimed_until is not None
+            and job.claimed_until >= now
+        )
+
+    def _active(self, webhook_id: UUID) -> bool:
+        webhook = self._state.webhooks.get(webhook_id)
+        return webhook is not None and webhook.active
+
+    def existing(self, job_ids: set[UUID]) -> set[UUID]:
+        return {i for i in job_ids if i in self._state.jobs}
+
+    def save_many(self, jobs: list[DeliveryJob]) -> None:
+        for job in jobs:
+            if job.id in self._state.jobs:
+                self._state.jobs[job.id] = job
+
+    def release(self, job_ids: set[UUID]) -> None:
+        for job_id in job_ids:
+            job = self._state.jobs.get(job_id)
+            if job is not None:
+                self._state.jobs[job_id] = evolve(job, claimed_until=None)
 
     def in_flight(self, webhook_id: UUID, now: datetime) -> list[UUID]:
         return [

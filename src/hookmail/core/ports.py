@@ -218,6 +218,10 @@ class WebhookRepository(Protocol):
 class DeliveryLogRepository(Protocol):
     def add(self, log: DeliveryLog) -> None: ...
 
+    def add_many(self, logs: list[DeliveryLog]) -> None:
+        """Insert several at once (one statement per batch of recorded attempts)."""
+        ...
+
     def get(self, webhook_id: UUID, log_id: UUID) -> DeliveryLog | None:
         """The entry, if it belongs to that webhook."""
         ...
@@ -257,10 +261,26 @@ class JobRepository(Protocol):
 
     def save(self, job: DeliveryJob) -> None: ...
 
-    def claim_due(self, now: datetime, *, limit: int, lease_until: datetime) -> list[DeliveryJob]:
+    def claim_due(
+        self, now: datetime, *, limit: int, lease_until: datetime, per_webhook: int
+    ) -> list[DeliveryJob]:
         """Up to `limit` pending jobs due by `now` and not claimed by a live worker, oldest
-        due first, now claimed until `lease_until`. Jobs other workers are claiming at this
-        moment are skipped, never waited for."""
+        due first, now claimed until `lease_until`. Jobs of inactive webhooks wait. Fair
+        share: a webhook with `per_webhook` jobs under a live lease (any worker's) gets no
+        more, so one slow target's backlog can't fill the workers. Jobs other workers are
+        claiming at this moment are skipped, never waited for."""
+        ...
+
+    def existing(self, job_ids: set[UUID]) -> set[UUID]:
+        """Which of `job_ids` still exist (a webhook's deletion takes its jobs along)."""
+        ...
+
+    def save_many(self, jobs: list[DeliveryJob]) -> None:
+        """Store the state (status, attempts, next attempt, lease) of existing jobs."""
+        ...
+
+    def release(self, job_ids: set[UUID]) -> None:
+        """Give claimed jobs back (their lease ends now) without an attempt."""
         ...
 
     def in_flight(self, webhook_id: UUID, now: datetime) -> list[UUID]:

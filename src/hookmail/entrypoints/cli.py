@@ -100,12 +100,17 @@ def _run_smtp(settings: Settings) -> None:
 
 
 def _run_deliver(settings: Settings) -> None:
+    from hookmail.adapters.notify import JOBS
     from hookmail.entrypoints.deliver import DeliveryWorker
 
     stop = _stop_on_signals()
     container = _container(settings)
     worker = DeliveryWorker(
-        container.uow, container.clock(), container.transport(), container.delivery_config()
+        container.uow,
+        container.clock(),
+        container.transport(),
+        container.delivery_config(),
+        listener=container.notifier().listen(JOBS),
     )
     log.info("delivery worker started")
     worker.run(stop)

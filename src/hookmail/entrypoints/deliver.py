@@ -1,4 +1,14 @@
-"""The delivery worker: claim due jobs in batches, deliver them concurrently, record."""
+"""The delivery worker: claim due jobs, deliver them on a thread pool, record the attempts.
+
+One loop does the store work: each pass records the attempts that finished and claims as
+many due jobs as there are free threads, in one transaction. It wakes when a notice says
+new jobs were committed (adapters/notify.py), when an attempt finishes, or after
+`poll_interval` at the latest (retries that come due, a lost notice). Claims are fair (see
+JobRepository.claim_due): one slow webhook never holds more than its share of the threads.
+
+On SIGTERM it claims nothing more, gives back what it claimed but did not start, and waits
+only for the attempts in flight, so a stop takes at most one attempt's time.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +17,15 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from uuid import UUID
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from hookmail.adapters.notify import Listener
 from hookmail.core.ports import Clock, UnitOfWork, WebhookTransport
 from hookmail.core.services import delivery
-from hookmail.core.services.delivery import DeliveryConfig, ParsedMessages, Work
+from hookmail.core.services.delivery import Attempt, DeliveryConfig, Work
 
 log = logging.getLogger("hookmail.deliver")
 
@@ -27,8 +39,8 @@ class DeliveryWorker:
         config: DeliveryConfig,
         *,
         concurrency: int = 32,
-        batch: int = 64,
-        idle_wait: float = 0.1,
+        poll_interval: float = 1.0,
+        listener: Listener | None = None,
         registry: CollectorRegistry | None = None,
     ) -> None:
         self._uow = uow
@@ -36,12 +48,11 @@ class DeliveryWorker:
         self._transport = transport
         self._config = config
         self._concurrency = concurrency
-        self._batch = batch
-        self._idle_wait = idle_wait
-        self._parsed = ParsedMessages()
-        self._done: queue.SimpleQueue[delivery.Attempt] = queue.SimpleQueue()
-        self._in_flight = 0
-        self._room = threading.Condition()  # guards _in_flight
+        self._poll_interval = poll_interval
+        self._listener = listener
+        self._done: queue.SimpleQueue[Attempt] = queue.SimpleQueue()
+        self._wake = threading.Event()
+        self._running: dict[UUID, Future[None]] = {}  # claimed jobs, by id, until recorded
         self.attempts = Counter(
             "hookmail_delivery_attempts",
             "Delivery attempts by outcome.",
@@ -57,88 +68,132 @@ class DeliveryWorker:
         self.latency = Histogram(
             "hookmail_delivery_latency_seconds",
             "From SMTP acceptance to successful delivery.",
-            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 7200),
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 7200),
             registry=registry,
         )
 
+    # -- threads -------------------------------------------------------------------------
+
     def _deliver(self, work: Work) -> None:
         try:
-            done = delivery.attempt(
-                self._clock, self._transport, self._config, work=work, parsed=self._parsed
-            )
-        except Exception:  # the lease runs out and another worker (or we) retry the job
-            log.exception("delivering job %s failed", work.job.id)
-            self._finished(1)
-            return
-        self._done.put(done)
+            self._done.put(delivery.attempt(self._clock, self._transport, self._config, work=work))
+        except Exception:  # attempt() turns every failure into a logged attempt; belt and braces
+            log.exception("delivering job %s failed; its lease will run out", work.job.id)
+            raise
+        finally:
+            self._wake.set()
 
-    def _record(self, stop: threading.Event) -> None:
-        """Record finished attempts in batches: one transaction for many."""
+    def _listen(self, stop: threading.Event) -> None:
+        listener = self._listener
+        if listener is None:
+            return
+        while not stop.is_set():
+            if listener.wait(0.5):
+                self._wake.set()
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def _finished(self) -> list[Attempt]:
+        found = []
         while True:
             try:
-                batch = [self._done.get(timeout=0.1)]
+                found.append(self._done.get_nowait())
             except queue.Empty:
-                if stop.is_set() and self._in_flight == 0:
-                    return
-                continue
-            while len(batch) < 256:
-                try:
-                    batch.append(self._done.get_nowait())
-                except queue.Empty:
-                    break
-            try:
-                delivery.record(self._uow(), batch)
-            except Exception:
-                log.exception(
-                    "recording %d attempts failed; their jobs will be retried", len(batch)
-                )
-            else:
-                now = self._clock.now()
-                for done in batch:
-                    self.attempts.labels(done.log.status.value).inc()
-                    if done.log.status.value == "delivered":
-                        waited = now - done.work.message.received_at
-                        self.latency.observe(waited.total_seconds())
-            self._finished(len(batch))
+                break
+        return found
 
-    def _finished(self, count: int) -> None:
-        with self._room:
-            self._in_flight -= count
-            self._room.notify()
+    def _forget_dead(self) -> None:
+        """Attempts that ended without an outcome (see _deliver) free their slot."""
+        dead = [
+            job_id
+            for job_id, future in self._running.items()
+            if future.done() and not future.cancelled() and future.exception() is not None
+        ]
+        for job_id in dead:
+            del self._running[job_id]
 
-    def run_once(self, pool: ThreadPoolExecutor) -> int:
-        """Claim what there is room for and hand it to the pool; how many were claimed."""
-        with self._room:
-            while self._in_flight >= self._concurrency:
-                self._room.wait()
-            room = self._concurrency * 2 - self._in_flight
-        work = delivery.claim(self._uow(), self._clock, self._config, limit=min(self._batch, room))
-        with self._room:
-            self._in_flight += len(work)
+    def run_once(self, pool: ThreadPoolExecutor, *, claiming: bool = True) -> int:
+        """One pass: record what finished and claim what there is room for; how many
+        were claimed."""
+        self._forget_dead()
+        finished = self._finished()
+        room = self._concurrency - (len(self._running) - len(finished)) if claiming else 0
+        if not finished and room <= 0:
+            return 0
+        try:
+            work = delivery.claim(
+                self._uow(), self._clock, self._config, limit=max(0, room), finished=finished
+            )
+        except Exception:
+            log.exception(
+                "recording %d attempts and claiming failed; their jobs will be retried",
+                len(finished),
+            )
+            for done in finished:
+                self._running.pop(done.job_id, None)
+            raise
+        self._count(finished)
+        for done in finished:
+            self._running.pop(done.job_id, None)
         for item in work:
-            pool.submit(self._deliver, item)
+            self._running[item.job.id] = pool.submit(self._deliver, item)
         return len(work)
 
+    def _count(self, finished: list[Attempt]) -> None:
+        now = self._clock.now()
+        for done in finished:
+            self.attempts.labels(done.log.status.value).inc()
+            if done.log.status.value == "delivered":
+                self.latency.observe((now - done.received_at).total_seconds())
+
     def run(self, stop: threading.Event) -> None:
-        """Until `stop` is set; then let attempts in flight finish."""
+        """Until `stop` is set; then give back unstarted jobs and let attempts in flight
+        finish and be recorded."""
         last_depth = 0.0
-        recorder = threading.Thread(target=self._record, args=(stop,), name="hookmail-record")
-        recorder.start()
-        with ThreadPoolExecutor(self._concurrency, thread_name_prefix="hookmail-deliver") as pool:
+        listening = threading.Thread(target=self._listen, args=(stop,), name="hookmail-listen")
+        listening.start()
+        pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="hookmail-deliver")
+        try:
             while not stop.is_set():
+                self._wake.clear()
                 try:
                     claimed = self.run_once(pool)
                 except Exception:
-                    log.exception("claiming jobs failed; retrying shortly")
                     claimed = 0
                     stop.wait(1.0)
                 if time.monotonic() - last_depth > 5:
                     last_depth = time.monotonic()
                     self._update_depth()
                 if not claimed:
-                    stop.wait(self._idle_wait)
-        recorder.join()
+                    self._wake.wait(self._poll_interval)
+            self._stop(pool)
+        finally:
+            pool.shutdown(wait=True)
+            stop.set()
+            listening.join()
         log.info("delivery worker stopped; attempts in flight finished")
+
+    def _stop(self, pool: ThreadPoolExecutor) -> None:
+        unstarted = {job_id for job_id, f in self._running.items() if f.cancel()}
+        for job_id in unstarted:
+            del self._running[job_id]
+        if unstarted:
+            try:
+                with self._uow() as uow:
+                    uow.jobs.release(unstarted)
+                    uow.commit()
+            except Exception:
+                log.warning(
+                    "could not give back %d jobs; their leases will run out", len(unstarted)
+                )
+        deadline = time.monotonic() + self._config.timeout + 5
+        while self._running and time.monotonic() < deadline:
+            self._wake.wait(0.1)
+            self._wake.clear()
+            try:
+                self.run_once(pool, claiming=False)
+            except Exception:
+                time.sleep(0.2)
 
     def _update_depth(self) -> None:
         try:

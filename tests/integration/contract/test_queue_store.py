@@ -88,12 +88,16 @@ def test_due_jobs_are_claimed_oldest_first_up_to_the_limit(uow: UnitOfWork) -> N
     jobs = _enqueue(uow, hook, 3)
     lease = NOW + timedelta(minutes=1)
     with uow:
-        claimed = uow.jobs.claim_due(NOW + timedelta(seconds=10), limit=2, lease_until=lease)
+        claimed = uow.jobs.claim_due(
+            NOW + timedelta(seconds=10), limit=2, per_webhook=100, lease_until=lease
+        )
         uow.commit()
     assert [j.id for j in claimed] == [jobs[0].id, jobs[1].id]
     assert all(j.claimed_until == lease for j in claimed)
     with uow:
-        rest = uow.jobs.claim_due(NOW + timedelta(seconds=10), limit=10, lease_until=lease)
+        rest = uow.jobs.claim_due(
+            NOW + timedelta(seconds=10), limit=10, per_webhook=100, lease_until=lease
+        )
         uow.commit()
     assert [j.id for j in rest] == [jobs[2].id]  # the claimed ones are not claimed again
 
@@ -106,7 +110,10 @@ def test_jobs_not_yet_due_or_done_are_not_claimed(uow: UnitOfWork) -> None:
     with uow:
         assert (
             uow.jobs.claim_due(
-                NOW + timedelta(minutes=1), limit=10, lease_until=NOW + timedelta(minutes=2)
+                NOW + timedelta(minutes=1),
+                limit=10,
+                per_webhook=100,
+                lease_until=NOW + timedelta(minutes=2),
             )
             == []
         )
@@ -117,19 +124,25 @@ def test_an_expired_lease_frees_the_job_for_another_worker(uow: UnitOfWork) -> N
     _, hook, _ = _setup(uow)
     (job,) = _enqueue(uow, hook, 1)
     with uow:
-        uow.jobs.claim_due(NOW, limit=1, lease_until=NOW + timedelta(seconds=30))
+        uow.jobs.claim_due(NOW, limit=1, per_webhook=100, lease_until=NOW + timedelta(seconds=30))
         uow.commit()
     with uow:
         assert uow.jobs.in_flight(hook.id, NOW + timedelta(seconds=10)) == [job.id]
         assert (
             uow.jobs.claim_due(
-                NOW + timedelta(seconds=10), limit=1, lease_until=NOW + timedelta(seconds=40)
+                NOW + timedelta(seconds=10),
+                limit=1,
+                per_webhook=100,
+                lease_until=NOW + timedelta(seconds=40),
             )
             == []
         )
     with uow:
         again = uow.jobs.claim_due(
-            NOW + timedelta(seconds=31), limit=1, lease_until=NOW + timedelta(seconds=60)
+            NOW + timedelta(seconds=31),
+            limit=1,
+            per_webhook=100,
+            lease_until=NOW + timedelta(seconds=60),
         )
         uow.commit()
     assert [j.id for j in again] == [job.id]

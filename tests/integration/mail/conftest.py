@@ -14,6 +14,7 @@ from dependency_injector import providers
 from falcon import testing
 from prometheus_client import CollectorRegistry
 
+from hookmail.adapters.notify import JOBS
 from hookmail.adapters.passwords import Argon2PasswordHasher
 from hookmail.entrypoints.container import Container
 from hookmail.entrypoints.deliver import DeliveryWorker
@@ -131,7 +132,8 @@ def pipeline(
             container.clock(),
             container.transport(),
             container.delivery_config(),
-            idle_wait=0.02,
+            poll_interval=0.05,
+            listener=container.notifier().listen(JOBS),
             registry=registry,
         )
         thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any, cast
 from uuid import UUID
 
 from attrs import evolve
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import Row, Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from hookmail.adapters.sql.rows import JobRow, MessageRow
+from hookmail.adapters.sql.rows import JobRow, MessageRow, WebhookRow
 from hookmail.core.mail import (
     AuthResults,
     DeliveryJob,
@@ -72,6 +73,21 @@ def _message(row: MessageRow) -> InboundMessage:
     )
 
 
+_MESSAGES = cast(Table, MessageRow.__table__)
+_JOBS = cast(Table, JobRow.__table__)
+_WEBHOOKS = cast(Table, WebhookRow.__table__)
+_SAVE_JOB = (
+    update(_JOBS)
+    .where(_JOBS.c.id == bindparam("job_id"))
+    .values(
+        status=bindparam("status"),
+        attempts=bindparam("attempts"),
+        next_attempt_at=bindparam("next_attempt_at"),
+        claimed_until=bindparam("claimed_until"),
+    )
+)
+
+
 class SqlMessageRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -90,8 +106,10 @@ class SqlMessageRepository:
     def get_many(self, message_ids: set[UUID]) -> dict[UUID, InboundMessage]:
         if not message_ids:
             return {}
-        rows = self._session.scalars(select(MessageRow).where(MessageRow.id.in_(message_ids)))
-        return {row.id: _message(row) for row in rows}
+        rows = self._session.execute(
+            select(*_MESSAGES.c).where(_MESSAGES.c.id.in_(message_ids))
+        )  # plain rows, not ORM entities: the delivery worker's claim reads these
+        return {row.id: _message(cast(MessageRow, row)) for row in rows}
 
 
 def _job(row: JobRow) -> DeliveryJob:
@@ -154,30 +172,85 @@ class SqlJobRepository:
     def save(self, job: DeliveryJob) -> None:
         self._session.merge(_job_row(job))  # flushed with the others at commit
 
-    def claim_due(self, now: datetime, *, limit: int, lease_until: datetime) -> list[DeliveryJob]:
-        # SKIP LOCKED on PostgreSQL: workers on any number of machines share the queue
-        # without waiting on each other; SQLite serialises writers (BEGIN IMMEDIATE).
-        rows = list(
-            self._session.scalars(
-                select(JobRow)
-                .where(
-                    JobRow.status == JobStatus.PENDING.value,
-                    JobRow.next_attempt_at <= now,
-                    or_(JobRow.claimed_until.is_(None), JobRow.claimed_until < now),
-                )
-                .order_by(JobRow.next_attempt_at)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
+    def claim_due(
+        self, now: datetime, *, limit: int, lease_until: datetime, per_webhook: int
+    ) -> list[DeliveryJob]:
+        # Fair share: webhooks that have `per_webhook` jobs under a live lease (this worker's
+        # or another's) are left out, so one slow target's backlog never fills the workers.
+        leased = self._session.execute(
+            select(_JOBS.c.webhook_id, func.count())
+            .where(_JOBS.c.claimed_until >= now, _JOBS.c.status == JobStatus.PENDING.value)
+            .group_by(_JOBS.c.webhook_id)
         )
-        if rows:
-            self._session.execute(
-                update(JobRow)
-                .where(JobRow.id.in_([r.id for r in rows]))
-                .values(claimed_until=lease_until)
-                .execution_options(synchronize_session=False)
+        busy: dict[UUID, int] = {webhook: count for webhook, count in leased}
+        full = {webhook for webhook, count in busy.items() if count >= per_webhook}
+        chosen: list[Row[Any]] = []
+        for _round in range(4):  # a round ends early when one webhook's backlog fills it
+            wanted = limit - len(chosen)
+            query = (
+                select(*_JOBS.c)
+                .join(_WEBHOOKS, _WEBHOOKS.c.id == _JOBS.c.webhook_id)
+                .where(
+                    _JOBS.c.status == JobStatus.PENDING.value,
+                    _JOBS.c.next_attempt_at <= now,
+                    or_(_JOBS.c.claimed_until.is_(None), _JOBS.c.claimed_until < now),
+                    _WEBHOOKS.c.active.is_(True),
+                )
+                .order_by(_JOBS.c.next_attempt_at)
+                .limit(wanted * 2)
+                # SKIP LOCKED on PostgreSQL: workers on any number of machines share the
+                # queue without waiting on each other; SQLite serialises writers.
+                .with_for_update(skip_locked=True, of=_JOBS)
             )
-        return [evolve(_job(r), claimed_until=lease_until) for r in rows]
+            if full:
+                query = query.where(_JOBS.c.webhook_id.not_in(full))
+            if chosen:
+                query = query.where(_JOBS.c.id.not_in([r.id for r in chosen]))
+            rows = list(self._session.execute(query))
+            for row in rows:
+                if len(chosen) >= limit:
+                    break
+                if busy.get(row.webhook_id, 0) >= per_webhook:
+                    full.add(row.webhook_id)
+                    continue
+                busy[row.webhook_id] = busy.get(row.webhook_id, 0) + 1
+                chosen.append(row)
+            if len(chosen) >= limit or len(rows) < wanted * 2:
+                break
+        if chosen:
+            self._session.execute(
+                update(_JOBS)
+                .where(_JOBS.c.id.in_([r.id for r in chosen]))
+                .values(claimed_until=lease_until)
+            )
+        return [evolve(_job(cast(JobRow, r)), claimed_until=lease_until) for r in chosen]
+
+    def existing(self, job_ids: set[UUID]) -> set[UUID]:
+        if not job_ids:
+            return set()
+        return set(self._session.scalars(select(_JOBS.c.id).where(_JOBS.c.id.in_(job_ids))))
+
+    def save_many(self, jobs: list[DeliveryJob]) -> None:
+        if jobs:  # Core executemany: one statement for the whole batch
+            self._session.connection().execute(
+                _SAVE_JOB,
+                [
+                    {
+                        "job_id": job.id,
+                        "status": job.status.value,
+                        "attempts": job.attempts,
+                        "next_attempt_at": job.next_attempt_at,
+                        "claimed_until": job.claimed_until,
+                    }
+                    for job in jobs
+                ],
+            )
+
+    def release(self, job_ids: set[UUID]) -> None:
+        if job_ids:
+            self._session.execute(
+                update(_JOBS).where(_JOBS.c.id.in_(job_ids)).values(claimed_until=None)
+            )
 
     def in_flight(self, webhook_id: UUID, now: datetime) -> list[UUID]:
         return list(

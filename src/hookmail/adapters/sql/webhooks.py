@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import FromClause, Row, RowMapping, bindparam, delete, func, select
+from sqlalchemy import FromClause, Row, RowMapping, bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -169,26 +169,32 @@ def _log(row: DeliveryLogRow) -> DeliveryLog:
     )
 
 
+def _log_values(log: DeliveryLog) -> dict[str, object]:
+    return {
+        "id": log.id,
+        "webhook_id": log.webhook_id,
+        "attempted_at": log.attempted_at,
+        "duration_ms": log.duration_ms,
+        "http_status": log.http_status,
+        "error": log.error,
+        "sender": log.sender,
+        "smtp_message_id": log.smtp_message_id,
+        "attempt": log.attempt,
+        "status": log.status.value,
+        "next_attempt_at": log.next_attempt_at,
+    }
+
+
 class SqlDeliveryLogRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
     def add(self, log: DeliveryLog) -> None:
-        self._session.add(
-            DeliveryLogRow(
-                id=log.id,
-                webhook_id=log.webhook_id,
-                attempted_at=log.attempted_at,
-                duration_ms=log.duration_ms,
-                http_status=log.http_status,
-                error=log.error,
-                sender=log.sender,
-                smtp_message_id=log.smtp_message_id,
-                attempt=log.attempt,
-                status=log.status.value,
-                next_attempt_at=log.next_attempt_at,
-            )
-        )
+        self.add_many([log])
+
+    def add_many(self, logs: list[DeliveryLog]) -> None:
+        if logs:  # Core executemany: recording attempts is on the delivery hot path
+            self._session.execute(insert(DeliveryLogRow), [_log_values(log) for log in logs])
 
     def get(self, webhook_id: UUID, log_id: UUID) -> DeliveryLog | None:
         row = self._session.get(DeliveryLogRow, log_id)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from attrs import evolve, frozen
+from attrs import evolve, field, frozen
 
 from hookmail.core import payload, retry, signing, templates
 from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
@@ -21,11 +20,32 @@ from hookmail.core.webhooks import Webhook
 RATE_WINDOW = timedelta(seconds=60)
 
 
+DEFAULT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
+
+
 @frozen(kw_only=True)
 class DeliveryConfig:
-    retry_schedule: tuple[int, ...]
-    timeout: float
-    user_agent: str
+    retry_schedule: tuple[int, ...] = DEFAULT_RETRY_SCHEDULE
+    timeout: float = 10.0
+    user_agent: str = "hookmail"
+    # Fair share: at most this many attempts in flight per webhook across all workers, so
+    # a hanging target holds that many threads and no more (SPEC §5, fair delivery).
+    per_webhook: int = 4
+
+
+class SharedParse:
+    """A message parsed at most once for all its jobs in one claim, and kept no longer
+    than they are: nothing parsed outlives the attempts that need it."""
+
+    def __init__(self) -> None:
+        self._value: dict[str, Any] | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, message: InboundMessage) -> dict[str, Any]:
+        with self._lock:
+            if self._value is None:
+                self._value = payload.parse(message.raw)
+            return self._value
 
 
 @frozen
@@ -34,26 +54,7 @@ class Work:
     message: InboundMessage
     webhook: Webhook
     timezone: str
-
-
-class ParsedMessages:
-    """Each message is parsed once per worker, however many webhooks it goes to."""
-
-    def __init__(self, size: int = 256) -> None:
-        self._size = size
-        self._cache: OrderedDict[UUID, dict[str, Any]] = OrderedDict()
-        self._lock = threading.Lock()  # delivery threads share one cache
-
-    def __call__(self, message: InboundMessage) -> dict[str, Any]:
-        with self._lock:
-            found = self._cache.get(message.id)
-        if found is None:
-            found = payload.parse(message.raw)  # outside the lock: parses run in parallel
-            with self._lock:
-                self._cache[message.id] = found
-                if len(self._cache) > self._size:
-                    self._cache.popitem(last=False)
-        return found
+    parsed: Callable[[InboundMessage], dict[str, Any]] = field(factory=SharedParse)
 
 
 def _rate_limited(
@@ -73,31 +74,54 @@ def _rate_limited(
     return group[:free]
 
 
-def claim(uow: UnitOfWork, clock: Clock, config: DeliveryConfig, *, limit: int) -> list[Work]:
-    """Claim up to `limit` due jobs for this worker, holding each webhook's rate limit."""
+def claim(
+    uow: UnitOfWork,
+    clock: Clock,
+    config: DeliveryConfig,
+    *,
+    limit: int,
+    finished: Sequence[Attempt] = (),
+) -> list[Work]:
+    """Record `finished` attempts and claim up to `limit` due jobs for this worker, in one
+    transaction (one commit, where there used to be two), holding each webhook's rate limit
+    and fair share."""
     now = clock.now()
-    # A claimed job may wait for a free thread (at most one attempt's time) and then take
-    # one attempt's time; past that lease, a crashed worker's jobs go to another worker.
+    # Claimed jobs start at once (a worker claims only what it has threads for); past one
+    # attempt's time and a margin, a crashed worker's jobs go to another worker.
     lease = now + timedelta(seconds=2 * config.timeout + 10)
     work: list[Work] = []
     with uow:
-        jobs = uow.jobs.claim_due(now, limit=limit, lease_until=lease)
-        messages = uow.messages.get_many({job.message_id for job in jobs})
-        groups: dict[UUID, list[DeliveryJob]] = {}
-        for job in jobs:
-            groups.setdefault(job.webhook_id, []).append(job)
-        for webhook_id, group in groups.items():
-            webhook = uow.webhooks.get(webhook_id)
-            if webhook is None:
-                continue  # deleted since: its jobs went with it
-            account = uow.accounts.get(webhook.account_id)
-            if webhook.rate_limit:
-                group = _rate_limited(uow, webhook, group, now)
-            for job in group:
-                message = messages.get(job.message_id)
-                if message is not None:
-                    work.append(Work(job, message, webhook, account.timezone if account else "UTC"))
+        _record(uow, finished, now)
+        if limit > 0:
+            work = _claim(uow, config, now=now, lease=lease, limit=limit)
         uow.commit()
+    return work
+
+
+def _claim(
+    uow: UnitOfWork, config: DeliveryConfig, *, now: datetime, lease: datetime, limit: int
+) -> list[Work]:
+    jobs = uow.jobs.claim_due(now, limit=limit, lease_until=lease, per_webhook=config.per_webhook)
+    if not jobs:
+        return []
+    messages = uow.messages.get_many({job.message_id for job in jobs})
+    parses = {message_id: SharedParse() for message_id in messages}
+    groups: dict[UUID, list[DeliveryJob]] = {}
+    for job in jobs:
+        groups.setdefault(job.webhook_id, []).append(job)
+    work: list[Work] = []
+    for webhook_id, group in groups.items():
+        webhook = uow.webhooks.get(webhook_id)
+        if webhook is None:
+            continue  # deleted since: its jobs went with it
+        account = uow.accounts.get(webhook.account_id)
+        if webhook.rate_limit:
+            group = _rate_limited(uow, webhook, group, now)
+        for job in group:
+            message = messages.get(job.message_id)
+            if message is not None:
+                timezone = account.timezone if account else "UTC"
+                work.append(Work(job, message, webhook, timezone, parses[message.id]))
     return work
 
 
@@ -145,11 +169,19 @@ def _outcome_status(
 
 @frozen
 class Attempt:
-    """One attempt made: its log row and the job's next state, to be recorded."""
+    """One attempt made: its log row and the job's next state, to be recorded. It keeps
+    no reference to the message, so a big one is freed as soon as its attempts are done."""
 
-    work: Work
+    job_id: UUID
+    webhook_id: UUID
+    received_at: datetime
     log: DeliveryLog
     job: DeliveryJob
+
+
+def _printable(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"[:500]
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def attempt(
@@ -158,15 +190,27 @@ def attempt(
     config: DeliveryConfig,
     *,
     work: Work,
-    parsed: Callable[[InboundMessage], dict[str, Any]],
 ) -> Attempt:
-    """POST once and work out what follows; nothing is stored yet (see record())."""
+    """POST once and work out what follows; nothing is stored yet (see claim()).
+
+    A delivery that can't be built (a template that fails or runs over its bounds, a
+    payload that can't be encoded) or a transport that fails unexpectedly is a failed
+    attempt like any other: logged with the reason, retried on the schedule (SPEC §5)."""
     started = clock.now()
-    body, _ = _body(work, parsed(work.message))
-    headers = _headers(work, body, config, started)
-    outcome = transport.post(
-        work.webhook.target_url, headers=headers, body=body, timeout=config.timeout
-    )
+    try:
+        body, _ = _body(work, work.parsed(work.message))
+        headers = _headers(work, body, config, started)
+    except Exception as exc:
+        outcome = HttpOutcome(0, f"could not build the delivery: {_printable(exc)}")
+    else:
+        del _
+        try:
+            outcome = transport.post(
+                work.webhook.target_url, headers=headers, body=body, timeout=config.timeout
+            )
+        except Exception as exc:
+            outcome = HttpOutcome(0, f"sending failed: {_printable(exc)}")
+        del body
     finished = clock.now()
     attempts = work.job.attempts + 1
     job_status, log_status, due = _outcome_status(outcome, attempts, config, finished)
@@ -192,16 +236,21 @@ def attempt(
         next_attempt_at=due or finished,
         claimed_until=None,
     )
-    return Attempt(work, log, job)
+    return Attempt(work.job.id, work.webhook.id, work.message.received_at, log, job)
 
 
-def record(uow: UnitOfWork, attempts: list[Attempt]) -> None:
-    """Store the log rows and the jobs' next states of several attempts in one transaction.
-    A job deleted meanwhile (its webhook was) is skipped."""
+def record(uow: UnitOfWork, clock: Clock, attempts: Sequence[Attempt]) -> None:
+    """Store the log rows and the jobs' next states of several attempts in one transaction."""
     with uow:
-        for done in attempts:
-            if uow.jobs.get(done.job.id) is None:
-                continue
-            uow.delivery_logs.add(done.log)
-            uow.jobs.save(done.job)
+        _record(uow, attempts, clock.now())
         uow.commit()
+
+
+def _record(uow: UnitOfWork, attempts: Sequence[Attempt], now: datetime) -> None:
+    """A job deleted meanwhile (its webhook was) is skipped."""
+    if not attempts:
+        return
+    alive = uow.jobs.existing({done.job_id for done in attempts})
+    kept = [done for done in attempts if done.job_id in alive]
+    uow.delivery_logs.add_many([done.log for done in kept])
+    uow.jobs.save_many([done.job for done in kept])
