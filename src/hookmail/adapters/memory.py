@@ -272,6 +272,15 @@ class InMemoryWebhooks:
     def get(self, webhook_id: UUID) -> Webhook | None:
         return self._state.webhooks.get(webhook_id)
 
+    def get_many(self, webhook_ids: set[UUID]) -> dict[UUID, tuple[Webhook, str]]:
+        found = {}
+        for webhook_id in webhook_ids:
+            webhook = self._state.webhooks.get(webhook_id)
+            if webhook is not None:
+                account = self._state.accounts.get(webhook.account_id)
+                found[webhook_id] = (webhook, account.timezone if account else "UTC")
+        return found
+
     def of_account(self, account_id: UUID) -> list[Webhook]:
         found = [w for w in self._state.webhooks.values() if w.account_id == account_id]
         return sorted(found, key=lambda w: (w.created_at, str(w.id)))

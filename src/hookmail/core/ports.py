@@ -188,6 +188,11 @@ class Route:
 class WebhookRepository(Protocol):
     def get(self, webhook_id: UUID) -> Webhook | None: ...
 
+    def get_many(self, webhook_ids: set[UUID]) -> dict[UUID, tuple[Webhook, str]]:
+        """The webhooks that exist among `webhook_ids`, each with its account's timezone
+        (one query: the delivery worker's claim reads these)."""
+        ...
+
     def of_account(self, account_id: UUID) -> list[Webhook]:
         """Oldest first."""
         ...

@@ -28,6 +28,7 @@ from hookmail.core.services import delivery
 from hookmail.core.services.delivery import Attempt, DeliveryConfig, Work
 
 log = logging.getLogger("hookmail.deliver")
+_LINGER = 0.02  # seconds finished attempts may wait to be recorded together
 
 
 class DeliveryWorker:
@@ -48,10 +49,13 @@ class DeliveryWorker:
         self._transport = transport
         self._config = config
         self._concurrency = concurrency
+        self._enough = max(1, concurrency // 4)  # finished attempts worth a pass of their own
         self._poll_interval = poll_interval
         self._listener = listener
         self._done: queue.SimpleQueue[Attempt] = queue.SimpleQueue()
-        self._wake = threading.Event()
+        self._wake = threading.Event()  # something to do: a notice or a finished attempt
+        self._noticed = threading.Event()  # a notice: new jobs were committed
+        self.passes = self.claimed = 0  # store passes made, and jobs claimed in them
         self._running: dict[UUID, Future[None]] = {}  # claimed jobs, by id, until recorded
         self.attempts = Counter(
             "hookmail_delivery_attempts",
@@ -89,6 +93,7 @@ class DeliveryWorker:
             return
         while not stop.is_set():
             if listener.wait(0.5):
+                self._noticed.set()
                 self._wake.set()
 
     # -- the loop ------------------------------------------------------------------------
@@ -132,6 +137,8 @@ class DeliveryWorker:
             for done in finished:
                 self._running.pop(done.job_id, None)
             raise
+        self.passes += 1
+        self.claimed += len(work)
         self._count(finished)
         for done in finished:
             self._running.pop(done.job_id, None)
@@ -153,25 +160,45 @@ class DeliveryWorker:
         listening = threading.Thread(target=self._listen, args=(stop,), name="hookmail-listen")
         listening.start()
         pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="hookmail-deliver")
+        self._noticed.set()  # whatever is due already
         try:
             while not stop.is_set():
+                if not self._noticed.is_set():
+                    self._wake.wait(self._poll_interval)
+                    self._linger()
                 self._wake.clear()
+                self._noticed.clear()
                 try:
-                    claimed = self.run_once(pool)
+                    self.run_once(pool)
                 except Exception:
-                    claimed = 0
                     stop.wait(1.0)
                 if time.monotonic() - last_depth > 5:
                     last_depth = time.monotonic()
                     self._update_depth()
-                if not claimed:
-                    self._wake.wait(self._poll_interval)
             self._stop(pool)
         finally:
             pool.shutdown(wait=True)
             stop.set()
             listening.join()
-        log.info("delivery worker stopped; attempts in flight finished")
+        log.info(
+            "delivery worker stopped; attempts in flight finished (%d passes, %d claimed)",
+            self.passes,
+            self.claimed,
+        )
+
+    def _linger(self) -> None:
+        """Woken only by finished attempts: let a few more finish (or a notice come), so
+        one transaction records many; recording a little later delays no webhook."""
+        deadline = time.monotonic() + _LINGER
+        while not self._noticed.is_set():
+            finished = self._done.qsize()
+            if finished >= self._enough or finished >= len(self._running):
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._wake.clear()
+            self._wake.wait(remaining)
 
     def _stop(self, pool: ThreadPoolExecutor) -> None:
         unstarted = {job_id for job_id, f in self._running.items() if f.cancel()}

@@ -14,7 +14,13 @@ from sqlalchemy.orm import Session
 
 from hookmail.adapters.sql.domains import domain_of
 from hookmail.adapters.sql.policies import policy_of
-from hookmail.adapters.sql.rows import DeliveryLogRow, DomainRow, PolicyRow, WebhookRow
+from hookmail.adapters.sql.rows import (
+    AccountRow,
+    DeliveryLogRow,
+    DomainRow,
+    PolicyRow,
+    WebhookRow,
+)
 from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
 from hookmail.core.domains import DomainName
 from hookmail.core.errors import AddressTaken
@@ -101,6 +107,16 @@ class SqlWebhookRepository:
     def get(self, webhook_id: UUID) -> Webhook | None:
         row = self._session.get(WebhookRow, webhook_id)
         return _webhook(row) if row else None
+
+    def get_many(self, webhook_ids: set[UUID]) -> dict[UUID, tuple[Webhook, str]]:
+        if not webhook_ids:
+            return {}
+        rows = self._session.execute(
+            select(*_WEBHOOKS.c, AccountRow.timezone.label("account_timezone"))
+            .join(AccountRow, AccountRow.id == _WEBHOOKS.c.account_id)
+            .where(_WEBHOOKS.c.id.in_(webhook_ids))
+        )
+        return {row.id: (_webhook(cast(WebhookRow, row)), row.account_timezone) for row in rows}
 
     def of_account(self, account_id: UUID) -> list[Webhook]:
         rows = self._session.scalars(

@@ -109,18 +109,17 @@ def _claim(
     groups: dict[UUID, list[DeliveryJob]] = {}
     for job in jobs:
         groups.setdefault(job.webhook_id, []).append(job)
+    webhooks = uow.webhooks.get_many(set(groups))
     work: list[Work] = []
     for webhook_id, group in groups.items():
-        webhook = uow.webhooks.get(webhook_id)
-        if webhook is None:
+        if webhook_id not in webhooks:
             continue  # deleted since: its jobs went with it
-        account = uow.accounts.get(webhook.account_id)
+        webhook, timezone = webhooks[webhook_id]
         if webhook.rate_limit:
             group = _rate_limited(uow, webhook, group, now)
         for job in group:
             message = messages.get(job.message_id)
             if message is not None:
-                timezone = account.timezone if account else "UTC"
                 work.append(Work(job, message, webhook, timezone, parses[message.id]))
     return work
 
