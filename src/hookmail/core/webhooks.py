@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 import secrets
+import unicodedata
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -30,7 +31,21 @@ CATCH_ALL = "*"
 
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,100}$")  # RFC 9110 field-name
 _FORBIDDEN_HEADERS = {"host", "content-length", "transfer-encoding", "connection"}
-_LOCAL = re.compile(r"^[a-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
+_LOCAL_ASCII = frozenset("abcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+/=?^_`{|}~.-")
+MAX_LOCAL = 64  # octets (RFC 5321)
+
+
+def _valid_local(local: str) -> bool:
+    """A dot-atom local part; UTF-8 letters and symbols count as atom characters (RFC 6531,
+    SMTPUTF8), controls, blanks and unassigned code points do not."""
+    if local.startswith(".") or local.endswith(".") or ".." in local:
+        return False
+    if not all(
+        ch in _LOCAL_ASCII or (ch > "\x7f" and unicodedata.category(ch)[0] not in "CZ")
+        for ch in local
+    ):
+        return False
+    return len(local.encode("utf-8")) <= MAX_LOCAL
 
 
 @frozen
@@ -45,9 +60,8 @@ class Address:
         local, at, domain = raw.strip().lower().rpartition("@")
         if not at or not local:
             raise InvalidField(field_name, "must be a full address, local@domain")
-        if local != CATCH_ALL and (
-            not _LOCAL.match(local) or local.startswith(".") or local.endswith(".") or ".." in local
-        ):
+        local = unicodedata.normalize("NFC", local)  # one form, however the client typed it
+        if local != CATCH_ALL and not _valid_local(local):
             raise InvalidField(field_name, f"{local!r} is not a valid local part")
         return cls(local, DomainName.parse(domain, field_name=field_name))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -106,7 +105,7 @@ def _body(work: Work, parsed: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
     if work.webhook.payload_template:
         view = payload.template_view(data, timezone=work.timezone)
         return templates.render(work.webhook.payload_template, view).encode("utf-8"), data
-    return json.dumps(data, ensure_ascii=False).encode("utf-8"), data
+    return payload.encode(data), data
 
 
 def _headers(work: Work, body: bytes, config: DeliveryConfig, now: datetime) -> dict[str, str]:
