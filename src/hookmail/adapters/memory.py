@@ -19,10 +19,17 @@ from hookmail.core.deliveries import DeliveryLog
 from hookmail.core.domains import Domain, DomainName
 from hookmail.core.errors import AddressTaken, DomainTaken, EmailTaken, InvalidField, InvalidToken
 from hookmail.core.mail import DeliveryJob, DkimResult, InboundMessage, JobStatus, SpfOutcome
+from hookmail.core.messages import (
+    HEAD_BYTES,
+    MessageStatus,
+    MessageSummary,
+    status_of,
+    subject_of,
+)
 from hookmail.core.ports import AccessClaims, DnsFailure, HttpOutcome, Route
 from hookmail.core.smtp_policies import SmtpPolicy
 from hookmail.core.tokens import IssuedToken, TokenKind
-from hookmail.core.webhooks import Webhook
+from hookmail.core.webhooks import FAILING, Webhook
 
 
 @define
@@ -310,6 +317,30 @@ class InMemoryWebhooks:
     def delete(self, webhook_id: UUID) -> None:
         self._state.drop_webhooks({webhook_id})
 
+    def mark_failing(self, webhook_id: UUID, since: datetime) -> None:
+        found = self._state.webhooks.get(webhook_id)
+        if found is not None and found.failing_since is None:
+            self._state.webhooks[webhook_id] = evolve(found, failing_since=since)
+
+    def mark_healthy(self, webhook_id: UUID) -> None:
+        found = self._state.webhooks.get(webhook_id)
+        if found is not None and found.failing_since is not None:
+            self._state.webhooks[webhook_id] = evolve(found, failing_since=None)
+
+    def disable_failing(self, webhook_id: UUID, *, failing_before: datetime, now: datetime) -> bool:
+        found = self._state.webhooks.get(webhook_id)
+        if (
+            found is None
+            or not found.active
+            or found.failing_since is None
+            or not found.failing_since < failing_before
+        ):
+            return False
+        self._state.webhooks[webhook_id] = evolve(
+            found, active=False, disabled_reason=FAILING, updated_at=now
+        )
+        return True
+
 
 class InMemoryDeliveryLogs:
     def __init__(self, state: _State) -> None:
@@ -351,6 +382,43 @@ class InMemoryMessages:
 
     def get_many(self, message_ids: set[UUID]) -> dict[UUID, InboundMessage]:
         return {i: m for i, m in self._state.messages.items() if i in message_ids}
+
+    def page_of_account(
+        self,
+        account_id: UUID,
+        *,
+        webhook_id: UUID | None,
+        status: MessageStatus | None,
+        offset: int,
+        limit: int,
+    ) -> list[UUID]:
+        mine: dict[UUID, list[DeliveryJob]] = {}
+        for job in self._state.jobs.values():
+            if job.account_id == account_id:
+                mine.setdefault(job.message_id, []).append(job)
+        found = {
+            (jobs[0].created_at, message_id)
+            for message_id, jobs in mine.items()
+            if (webhook_id is None or any(j.webhook_id == webhook_id for j in jobs))
+            and (status is None or status_of(tuple(jobs)) is status)
+        }
+        ordered = sorted(found, reverse=True)
+        return [message_id for _, message_id in ordered[offset : offset + limit]]
+
+    def summaries(self, message_ids: set[UUID]) -> dict[UUID, MessageSummary]:
+        return {
+            m.id: MessageSummary(
+                id=m.id,
+                received_at=m.received_at,
+                mail_from=m.envelope.mail_from,
+                envelope_rcpt_to=m.envelope.rcpt_to,
+                message_id=m.message_id,
+                subject=subject_of(m.raw[:HEAD_BYTES]),
+                size=m.size,
+            )
+            for m in self._state.messages.values()
+            if m.id in message_ids
+        }
 
 
 class InMemoryJobs:
@@ -398,6 +466,48 @@ class InMemoryJobs:
 
     def pending(self) -> int:
         return sum(1 for j in self._state.jobs.values() if j.status == JobStatus.PENDING)
+
+    def of_messages(self, account_id: UUID, message_ids: set[UUID]) -> list[DeliveryJob]:
+        return sorted(
+            (
+                j
+                for j in self._state.jobs.values()
+                if j.account_id == account_id and j.message_id in message_ids
+            ),
+            key=lambda j: (j.created_at, j.id),
+        )
+
+    def replayable(
+        self,
+        webhook_id: UUID,
+        *,
+        since: datetime,
+        until: datetime,
+        statuses: frozenset[JobStatus],
+        after: tuple[datetime, UUID] | None,
+        limit: int,
+    ) -> list[DeliveryJob]:
+        found = sorted(
+            (
+                j
+                for j in self._state.jobs.values()
+                if j.webhook_id == webhook_id
+                and since <= j.created_at <= until
+                and j.status in statuses
+                and (after is None or (j.created_at, j.id) > after)
+            ),
+            key=lambda j: (j.created_at, j.id),
+        )
+        return found[:limit]
+
+    def requeue(self, job_ids: list[UUID], *, now: datetime) -> int:
+        count = 0
+        for job_id in job_ids:
+            job = self._state.jobs.get(job_id)
+            if job is not None and job.status != JobStatus.PENDING:
+                self._state.jobs[job_id] = job.replayed(now)
+                count += 1
+        return count
 
 
 class InMemoryTokens:

@@ -140,3 +140,8 @@ class WebhookNotFound(NotFound):
 class DeliveryLogNotFound(NotFound):
     def __init__(self) -> None:
         super().__init__("delivery log entry not found")
+
+
+class MessageNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("message not found")

@@ -14,7 +14,8 @@ from attrs import frozen
 from hookmail.core.accounts import Account
 from hookmail.core.deliveries import DeliveryLog
 from hookmail.core.domains import Domain, DomainName
-from hookmail.core.mail import DeliveryJob, DkimResult, InboundMessage, SpfOutcome
+from hookmail.core.mail import DeliveryJob, DkimResult, InboundMessage, JobStatus, SpfOutcome
+from hookmail.core.messages import MessageStatus, MessageSummary
 from hookmail.core.smtp_policies import SmtpPolicy
 from hookmail.core.tokens import IssuedToken, TokenKind
 from hookmail.core.webhooks import Webhook
@@ -214,6 +215,20 @@ class WebhookRepository(Protocol):
         """Delete the webhook and its delivery logs."""
         ...
 
+    def mark_failing(self, webhook_id: UUID, since: datetime) -> None:
+        """Set `failing_since` to `since` unless it is set already."""
+        ...
+
+    def mark_healthy(self, webhook_id: UUID) -> None:
+        """Clear `failing_since` (a delivery succeeded)."""
+        ...
+
+    def disable_failing(self, webhook_id: UUID, *, failing_before: datetime, now: datetime) -> bool:
+        """Make the webhook inactive with `disabled_reason` "failing" if it is active and
+        has been failing since before `failing_before`. True only for the one call that
+        disabled it (so its owner is told once, however many workers saw it fail)."""
+        ...
+
 
 class DeliveryLogRepository(Protocol):
     def add(self, log: DeliveryLog) -> None: ...
@@ -245,6 +260,24 @@ class MessageRepository(Protocol):
         """The messages that exist among `message_ids`, by id (one query, not one each)."""
         ...
 
+    def page_of_account(
+        self,
+        account_id: UUID,
+        *,
+        webhook_id: UUID | None,
+        status: MessageStatus | None,
+        offset: int,
+        limit: int,
+    ) -> list[UUID]:
+        """The ids of the messages the account has deliveries of (only those to
+        `webhook_id` when given; only those whose status as the account sees it is
+        `status` when given), newest first, one page. Never counts the whole set."""
+        ...
+
+    def summaries(self, message_ids: set[UUID]) -> dict[UUID, MessageSummary]:
+        """What the list shows of the messages among `message_ids` (bodies are not read)."""
+        ...
+
 
 class JobRepository(Protocol):
     def add(self, job: DeliveryJob) -> None: ...
@@ -269,6 +302,31 @@ class JobRepository(Protocol):
 
     def pending(self) -> int:
         """How many jobs wait for delivery (the queue depth)."""
+        ...
+
+    def of_messages(self, account_id: UUID, message_ids: set[UUID]) -> list[DeliveryJob]:
+        """The account's jobs of those messages (no other account's), in creation order."""
+        ...
+
+    def replayable(
+        self,
+        webhook_id: UUID,
+        *,
+        since: datetime,
+        until: datetime,
+        statuses: frozenset[JobStatus],
+        after: tuple[datetime, UUID] | None,
+        limit: int,
+    ) -> list[DeliveryJob]:
+        """Up to `limit` of the webhook's jobs in one of `statuses` whose message was received
+        in [since, until], ordered by (created_at, id) and strictly after `after` when given:
+        one batch of a window replay, read by keyset so each batch costs the same."""
+        ...
+
+    def requeue(self, job_ids: list[UUID], *, now: datetime) -> int:
+        """Queue those jobs that are not pending for an attempt at `now` with a fresh retry
+        schedule (see DeliveryJob.replayed); how many were. Pending ones are left as they are,
+        so a replay never doubles a delivery."""
         ...
 
 

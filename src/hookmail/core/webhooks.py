@@ -8,6 +8,7 @@ import secrets
 import unicodedata
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import TypeVar
 from urllib.parse import urlsplit
 from uuid import UUID, uuid4
@@ -149,6 +150,21 @@ def check_template(raw: str) -> str:
     return raw
 
 
+class DeliveryMode(StrEnum):
+    QUEUE = "queue"  # accept the mail, then deliver from the queue
+    SYNC = "sync"  # the SMTP session makes the first attempt before it answers DATA (§6.4)
+
+
+def check_delivery_mode(raw: str) -> DeliveryMode:
+    try:
+        return DeliveryMode(raw)
+    except ValueError:
+        raise InvalidField("delivery_mode", "must be queue or sync") from None
+
+
+FAILING = "failing"  # disabled_reason of a webhook hookmail paused after failing too long
+
+
 def check_rate_limit(value: int) -> int:
     if not 0 <= value <= MAX_RATE_LIMIT:
         raise InvalidField("rate_limit", f"must be 0 (unlimited) to {MAX_RATE_LIMIT}")
@@ -170,6 +186,9 @@ class Webhook:
     rate_limit: int = 0
     active: bool = True
     smtp_security_policy_id: UUID | None = None
+    delivery_mode: DeliveryMode = DeliveryMode.QUEUE
+    failing_since: datetime | None = None  # first failed attempt after the last success
+    disabled_reason: str | None = None  # FAILING when hookmail, not the owner, paused it
     created_at: datetime
     updated_at: datetime
 

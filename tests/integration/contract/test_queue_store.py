@@ -62,6 +62,7 @@ def _enqueue(uow: UnitOfWork, webhook: Webhook, count: int, **job: object) -> li
             made = DeliveryJob.new(
                 message_id=message.id,
                 webhook_id=webhook.id,
+                account_id=webhook.account_id,
                 recipients=("in@example.com",),
                 now=NOW + timedelta(seconds=n),
             )

@@ -168,7 +168,9 @@ def attempt(
     )
     finished = clock.now()
     attempts = work.job.attempts + 1
-    job_status, log_status, due = _outcome_status(outcome, attempts, config, finished)
+    # the schedule counts from its (re)start: a replayed job gets the whole schedule again
+    this_schedule = attempts - work.job.schedule_start
+    job_status, log_status, due = _outcome_status(outcome, this_schedule, config, finished)
     error = outcome.error
     if error is None and not 200 <= outcome.http_status < 300:
         error = f"HTTP {outcome.http_status}"

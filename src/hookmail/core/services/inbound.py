@@ -188,11 +188,13 @@ def prepare_message(
         raw=received + raw, envelope=envelope, auth=auth, now=now, message_id=message_id_of(raw)
     )
     by_webhook: dict[UUID, list[str]] = {}
+    owners: dict[UUID, UUID] = {}
     refusals: dict[UUID, DeliveryLog] = {}
     for item in accepted:
         reason = sender_policy.refusal_after_data(item.policy, auth.dkim)
         if reason is None:
             by_webhook.setdefault(item.webhook.id, []).append(item.recipient)
+            owners[item.webhook.id] = item.webhook.account_id
         elif item.webhook.id not in refusals:
             refusals[item.webhook.id] = _refusal_log(
                 item.webhook,
@@ -203,7 +205,11 @@ def prepare_message(
             )
     jobs = tuple(
         DeliveryJob.new(
-            message_id=message.id, webhook_id=webhook_id, recipients=tuple(recipients), now=now
+            message_id=message.id,
+            webhook_id=webhook_id,
+            account_id=owners[webhook_id],
+            recipients=tuple(recipients),
+            now=now,
         )
         for webhook_id, recipients in by_webhook.items()
     )

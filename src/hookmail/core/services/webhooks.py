@@ -15,6 +15,7 @@ from hookmail.core.ports import Clock, UnitOfWork
 from hookmail.core.webhooks import (
     Address,
     Webhook,
+    check_delivery_mode,
     check_headers,
     check_rate_limit,
     check_secret,
@@ -37,6 +38,7 @@ class WebhookInput:
     active: bool | None = None
     smtp_security_policy_id: UUID | None = None
     clear_security_policy: bool = False
+    delivery_mode: str | None = None
 
 
 def _usable_domain(uow: UnitOfWork, account_id: UUID, address: Address) -> Domain:
@@ -64,6 +66,11 @@ def _changes(uow: UnitOfWork, account_id: UUID, given: WebhookInput) -> dict[str
         changes["rate_limit"] = check_rate_limit(given.rate_limit)
     if given.active is not None:
         changes["active"] = given.active
+        if given.active:  # resuming: held deliveries go out, the failing clock starts anew
+            changes["failing_since"] = None
+            changes["disabled_reason"] = None
+    if given.delivery_mode is not None:
+        changes["delivery_mode"] = check_delivery_mode(given.delivery_mode)
     if given.clear_security_policy and given.smtp_security_policy_id is not None:
         raise InvalidField(
             "clear_security_policy", "can't be combined with smtp_security_policy_id"

@@ -51,6 +51,8 @@ class Operation:
     query: type | None = None  # an attrs class whose fields are the query parameters
     errors: tuple[int, ...] = ()
     tag: str | None = None  # else the resource's `tag`, its module's `TAG`, its module's name
+    media_type: str = "application/json"  # of the success response (`bytes` for a raw body)
+    body_required: bool = True
 
 
 def operation(
@@ -63,6 +65,8 @@ def operation(
     query: type | None = None,
     errors: Iterable[int] = (),
     tag: str | None = None,
+    media_type: str = "application/json",
+    body_required: bool = True,
 ) -> Callable[[R], R]:
     """Declare a responder's operation for the document (see docs/architecture.md)."""
     declared = Operation(
@@ -74,6 +78,8 @@ def operation(
         query=query,
         errors=tuple(errors),
         tag=tag,
+        media_type=media_type,
+        body_required=body_required,
     )
 
     def mark(responder: R) -> R:
@@ -145,6 +151,7 @@ _SCALARS: Mapping[Any, Json] = {
     float: {"type": "number"},
     UUID: {"type": "string", "format": "uuid"},
     datetime: {"type": "string", "format": "date-time"},
+    bytes: {"type": "string"},  # a raw body, in the operation's media type
 }
 
 _CONVERTERS: Mapping[str, Json] = {
@@ -199,7 +206,7 @@ def _operation(resource: object, responder: Any, template: str, schemas: Schemas
     secured = not getattr(responder, "__hookmail_public__", False)
     ok: Json = {"description": declared.summary}
     if declared.response is not None:
-        ok["content"] = _json(schemas.of(declared.response))
+        ok["content"] = {declared.media_type: {"schema": schemas.of(declared.response)}}
     errors = set(declared.errors) | ({401} if secured else set())
     errors |= {400, 413, 422} if declared.body is not None else set()
     errors |= {422} if declared.query is not None else set()
@@ -224,7 +231,10 @@ def _operation(resource: object, responder: Any, template: str, schemas: Schemas
         "security": [{"bearer": []}] if secured else [],
     }
     if declared.body is not None:
-        result["requestBody"] = {"required": True, "content": _json(schemas.of(declared.body))}
+        result["requestBody"] = {
+            "required": declared.body_required,
+            "content": _json(schemas.of(declared.body)),
+        }
     if parameters:
         result["parameters"] = parameters
     return result

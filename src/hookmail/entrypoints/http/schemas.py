@@ -13,12 +13,14 @@ from cattrs.preconf.json import make_converter
 from hookmail.core.accounts import Account
 from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
 from hookmail.core.domains import Domain
+from hookmail.core.mail import JobStatus
+from hookmail.core.messages import AccountMessage, MessageStatus
 from hookmail.core.paging import MAX_PAGE_SIZE
 from hookmail.core.services.sessions import Session, TotpChallenge
 from hookmail.core.services.smtp_policies import PolicyInput
 from hookmail.core.services.webhooks import WebhookInput
 from hookmail.core.smtp_policies import SmtpPolicy, format_credentials, format_networks
-from hookmail.core.webhooks import MAX_HEADERS, MAX_RATE_LIMIT, Webhook
+from hookmail.core.webhooks import FAILING, MAX_HEADERS, MAX_RATE_LIMIT, DeliveryMode, Webhook
 
 T = TypeVar("T")
 
@@ -159,6 +161,9 @@ class _WebhookFields(WebhookInput):
     rate_limit: int | None = field(
         default=None, metadata={"schema": {"minimum": 0, "maximum": MAX_RATE_LIMIT}}
     )
+    delivery_mode: str | None = field(
+        default=None, metadata={"schema": {"enum": [*(m.value for m in DeliveryMode), None]}}
+    )
 
 
 @frozen(kw_only=True)
@@ -283,6 +288,10 @@ class WebhookResponse:
     rate_limit: int
     active: bool
     smtp_security_policy_id: UUID | None
+    delivery_mode: DeliveryMode
+    failing_since: datetime | None  # first failed attempt after the last success
+    # "failing" when hookmail disabled it (§6.3); null when healthy or paused by its owner
+    disabled_reason: str | None = field(metadata={"schema": {"enum": [FAILING, None]}})
     created_at: datetime
     updated_at: datetime
 
@@ -298,6 +307,9 @@ class WebhookResponse:
             rate_limit=webhook.rate_limit,
             active=webhook.active,
             smtp_security_policy_id=webhook.smtp_security_policy_id,
+            delivery_mode=webhook.delivery_mode,
+            failing_since=webhook.failing_since,
+            disabled_reason=webhook.disabled_reason,
             created_at=webhook.created_at,
             updated_at=webhook.updated_at,
         )
@@ -367,3 +379,103 @@ class SetupTOTPResponse:
 @frozen
 class BackupCodesResponse:
     backup_codes: list[str]
+
+
+# -- messages and replay (SPEC §6.1, §6.2) ---------------------------------------------
+
+
+@frozen
+class MessageQuery:
+    page: int | None = field(
+        default=None, metadata={"doc": "Page number (1-based)", "schema": {"minimum": 1}}
+    )
+    page_size: int | None = field(
+        default=None,
+        metadata={
+            "doc": "Number of results per page",
+            "schema": {"minimum": 1, "maximum": MAX_PAGE_SIZE},
+        },
+    )
+    status: str | None = field(
+        default=None,
+        metadata={
+            "doc": "Only messages with this status",
+            "schema": {"enum": [s.value for s in MessageStatus]},
+        },
+    )
+    webhook_id: str | None = field(
+        default=None,
+        metadata={"doc": "Only messages delivered to this webhook", "schema": {"format": "uuid"}},
+    )
+
+
+@frozen
+class MessageDeliveryResponse:
+    """One of the account's deliveries of the message; `event_id` is its `webhook-id`."""
+
+    webhook_id: UUID
+    event_id: str
+    status: JobStatus
+    attempts: int
+    next_attempt_at: datetime | None
+
+
+@frozen
+class MessageResponse:
+    """A received message as the account sees it: its own recipients and deliveries only."""
+
+    id: UUID
+    received_at: datetime
+    mail_from: str
+    rcpt_to: list[str]
+    message_id: str
+    subject: str
+    size: int
+    status: MessageStatus
+    deliveries: list[MessageDeliveryResponse]
+
+    @classmethod
+    def of(cls, message: AccountMessage) -> MessageResponse:
+        summary = message.summary
+        return cls(
+            id=summary.id,
+            received_at=summary.received_at,
+            mail_from=summary.mail_from,
+            rcpt_to=message.rcpt_to,
+            message_id=summary.message_id,
+            subject=summary.subject,
+            size=summary.size,
+            status=message.status,
+            deliveries=[
+                MessageDeliveryResponse(
+                    webhook_id=d.webhook_id,
+                    event_id=d.event_id,
+                    status=d.status,
+                    attempts=d.attempts,
+                    next_attempt_at=d.next_attempt_at if d.status is JobStatus.PENDING else None,
+                )
+                for d in message.deliveries
+            ],
+        )
+
+
+@frozen
+class ReplayMessageRequest:
+    """Optional: only the delivery to this webhook."""
+
+    webhook_id: UUID | None = None
+
+
+@frozen
+class ReplayWebhookRequest:
+    """The deliveries whose message was received in [since, until]; `until` defaults to now,
+    `status` to `failed`."""
+
+    since: str = field(metadata={"schema": {"format": "date-time"}})
+    until: str | None = field(default=None, metadata={"schema": {"format": "date-time"}})
+    status: str | None = field(default=None, metadata={"schema": {"enum": ["failed", "all", None]}})
+
+
+@frozen
+class ReplayResponse:
+    replayed: int
