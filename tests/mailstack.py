@@ -50,7 +50,10 @@ class MailStack:
 
 
 @contextmanager
-def mail_stack(engine: Engine, dns: DnsServer, **overrides: Any) -> Iterator[MailStack]:
+def mail_stack(
+    engine: Engine, dns: DnsServer, *, deliver: bool = True, **overrides: Any
+) -> Iterator[MailStack]:
+    """Running until the block ends; without a delivery worker when not `deliver`."""
     values: dict[str, Any] = {
         "smtp_port": free_port(),
         "smtp_hostname": "mx.hookmail.test",
@@ -77,11 +80,13 @@ def mail_stack(engine: Engine, dns: DnsServer, **overrides: Any) -> Iterator[Mai
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     controller = smtp_controller(container)
     controller.start()
-    thread.start()
+    if deliver:
+        thread.start()
     try:
         yield MailStack(api, settings, container)
     finally:
         controller.stop()
         controller.handler.close()
         stop.set()
-        thread.join(timeout=30)
+        if deliver:
+            thread.join(timeout=30)
