@@ -75,6 +75,7 @@ def mail_stack(
         container.transport(),
         container.delivery_config(),
         idle_wait=0.02,
+        health=container.health(),
     )
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)

@@ -446,6 +446,8 @@ class InMemoryJobs:
                 if j.status == JobStatus.PENDING
                 and j.next_attempt_at <= now
                 and (j.claimed_until is None or j.claimed_until < now)
+                and (hook := self._state.webhooks.get(j.webhook_id)) is not None
+                and hook.active  # an inactive webhook's jobs wait (§6.3)
             ),
             key=lambda j: j.next_attempt_at,
         )[:limit]

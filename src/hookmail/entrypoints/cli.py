@@ -105,7 +105,11 @@ def _run_deliver(settings: Settings) -> None:
     stop = _stop_on_signals()
     container = _container(settings)
     worker = DeliveryWorker(
-        container.uow, container.clock(), container.transport(), container.delivery_config()
+        container.uow,
+        container.clock(),
+        container.transport(),
+        container.delivery_config(),
+        health=container.health(),
     )
     log.info("delivery worker started")
     worker.run(stop)

@@ -22,6 +22,7 @@ from hookmail.adapters.sql.uow import SqlUnitOfWork
 from hookmail.core.config import shared_secret_key
 from hookmail.core.ports import Mailer, UnitOfWork
 from hookmail.core.services.delivery import DeliveryConfig
+from hookmail.core.services.webhook_health import HealthPolicy
 from hookmail.core.throttle import Limit, Limits
 from hookmail.entrypoints.settings import Settings
 
@@ -52,6 +53,14 @@ def delivery_config_from(settings: Settings) -> DeliveryConfig:
     )
 
 
+def health_from(settings: Settings, mailer: Mailer) -> HealthPolicy:
+    return HealthPolicy(
+        disable_after=timedelta(seconds=settings.disable_after),
+        mailer=mailer,
+        public_url=settings.public_url,
+    )
+
+
 def access_tokens_from(settings: Settings, uow: UnitOfWork) -> JwtAccessTokens:
     """HOOKMAIL_SECRET_KEY, or the key made once and kept in the store for every worker."""
     key = settings.secret_key or shared_secret_key(uow)
@@ -76,4 +85,5 @@ class Container(containers.DeclarativeContainer):
         PinnedHttpTransport, allow_private=settings.provided.allow_private_targets
     )
     delivery_config = providers.Singleton(delivery_config_from, settings)
+    health = providers.Singleton(health_from, settings, mailer)
     access_tokens = providers.Singleton(access_tokens_from, settings, uow)

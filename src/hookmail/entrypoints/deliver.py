@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from hookmail.core.ports import Clock, UnitOfWork, WebhookTransport
 from hookmail.core.services import delivery
 from hookmail.core.services.delivery import DeliveryConfig, ParsedMessages, Work
+from hookmail.core.services.webhook_health import HealthPolicy
 
 log = logging.getLogger("hookmail.deliver")
 
@@ -30,8 +31,10 @@ class DeliveryWorker:
         batch: int = 64,
         idle_wait: float = 0.1,
         registry: CollectorRegistry | None = None,
+        health: HealthPolicy | None = None,
     ) -> None:
         self._uow = uow
+        self._health = health
         self._clock = clock
         self._transport = transport
         self._config = config
@@ -87,7 +90,7 @@ class DeliveryWorker:
                 except queue.Empty:
                     break
             try:
-                delivery.record(self._uow(), batch)
+                delivery.record(self._uow(), batch, self._health)
             except Exception:
                 log.exception(
                     "recording %d attempts failed; their jobs will be retried", len(batch)

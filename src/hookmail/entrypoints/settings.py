@@ -146,6 +146,8 @@ class Settings:
     login_window_seconds: int = 900
     signups_per_hour: int = 20
     reset_requests_per_hour: int = 20
+    disable_after: int = 432000  # seconds a webhook may fail without a success (§6.3)
+    sync_timeout: float = 30.0  # seconds an SMTP session waits for a sync webhook (§6.4)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -184,6 +186,8 @@ class Settings:
         read("LOGIN_WINDOW_SECONDS", _positive_int)
         read("SIGNUPS_PER_HOUR", _positive_int)
         read("RESET_REQUESTS_PER_HOUR", _positive_int)
+        read("DISABLE_AFTER", _positive_int)
+        read("SYNC_TIMEOUT", _positive_float)
         settings = cls(**values)  # type: ignore[arg-type]  # names and types checked above
         if (settings.tls_cert is None) != (settings.tls_key is None):
             raise SettingsError(f"{PREFIX}TLS_CERT and {PREFIX}TLS_KEY must be set together")

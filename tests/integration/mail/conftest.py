@@ -133,6 +133,7 @@ def pipeline(
             container.delivery_config(),
             idle_wait=0.02,
             registry=registry,
+            health=container.health(),
         )
         thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
         controller = smtp_controller(container, registry)

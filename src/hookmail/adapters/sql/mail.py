@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from hookmail.adapters.sql.rows import JobRow, MessageRow
+from hookmail.adapters.sql.rows import JobRow, MessageRow, WebhookRow
 from hookmail.core.mail import (
     AuthResults,
     DeliveryJob,
@@ -259,6 +259,7 @@ class SqlJobRepository:
                     JobRow.status == JobStatus.PENDING.value,
                     JobRow.next_attempt_at <= now,
                     or_(JobRow.claimed_until.is_(None), JobRow.claimed_until < now),
+                    JobRow.webhook_id.in_(select(WebhookRow.id).where(WebhookRow.active.is_(True))),
                 )
                 .order_by(JobRow.next_attempt_at)
                 .limit(limit)

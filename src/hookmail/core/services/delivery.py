@@ -15,6 +15,8 @@ from hookmail.core import payload, retry, signing, templates
 from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
 from hookmail.core.mail import DeliveryJob, InboundMessage, JobStatus
 from hookmail.core.ports import Clock, HttpOutcome, UnitOfWork, WebhookTransport
+from hookmail.core.services import webhook_health
+from hookmail.core.services.webhook_health import HealthPolicy
 from hookmail.core.webhooks import Webhook
 
 RATE_WINDOW = timedelta(seconds=60)
@@ -196,13 +198,18 @@ def attempt(
     return Attempt(work, log, job)
 
 
-def record(uow: UnitOfWork, attempts: list[Attempt]) -> None:
+def record(uow: UnitOfWork, attempts: list[Attempt], health: HealthPolicy | None = None) -> None:
     """Store the log rows and the jobs' next states of several attempts in one transaction.
-    A job deleted meanwhile (its webhook was) is skipped."""
+    A job deleted meanwhile (its webhook was) is skipped. With `health`, webhooks failing
+    too long are disabled and their owners told (see webhook_health)."""
     with uow:
+        recorded = []
         for done in attempts:
             if uow.jobs.get(done.job.id) is None:
                 continue
             uow.delivery_logs.add(done.log)
             uow.jobs.save(done.job)
+            recorded.append(done)
+        then = webhook_health.observe(uow, health, recorded) if health else lambda: None
         uow.commit()
+    then()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from hookmail.core.deliveries import Page
 from hookmail.core.errors import MessageNotFound
 from hookmail.core.mail import DeliveryJob
 from hookmail.core.messages import AccountMessage, MessageStatus
+from hookmail.core.paging import Page
 from hookmail.core.ports import UnitOfWork
 
 
@@ -35,6 +35,8 @@ def list_messages(
 ) -> list[AccountMessage]:
     """The account's accepted messages, newest first, one page. A webhook of another account
     matches nothing, like one that does not exist."""
+    if page.past_any_data:
+        return []
     with uow.reading():
         ids = uow.messages.page_of_account(
             account_id, webhook_id=webhook_id, status=status, offset=page.offset, limit=page.size
