@@ -15,6 +15,8 @@ from attrs import field, frozen
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from hookmail.core.services.delivery import DEFAULT_RETRY_SCHEDULE
+
 PREFIX = "HOOKMAIL_"
 T = TypeVar("T")
 
@@ -136,7 +138,7 @@ class Settings:
     public_domains: tuple[str, ...] = ()
     dns_nameservers: tuple[tuple[str, int], ...] = ()
     allow_private_targets: bool = False
-    retry_schedule: tuple[int, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+    retry_schedule: tuple[int, ...] = DEFAULT_RETRY_SCHEDULE
     delivery_timeout: float = 10.0
     max_message_bytes: int = 26214400
     mail_relay: str = "log"

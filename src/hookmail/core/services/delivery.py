@@ -11,6 +11,7 @@ from uuid import UUID
 
 from attrs import evolve, frozen
 
+from hookmail import __version__
 from hookmail.core import payload, retry, signing, templates
 from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
 from hookmail.core.mail import DeliveryJob, InboundMessage, JobStatus
@@ -20,13 +21,17 @@ from hookmail.core.services.webhook_health import HealthPolicy
 from hookmail.core.webhooks import Webhook
 
 RATE_WINDOW = timedelta(seconds=60)
+DEFAULT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
 
 
 @frozen(kw_only=True)
 class DeliveryConfig:
-    retry_schedule: tuple[int, ...]
-    timeout: float
-    user_agent: str
+    """How deliveries are made; the defaults are those of SPEC §2 (HOOKMAIL_RETRY_SCHEDULE,
+    HOOKMAIL_DELIVERY_TIMEOUT)."""
+
+    retry_schedule: tuple[int, ...] = DEFAULT_RETRY_SCHEDULE
+    timeout: float = 10.0
+    user_agent: str = f"hookmail/{__version__}"
 
 
 @frozen
@@ -128,6 +133,16 @@ def _headers(work: Work, body: bytes, config: DeliveryConfig, now: datetime) -> 
     return headers
 
 
+def build_request(
+    work: Work, parsed: dict[str, Any], config: DeliveryConfig, now: datetime
+) -> tuple[bytes, dict[str, str]]:
+    """The body and headers an attempt at `work` sends at `now` (`parsed`: the message's
+    fields, `payload.parse(work.message.raw)`). `hookmail.webhooks.signed_request` builds
+    receivers' test requests with this very function."""
+    body, _ = _body(work, parsed)
+    return body, _headers(work, body, config, now)
+
+
 def _outcome_status(
     outcome: HttpOutcome, attempts: int, config: DeliveryConfig, now: datetime
 ) -> tuple[JobStatus, DeliveryStatus, datetime | None]:
@@ -163,8 +178,7 @@ def attempt(
 ) -> Attempt:
     """POST once and work out what follows; nothing is stored yet (see record())."""
     started = clock.now()
-    body, _ = _body(work, parsed(work.message))
-    headers = _headers(work, body, config, started)
+    body, headers = build_request(work, parsed(work.message), config, started)
     outcome = transport.post(
         work.webhook.target_url, headers=headers, body=body, timeout=config.timeout
     )
