@@ -6,8 +6,10 @@ Each is small and observable; each passes the same contract suite as the real ad
 from __future__ import annotations
 
 import copy
+import logging
 import re
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Self
 from uuid import UUID
@@ -101,6 +103,17 @@ class RecordingMailer:
 
     def send(self, *, to: str, subject: str, body: str) -> None:
         self.sent.append(SentMail(to=to, subject=subject, body=body))
+
+
+class InlineBackground:
+    """Runs each task at once, on the caller's thread: what a test reads next is done.
+    A failure is logged, as the port promises, not raised."""
+
+    def submit(self, task: Callable[[], None]) -> None:
+        try:
+            task()
+        except Exception:
+            logging.getLogger("hookmail.background").exception("a background task failed")
 
 
 @define

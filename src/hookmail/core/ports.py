@@ -5,6 +5,7 @@ Adapters don't inherit from these; mypy proves conformance where they meet a typ
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol, Self
 from uuid import UUID
@@ -64,6 +65,13 @@ class AccessTokens(Protocol):
 class Mailer(Protocol):
     def send(self, *, to: str, subject: str, body: str) -> None:
         """Hand a plain-text mail over for sending; never raises for delivery problems."""
+        ...
+
+
+class Background(Protocol):
+    def submit(self, task: Callable[[], None]) -> None:
+        """Run `task` soon, off the caller's path, so the caller's answer can't depend on
+        what the task finds; a failure of the task is logged, never raised to the caller."""
         ...
 
 

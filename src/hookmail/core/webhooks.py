@@ -29,6 +29,8 @@ MAX_TEMPLATE = 64 * 1024
 MAX_RATE_LIMIT = 1_000_000
 SECRET_OVERLAP = timedelta(hours=24)
 CATCH_ALL = "*"
+# RFC 2142 role mailboxes: on a domain every account shares, nobody may take them
+ROLE_NAMES = frozenset({"postmaster", "abuse", "hostmaster", "webmaster", "security", "noc"})
 
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,100}$")  # RFC 9110 field-name
 _FORBIDDEN_HEADERS = {"host", "content-length", "transfer-encoding", "connection"}
@@ -69,6 +71,23 @@ class Address:
     @property
     def is_catch_all(self) -> bool:
         return self.local == CATCH_ALL
+
+    @property
+    def base(self) -> str:
+        """The local part without its `+tag`: the mailbox a tagged address reaches."""
+        return self.local.partition("+")[0]
+
+    def check_shareable(self) -> Address:
+        """Self, if an account may take it on a public domain (shared by every account):
+        never the catch-all, nor an RFC 2142 role name (with or without a `+tag`), so no
+        account takes mail meant for the domain or for others."""
+        if self.is_catch_all:
+            raise InvalidField("address", "a catch-all can't be created on a public domain")
+        if self.base in ROLE_NAMES:
+            raise InvalidField(
+                "address", f"{self.base!r} is reserved on a public domain (RFC 2142 role name)"
+            )
+        return self
 
     def __str__(self) -> str:
         return f"{self.local}@{self.domain.value}"

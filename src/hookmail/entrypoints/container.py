@@ -9,6 +9,7 @@ from dependency_injector import containers, providers
 
 from hookmail import __version__
 from hookmail.adapters.access_tokens import JwtAccessTokens
+from hookmail.adapters.background import ThreadBackground
 from hookmail.adapters.clock import SystemClock
 from hookmail.adapters.dns import DnspythonResolver
 from hookmail.adapters.emails import EmailValidatorSyntax
@@ -77,6 +78,7 @@ class Container(containers.DeclarativeContainer):
     hasher = providers.Singleton(Argon2PasswordHasher)
     emails = providers.Singleton(EmailValidatorSyntax)
     mailer = providers.Singleton(mailer_from, settings)
+    background = providers.Singleton(ThreadBackground)
     limits = providers.Singleton(limits_from, settings)
     dns = providers.Singleton(DnspythonResolver, settings.provided.dns_nameservers)
     spf = providers.Singleton(PyspfChecker, dns)

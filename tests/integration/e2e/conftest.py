@@ -10,7 +10,7 @@ import pytest
 from dependency_injector import providers
 from falcon import testing
 
-from hookmail.adapters.memory import FixedClock, RecordingMailer
+from hookmail.adapters.memory import FixedClock, InlineBackground, RecordingMailer
 from hookmail.adapters.passwords import Argon2PasswordHasher
 from hookmail.core.ports import UnitOfWork
 from hookmail.entrypoints.container import Container
@@ -96,6 +96,7 @@ def make_api(container: Container) -> Api:
     clock, mailer = FixedClock(), RecordingMailer()
     container.clock.override(providers.Object(clock))
     container.mailer.override(providers.Object(mailer))
+    container.background.override(providers.Object(InlineBackground()))
     container.hasher.override(providers.Object(Argon2PasswordHasher(time_cost=1, memory_cost=1024)))
     return Api(testing.TestClient(create_app(container)), clock, mailer, container.uow)
 

@@ -44,6 +44,8 @@ class WebhookInput:
 def _usable_domain(uow: UnitOfWork, account_id: UUID, address: Address) -> Domain:
     for domain in uow.domains.named(address.domain):
         if domain.usable_by(account_id):
+            if domain.is_public:
+                address.check_shareable()
             return domain
     raise InvalidField(
         "address", f"{address.domain} is not a verified domain of this account nor a public one"
@@ -129,6 +131,9 @@ def update_webhook(
         if given.secret is not None:
             webhook = webhook.with_secret(check_secret(given.secret), now)
         webhook = evolve(webhook, updated_at=now, **changes)
+        domain = uow.domains.get(webhook.domain_id)
+        if given.address is None and domain is not None and domain.is_public:
+            webhook.address.check_shareable()  # one made before the rule keeps no other change
         uow.webhooks.save(webhook)
         uow.commit()
     return webhook

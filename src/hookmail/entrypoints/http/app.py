@@ -60,7 +60,13 @@ def create_app(container: Container) -> WsgiApp:
     app.set_error_serializer(errors.serialize_http_error)
 
     reset = accounts.PasswordReset(
-        uow, clock, hasher, container.mailer(), limits, public_url=settings.public_url
+        uow,
+        clock,
+        hasher,
+        container.mailer(),
+        limits,
+        container.background(),
+        public_url=settings.public_url,
     )
     engine = container.engine()
     routes: list[tuple[str, object]] = [

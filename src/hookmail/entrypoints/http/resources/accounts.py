@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import falcon
 
-from hookmail.core.ports import Clock, EmailSyntax, Mailer, PasswordHasher
+from hookmail.core.ports import Background, Clock, EmailSyntax, Mailer, PasswordHasher
 from hookmail.core.services import accounts
 from hookmail.core.throttle import Limits
 from hookmail.entrypoints.http.auth import public
@@ -133,11 +133,13 @@ class PasswordReset:
         hasher: PasswordHasher,
         mailer: Mailer,
         limits: Limits,
+        background: Background,
         *,
         public_url: str,
     ) -> None:
         self._uow, self._clock, self._hasher = uow, clock, hasher
         self._mailer, self._limits, self._public_url = mailer, limits, public_url
+        self._background = background
 
     @public
     @operation(
@@ -154,6 +156,7 @@ class PasswordReset:
             self._clock,
             self._mailer,
             self._limits,
+            self._background,
             email=body.email,
             client=req.context.client,
             public_url=self._public_url,
