@@ -6,7 +6,7 @@ An email whose normal form another account already holds keeps its old form (and
 logged): no account is merged or lost.
 
 Revision ID: 0009
-Revises: 0003
+Revises: 0005
 """
 
 import logging
@@ -18,7 +18,7 @@ from hookmail.core.accounts import email_normal_form
 from hookmail.core.webhooks import CATCH_ALL, ROLE_NAMES
 
 revision = "0009"
-down_revision = "0003"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
