@@ -9,9 +9,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from hookmail._version import __version__
 
 __all__ = [
+    "Hookmail",
+    "Receipt",
+    "Sent",
     "WebhookVerificationError",
     "__version__",
     "sign",
@@ -20,6 +23,9 @@ __all__ = [
 ]
 
 _LAZY = {
+    "Hookmail": "hookmail.library",
+    "Receipt": "hookmail.library",
+    "Sent": "hookmail.library",
     "WebhookVerificationError": "hookmail.webhooks",
     "sign": "hookmail.webhooks",
     "signed_request": "hookmail.webhooks",
@@ -27,6 +33,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from hookmail.library import Hookmail, Receipt, Sent
     from hookmail.webhooks import WebhookVerificationError, sign, signed_request, verify
 
 

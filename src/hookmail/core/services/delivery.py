@@ -11,7 +11,7 @@ from uuid import UUID
 
 from attrs import evolve, frozen
 
-from hookmail import __version__
+from hookmail._version import __version__
 from hookmail.core import payload, retry, signing, templates
 from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
 from hookmail.core.mail import DeliveryJob, InboundMessage, JobStatus
@@ -227,3 +227,23 @@ def record(uow: UnitOfWork, attempts: list[Attempt], health: HealthPolicy | None
         then = webhook_health.observe(uow, health, recorded) if health else lambda: None
         uow.commit()
     then()
+
+
+def deliver_due(
+    uow: UnitOfWork,
+    clock: Clock,
+    transport: WebhookTransport,
+    config: DeliveryConfig,
+    *,
+    limit: int = 100,
+    health: HealthPolicy | None = None,
+) -> list[Attempt]:
+    """One delivery pass, one attempt after another: claim what is due (rate limits held),
+    POST each, record them. The delivery worker runs the same steps on threads."""
+    parsed = ParsedMessages()
+    done = [
+        attempt(clock, transport, config, work=work, parsed=parsed)
+        for work in claim(uow, clock, config, limit=limit)
+    ]
+    record(uow, done, health)
+    return done
