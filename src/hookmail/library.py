@@ -19,6 +19,7 @@ from hookmail.core.accounts import Account
 from hookmail.core.deliveries import DeliveryLog
 from hookmail.core.ports import (
     Clock,
+    CredentialHasher,
     DkimVerifier,
     EmailSyntax,
     HttpOutcome,
@@ -27,7 +28,7 @@ from hookmail.core.ports import (
     UnitOfWork,
     WebhookTransport,
 )
-from hookmail.core.services import accounts, delivery, inbound, smtp_policies, webhooks
+from hookmail.core.services import accounts, delivery, inbound, smtp_auth, smtp_policies, webhooks
 from hookmail.core.services.delivery import DeliveryConfig
 from hookmail.core.services.domains import sync_public_domains
 from hookmail.core.services.inbound import Receipt
@@ -76,6 +77,7 @@ class Hookmail:
         uow: Callable[[], UnitOfWork],
         clock: Clock,
         hasher: PasswordHasher,
+        credential_hasher: CredentialHasher,
         emails: EmailSyntax,
         spf: SpfChecker,
         dkim: DkimVerifier,
@@ -91,6 +93,7 @@ class Hookmail:
         self.clock = clock
         self.transport = transport  # deliver_due's, unless it is given another
         self._hasher, self._emails, self._spf, self._dkim = hasher, emails, spf, dkim
+        self._credential_hasher = credential_hasher
         self._limits = limits or Limits()
         self._config = delivery_config or DeliveryConfig()
         self._health, self._hostname, self._close = health, hostname, close
@@ -111,6 +114,7 @@ class Hookmail:
         from hookmail.adapters.memory import (
             InMemoryUnitOfWork,
             PermissiveEmailSyntax,
+            PlainCredentialHasher,
             PlainPasswordHasher,
             RecordingTransport,
             StubDkim,
@@ -122,6 +126,7 @@ class Hookmail:
             uow=lambda: store,
             clock=clock or SystemClock(),
             hasher=PlainPasswordHasher(),
+            credential_hasher=PlainCredentialHasher(),
             emails=PermissiveEmailSyntax(),
             spf=StubSpf(),
             dkim=StubDkim(),
@@ -165,6 +170,7 @@ class Hookmail:
             uow=container.uow,
             clock=container.clock(),
             hasher=container.hasher(),
+            credential_hasher=container.credential_hasher(),
             emails=container.emails(),
             spf=container.spf(),
             dkim=container.dkim(),
@@ -213,7 +219,11 @@ class Hookmail:
     def create_policy(self, account: Account, **fields: Any) -> SmtpPolicy:
         """An SMTP security policy with the API's fields (`name`, `allowed_source_ips`, …)."""
         return smtp_policies.create_policy(
-            self.uow(), self.clock, self._hasher, account_id=account.id, given=PolicyInput(**fields)
+            self.uow(),
+            self.clock,
+            self._credential_hasher,
+            account_id=account.id,
+            given=PolicyInput(**fields),
         )
 
     # -- mail in, webhooks out -----------------------------------------------------------
@@ -231,13 +241,22 @@ class Hookmail:
     ) -> Receipt:
         """The whole inbound path without SMTP: routing, each webhook's security policy, the
         `Received` header, the durable store. `smtp_user`/`smtp_password` stand for an SMTP
-        AUTH login (policies that require it). The receipt says which recipients were
-        accepted, and which refused and why (`receipt.refused[address].reason`)."""
+        AUTH login (policies that require it), checked as SMTP AUTH checks it, failure limits
+        included. The receipt says which recipients were accepted, and which refused and why
+        (`receipt.refused[address].reason`)."""
         authenticated: set[Any] = set()
         if smtp_user is not None and smtp_password is not None:
-            authenticated = inbound.smtp_login(
-                self.uow(), self._hasher, user=smtp_user, password=smtp_password
+            login = smtp_auth.authenticate(
+                self.uow(),
+                self.clock,
+                self._credential_hasher,
+                self._limits.failures,
+                user=smtp_user,
+                password=smtp_password,
+                client=remote_ip,
             )
+            if isinstance(login, smtp_auth.LoggedIn):
+                authenticated = set(login.policies)
         return inbound.receive(
             self.uow(),
             self.clock,

@@ -29,7 +29,7 @@ from hookmail.core.messages import (
     subject_of,
 )
 from hookmail.core.ports import AccessClaims, DnsFailure, HttpOutcome, Route
-from hookmail.core.smtp_policies import SmtpPolicy
+from hookmail.core.smtp_policies import Credential, SmtpPolicy, StoredLogin
 from hookmail.core.tokens import IssuedToken, TokenKind
 from hookmail.core.webhooks import FAILING, Webhook
 
@@ -56,6 +56,21 @@ class PlainPasswordHasher:
 
     def burn(self, secret: str) -> None:
         return None
+
+
+class PlainCredentialHasher:
+    """Not a hash either: `keyed$<user>$<password>`, deterministic like the real one. It
+    also verifies PlainPasswordHasher's `plain$<password>`, the stand-in for credentials
+    stored before keyed salts."""
+
+    def hash(self, user: str, password: str) -> str:
+        return f"{self.keyed_prefix(user)}{password}"
+
+    def keyed_prefix(self, user: str) -> str:
+        return f"keyed${user}$"
+
+    def verify(self, user: str, password: str, hashed: str) -> bool:
+        return hashed in {self.hash(user, password), f"plain${password}"}
 
 
 class PermissiveEmailSyntax:
@@ -271,12 +286,24 @@ class InMemoryPolicies:
     def save(self, policy: SmtpPolicy) -> None:
         self._state.policies[policy.id] = policy
 
-    def with_credential_user(self, user: str) -> list[SmtpPolicy]:
+    def logins(self, user: str, *, digest: str, keyed_prefix: str) -> list[StoredLogin]:
         return [
-            p
+            StoredLogin(p.id, c.user, c.password_hash)
             for p in self._state.policies.values()
-            if any(c.user == user for c in p.smtp_credentials)
+            for c in p.smtp_credentials
+            if c.user == user
+            and (c.password_hash == digest or not c.password_hash.startswith(keyed_prefix))
         ]
+
+    def rehash(self, policy_id: UUID, user: str, *, old: str, new: str) -> None:
+        policy = self._state.policies.get(policy_id)
+        if policy is None:
+            return
+        credentials = tuple(
+            Credential(c.user, new) if (c.user, c.password_hash) == (user, old) else c
+            for c in policy.smtp_credentials
+        )
+        self._state.policies[policy_id] = evolve(policy, smtp_credentials=credentials)
 
     def delete(self, policy_id: UUID) -> None:
         self._state.policies.pop(policy_id, None)

@@ -17,7 +17,7 @@ from hookmail.core.deliveries import DeliveryLog
 from hookmail.core.domains import Domain, DomainName
 from hookmail.core.mail import DeliveryJob, DkimResult, InboundMessage, JobStatus, SpfOutcome
 from hookmail.core.messages import MessageStatus, MessageSummary
-from hookmail.core.smtp_policies import SmtpPolicy
+from hookmail.core.smtp_policies import SmtpPolicy, StoredLogin
 from hookmail.core.tokens import IssuedToken, TokenKind
 from hookmail.core.webhooks import Webhook
 
@@ -37,6 +37,27 @@ class PasswordHasher(Protocol):
 
     def burn(self, secret: str) -> None:
         """Spend the time one verify() costs, so a missing user looks like a wrong password."""
+        ...
+
+
+class CredentialHasher(Protocol):
+    """Hashes SMTP credentials so that one computation finds a password among every
+    credential sharing its user name, however many accounts use that name
+    (docs/architecture.md, "SMTP AUTH")."""
+
+    def hash(self, user: str, password: str) -> str:
+        """The stored form. Deterministic: the salt is derived from a key kept in the store
+        and `user`, so equal pairs give equal strings and a login is found by equality."""
+        ...
+
+    def keyed_prefix(self, user: str) -> str:
+        """What every hash() of `user` begins with (the parameters and the derived salt)."""
+        ...
+
+    def verify(self, user: str, password: str, hashed: str) -> bool:
+        """Whether `password` matches any stored form: one from hash(), one made with other
+        parameters, or a randomly salted hash from before keyed salts. False, never raises,
+        for a wrong or malformed hash."""
         ...
 
 
@@ -182,8 +203,14 @@ class PolicyRepository(Protocol):
 
     def delete(self, policy_id: UUID) -> None: ...
 
-    def with_credential_user(self, user: str) -> list[SmtpPolicy]:
-        """Every policy (of any account) that has a credential for `user`."""
+    def logins(self, user: str, *, digest: str, keyed_prefix: str) -> list[StoredLogin]:
+        """The credentials (of any account) for `user` whose hash is `digest`, and those for
+        `user` whose hash does not begin with `keyed_prefix` (older forms, which must be
+        verified one by one). One indexed read: never every credential of a user name."""
+        ...
+
+    def rehash(self, policy_id: UUID, user: str, *, old: str, new: str) -> None:
+        """Replace the credential's hash `old` by `new`; no-op when it changed meanwhile."""
         ...
 
 

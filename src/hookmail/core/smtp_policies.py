@@ -27,6 +27,15 @@ class Credential:
     password_hash: str = field(repr=False)
 
 
+@frozen
+class StoredLogin:
+    """One stored credential, as SMTP AUTH reads it: whose it is and its hash."""
+
+    policy_id: UUID
+    user: str
+    password_hash: str = field(repr=False)
+
+
 def _items(raw: str, separators: re.Pattern[str] = re.compile(r"[,\s]+")) -> list[str]:
     return [item.strip() for item in separators.split(raw) if item.strip()]
 
@@ -59,9 +68,10 @@ def parse_credentials(
     raw: str,
     *,
     stored: tuple[Credential, ...],
-    hash_password: Callable[[str], str],
+    hash_password: Callable[[str, str], str],
 ) -> tuple[Credential, ...]:
-    """`user:password` pairs separated by commas or newlines, passwords hashed.
+    """`user:password` pairs separated by commas or newlines, passwords hashed
+    (`hash_password(user, password)`).
 
     A masked pair (`user:********`, as responses show them) keeps the stored password.
     Every pair is checked (at most MAX_CREDENTIALS, user and password lengths) before any
@@ -76,10 +86,14 @@ def parse_credentials(
         user = user.strip()
         if not sep or not user or not password:
             raise InvalidField("smtp_credentials", "each entry must be user:password")
-        if len(user) > MAX_CREDENTIAL_USER or any(ch.isspace() for ch in user):
+        if (
+            len(user) > MAX_CREDENTIAL_USER
+            or not user.isprintable()
+            or any(ch.isspace() for ch in user)
+        ):
             raise InvalidField(
                 "smtp_credentials",
-                f"a user name is at most {MAX_CREDENTIAL_USER} characters, without spaces",
+                f"a user name is {MAX_CREDENTIAL_USER} printable characters at most, no spaces",
             )
         if len(password) > MAX_CREDENTIAL_PASSWORD:
             raise InvalidField(
@@ -93,7 +107,7 @@ def parse_credentials(
         pairs[user] = password
     kept = {c.user: c for c in stored}
     return tuple(
-        kept[user] if password == MASK else Credential(user, hash_password(password))
+        kept[user] if password == MASK else Credential(user, hash_password(user, password))
         for user, password in pairs.items()
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -17,10 +18,10 @@ from hookmail.adapters.http import PinnedHttpTransport
 from hookmail.adapters.mailauth import DkimpyVerifier, PyspfChecker
 from hookmail.adapters.mailer import LogMailer, SmtpMailer
 from hookmail.adapters.notify import notifier_for
-from hookmail.adapters.passwords import Argon2PasswordHasher
+from hookmail.adapters.passwords import Argon2PasswordHasher, KeyedArgon2CredentialHasher
 from hookmail.adapters.sql.engine import make_engine, make_sessions
 from hookmail.adapters.sql.uow import SqlUnitOfWork
-from hookmail.core.config import shared_secret_key
+from hookmail.core.config import shared_secret_key, smtp_credential_key
 from hookmail.core.ports import Mailer, UnitOfWork
 from hookmail.core.services.delivery import DeliveryConfig
 from hookmail.core.services.webhook_health import HealthPolicy
@@ -68,6 +69,14 @@ def access_tokens_from(settings: Settings, uow: UnitOfWork) -> JwtAccessTokens:
     return JwtAccessTokens([key])
 
 
+def credential_hasher_from(
+    hasher: Argon2PasswordHasher, uow: Callable[[], UnitOfWork]
+) -> KeyedArgon2CredentialHasher:
+    """SMTP credentials: the password hasher's cost, salts derived from a key in the store
+    (read on first use, so a process may start before the store is migrated)."""
+    return hasher.keyed(lambda: smtp_credential_key(uow()))
+
+
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     engine = providers.Singleton(make_engine, settings.provided.database_url)
@@ -76,6 +85,7 @@ class Container(containers.DeclarativeContainer):
     uow = providers.Factory(SqlUnitOfWork, sessions, notifier)
     clock = providers.Singleton(SystemClock)
     hasher = providers.Singleton(Argon2PasswordHasher)
+    credential_hasher = providers.Singleton(credential_hasher_from, hasher, uow.provider)
     emails = providers.Singleton(EmailValidatorSyntax)
     mailer = providers.Singleton(mailer_from, settings)
     background = providers.Singleton(ThreadBackground)

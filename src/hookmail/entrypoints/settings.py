@@ -133,6 +133,10 @@ class Settings:
     smtp_port: int = 2525
     smtp_hostname: str = field(factory=socket.getfqdn)
     smtp_auth_require_tls: bool = True
+    smtp_auth_concurrency: int = 2  # password checks at once per SMTP worker (argon2: 64 MiB each)
+    smtp_max_connections_per_ip: int = 20
+    smtp_greeting_timeout: float = 30.0  # seconds from connecting to HELO/EHLO
+    smtp_idle_timeout: float = 300.0  # seconds between commands (RFC 5321 §4.5.3.2)
     tls_cert: str | None = None
     tls_key: str | None = None
     public_domains: tuple[str, ...] = ()
@@ -173,6 +177,10 @@ class Settings:
         read("SMTP_PORT", _port)
         read("SMTP_HOSTNAME", str)
         read("SMTP_AUTH_REQUIRE_TLS", _boolean)
+        read("SMTP_AUTH_CONCURRENCY", _positive_int)
+        read("SMTP_MAX_CONNECTIONS_PER_IP", _positive_int)
+        read("SMTP_GREETING_TIMEOUT", _positive_float)
+        read("SMTP_IDLE_TIMEOUT", _positive_float)
         read("TLS_CERT", str)
         read("TLS_KEY", str)
         read("PUBLIC_DOMAINS", lambda raw: tuple(d.lower() for d in _items(raw)))

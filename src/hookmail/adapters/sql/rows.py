@@ -120,7 +120,6 @@ class PolicyRow(Base):
     )
     name: Mapped[str] = mapped_column(String(100))
     require_smtp_auth: Mapped[bool]
-    smtp_credentials: Mapped[str] = mapped_column(Text)  # JSON [[user, argon2 hash], ...]
     allowed_source_ips: Mapped[str] = mapped_column(Text)
     require_spf: Mapped[bool]
     allowed_spf_domains: Mapped[str] = mapped_column(Text)
@@ -128,6 +127,21 @@ class PolicyRow(Base):
     allowed_dkim_domains: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class CredentialRow(Base):
+    """One `user:password` pair of a policy; SMTP AUTH finds logins by (username, hash)."""
+
+    __tablename__ = "smtp_credentials"
+
+    policy_id: Mapped[UUID] = mapped_column(
+        ForeignKey("smtp_policies.id", ondelete="CASCADE"), primary_key=True
+    )
+    username: Mapped[str] = mapped_column(String(255), primary_key=True)
+    position: Mapped[int]  # the order the pairs were given in
+    password_hash: Mapped[str] = mapped_column(String(255))
+
+    __table_args__ = (Index("ix_smtp_credentials_username", "username"),)
 
 
 class WebhookRow(Base):

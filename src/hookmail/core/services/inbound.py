@@ -25,7 +25,6 @@ from hookmail.core.mail import (
 from hookmail.core.ports import (
     Clock,
     DkimVerifier,
-    PasswordHasher,
     Route,
     SpfChecker,
     UnitOfWork,
@@ -54,18 +53,6 @@ class Accepted:
 class Refused:
     reason: RefusalReason
     detail: str = ""  # for POLICY: the policy's words ("SPF fail for example.org")
-
-
-def smtp_login(uow: UnitOfWork, hasher: PasswordHasher, *, user: str, password: str) -> set[UUID]:
-    """The policies whose credentials `user`/`password` match (empty: authentication fails)."""
-    with uow.reading():
-        policies = uow.policies.with_credential_user(user)
-    return {
-        p.id
-        for p in policies
-        for c in p.smtp_credentials
-        if c.user == user and hasher.verify(password, c.password_hash)
-    }
 
 
 def _refusal_log(

@@ -43,6 +43,7 @@ def create_app(container: Container) -> WsgiApp:
     settings = container.settings()
     uow, clock, hasher = container.uow, container.clock(), container.hasher()
     tokens, limits = container.access_tokens(), container.limits()
+    credentials = container.credential_hasher()  # SMTP credentials of policies
     try:
         sync_public_domains(uow(), clock, names=settings.public_domains)
     except OperationalError as exc:  # not migrated, or unreachable: /readyz will say so
@@ -91,8 +92,8 @@ def create_app(container: Container) -> WsgiApp:
             f"{API}/domains/{{id:uuid}}/verify",
             domains.DomainVerification(uow, clock, container.dns()),
         ),
-        (f"{API}/smtp-policies", smtp_policies.PolicyCollection(uow, clock, hasher)),
-        (f"{API}/smtp-policies/{{id:uuid}}", smtp_policies.PolicyItem(uow, clock, hasher)),
+        (f"{API}/smtp-policies", smtp_policies.PolicyCollection(uow, clock, credentials)),
+        (f"{API}/smtp-policies/{{id:uuid}}", smtp_policies.PolicyItem(uow, clock, credentials)),
         (f"{API}/webhooks", webhooks.WebhookCollection(uow, clock)),
         (f"{API}/webhooks/{{id:uuid}}", webhooks.WebhookItem(uow, clock)),
         (f"{API}/webhooks/{{id:uuid}}/logs", webhooks.DeliveryLogCollection(uow)),

@@ -10,7 +10,6 @@ the message and its jobs are committed (group commit, committer.py).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import re
 import time
@@ -18,23 +17,23 @@ from collections.abc import Callable
 from typing import Any, AnyStr
 from uuid import UUID
 
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 from prometheus_client import CollectorRegistry, Counter
 
 from hookmail.adapters.notify import Listener
 from hookmail.core import sender_policy
 from hookmail.core.mail import AuthResults, DkimResult, SpfOutcome, normalise_line_endings
 from hookmail.core.mail import Envelope as MailEnvelope
-from hookmail.core.ports import Clock, DkimVerifier, PasswordHasher, Route, SpfChecker, UnitOfWork
+from hookmail.core.ports import Clock, DkimVerifier, Route, SpfChecker, UnitOfWork
 from hookmail.core.services import inbound
 from hookmail.core.services.inbound import Accepted, Prepared, Refused
 from hookmail.core.webhooks import Address
 from hookmail.entrypoints.smtp import replies
+from hookmail.entrypoints.smtp.auth import SmtpAuthenticator
 from hookmail.entrypoints.smtp.committer import GroupCommitter
 
 log = logging.getLogger("hookmail.smtp")
 MAX_RECIPIENTS = 100
-_LOGIN_CACHE_SECONDS = 300
 _INLINE_BYTES = 256 * 1024  # smaller messages are prepared on the loop: a thread hop costs more
 _ROUTE_CACHE_SIZE = 10_000
 _ROUTE_CACHE_SECONDS = 5.0  # a safety net only: notices clear the cache at once
@@ -105,7 +104,7 @@ class InboundHandler:
         self,
         uow: Callable[[], UnitOfWork],
         clock: Clock,
-        hasher: PasswordHasher,
+        auth: SmtpAuthenticator,
         spf: SpfChecker,
         dkim: DkimVerifier,
         *,
@@ -118,11 +117,10 @@ class InboundHandler:
         self._routes: dict[str, tuple[Address | None, Route | None]] = {}
         self._routes_since = time.monotonic()
         self._clock = clock
-        self._hasher = hasher
+        self._auth = auth
         self._spf = spf
         self._dkim = dkim
         self._hostname = hostname
-        self._logins: dict[tuple[str, str], tuple[float, set[UUID]]] = {}
         self._committer = GroupCommitter(uow)
         self.messages = Counter(
             "hookmail_smtp_messages",
@@ -142,6 +140,7 @@ class InboundHandler:
         self._committer.close()
         if self._routes_changed is not None:
             self._routes_changed.close()
+        self._auth.close()
 
     # -- routing ----------------------------------------------------------------------
 
@@ -169,28 +168,13 @@ class InboundHandler:
             self._routes.clear()
         self._routes[recipient] = entry
 
-    # -- AUTH -------------------------------------------------------------------------
+    # -- AUTH: mechanism hooks replacing aiosmtpd's synchronous ones (smtp/auth.py) ---------
 
-    def authenticate(
-        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
-    ) -> AuthResult:
-        """aiosmtpd calls this synchronously; verified logins are cached for five minutes
-        (keyed by a digest of the password) so a busy sender costs one argon2 check."""
-        if not isinstance(data, LoginPassword):
-            return AuthResult(success=False, handled=False)
-        user = data.login.decode("utf-8", "replace")
-        password = data.password.decode("utf-8", "replace")
-        key = (user, hashlib.sha256(data.password).hexdigest())
-        cached = self._logins.get(key)
-        if cached and cached[0] > time.monotonic():
-            policies = cached[1]
-        else:
-            policies = inbound.smtp_login(self._uow(), self._hasher, user=user, password=password)
-            if policies:
-                self._logins[key] = (time.monotonic() + _LOGIN_CACHE_SECONDS, policies)
-        if not policies:
-            return AuthResult(success=False, handled=False, message=replies.AUTH_FAILED)
-        return AuthResult(success=True, auth_data=(user, policies))
+    async def auth_PLAIN(self, server: SMTP, args: list[str]) -> AuthResult:
+        return await self._auth.plain(server, args)
+
+    async def auth_LOGIN(self, server: SMTP, args: list[str]) -> AuthResult:
+        return await self._auth.login(server, args)
 
     # -- hooks ------------------------------------------------------------------------
 

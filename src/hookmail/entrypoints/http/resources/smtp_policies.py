@@ -6,7 +6,7 @@ from uuid import UUID
 
 import falcon
 
-from hookmail.core.ports import Clock, PasswordHasher
+from hookmail.core.ports import Clock, CredentialHasher
 from hookmail.core.services import smtp_policies
 from hookmail.entrypoints.http.context import Uow, json_body
 from hookmail.entrypoints.http.openapi import operation
@@ -23,7 +23,7 @@ PARAMETERS = {"id": "SMTP security policy ID"}
 
 
 class PolicyCollection:
-    def __init__(self, uow: Uow, clock: Clock, hasher: PasswordHasher) -> None:
+    def __init__(self, uow: Uow, clock: Clock, hasher: CredentialHasher) -> None:
         self._uow, self._clock, self._hasher = uow, clock, hasher
 
     @operation(
@@ -55,7 +55,7 @@ class PolicyCollection:
 
 
 class PolicyItem:
-    def __init__(self, uow: Uow, clock: Clock, hasher: PasswordHasher) -> None:
+    def __init__(self, uow: Uow, clock: Clock, hasher: CredentialHasher) -> None:
         self._uow, self._clock, self._hasher = uow, clock, hasher
 
     @operation(
