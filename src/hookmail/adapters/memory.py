@@ -70,7 +70,7 @@ class PlainCredentialHasher:
         return f"keyed${user}$"
 
     def verify(self, user: str, password: str, hashed: str) -> bool:
-        return hashed in {self.hash(user, password), f"plain${password}"}
+        return hashed in {f"{self.keyed_prefix(user)}{password}", f"plain${password}"}
 
 
 class PermissiveEmailSyntax:

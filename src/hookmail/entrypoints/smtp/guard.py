@@ -58,7 +58,7 @@ class GuardedSMTP(HookmailSMTP):
 
     @property
     def _peer(self) -> Any:
-        return self._peer if self.session else None
+        return self.session.peer if self.session else None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self._original_transport is None:  # not the second call STARTTLS makes
