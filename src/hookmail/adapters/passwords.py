@@ -78,7 +78,8 @@ class KeyedArgon2CredentialHasher:
             with self._lock:
                 if self._key is None and callable(self._read_key):
                     self._key = self._read_key()
-        assert self._key is not None
+        if self._key is None:
+            raise RuntimeError("no key to derive SMTP credential salts from")
         return self._key
 
     def _salt(self, user: str) -> bytes:

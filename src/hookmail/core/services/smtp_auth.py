@@ -65,19 +65,16 @@ def authenticate(
 ) -> LoginOutcome:
     """Check one login. Throttled attempts cost no hash and are not counted again."""
     keys = failure_keys(user=user, client=client)
-    with uow.reading():
-        try:
-            throttle.ensure_below(uow.attempts, limit, keys, clock.now())
-        except RateLimited as exc:
-            return LoginThrottled(exc.retry_after)
+    try:
+        throttle.check(uow, limit, keys, clock.now())
+    except RateLimited as exc:
+        return LoginThrottled(exc.retry_after)
     matched: set[UUID] = set()
     if len(user) <= MAX_USER and user.isprintable() and len(password) <= MAX_PASSWORD:
         matched = _matching(uow, hasher, user=user, password=password)
     if matched:
         return LoggedIn(user, frozenset(matched))
-    with uow:
-        throttle.record(uow.attempts, keys, clock.now())
-        uow.commit()
+    throttle.fail(uow, keys, clock.now())
     return LoginFailed()
 
 
