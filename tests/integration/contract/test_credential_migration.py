@@ -27,14 +27,15 @@ from tests import conftest
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 4, 2, 12, 0, tzinfo=UTC)
+BEFORE = "0005"  # the revision 0004 follows
 OLD = Argon2PasswordHasher(time_cost=1, memory_cost=1024)  # what policies were saved with
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine_at_0003(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+def engine_before(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     if request.param == "sqlite":
         engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-        migrate(engine, "0003")
+        migrate(engine, BEFORE)
         yield engine
         engine.dispose()
         return
@@ -45,7 +46,7 @@ def engine_at_0003(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[E
     with admin.begin() as connection:
         connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     engine = make_engine(conftest.PG_URL, connect_args={"options": f"-csearch_path={schema}"})
-    migrate(engine, "0003")
+    migrate(engine, BEFORE)
     yield engine
     engine.dispose()
     with admin.begin() as connection:
@@ -62,7 +63,7 @@ def _downgrade(engine: Engine, revision: str) -> None:
 
 
 def _old_policy(engine: Engine, pairs: list[list[str]]) -> uuid.UUID:
-    """An account and a policy as revision 0003 stored them."""
+    """An account and a policy as the revision before 0004 stored them."""
     account_id, policy_id = uuid.uuid4(), uuid.uuid4()
     stamps = {"created_at": NOW, "updated_at": NOW}
     accounts = sa.table(
@@ -124,9 +125,9 @@ def _credentials(engine: Engine) -> list[tuple[str, str]]:
 
 
 def test_credentials_from_before_the_migration_keep_working_and_are_rehashed(
-    engine_at_0003: Engine,
+    engine_before: Engine,
 ) -> None:
-    engine = engine_at_0003
+    engine = engine_before
     relay, backup = OLD.hash("s3cret-pass"), OLD.hash("other-pass")
     policy_id = _old_policy(engine, [["relay", relay], ["backup", backup]])
     migrate(engine)
@@ -150,7 +151,7 @@ def test_credentials_from_before_the_migration_keep_working_and_are_rehashed(
     ]
     assert login("s3cret-pass") == smtp_auth.LoggedIn("relay", frozenset({policy_id}))
 
-    _downgrade(engine, "0003")
+    _downgrade(engine, BEFORE)
     with engine.connect() as connection:
         stored = connection.execute(sa.text("SELECT smtp_credentials FROM smtp_policies")).scalar()
     assert json.loads(str(stored)) == [
