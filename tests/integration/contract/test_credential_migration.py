@@ -27,7 +27,7 @@ from tests import conftest
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 4, 2, 12, 0, tzinfo=UTC)
-BEFORE = "0005"  # the revision 0004 follows
+BEFORE = "0009"  # the revision 0004 follows
 OLD = Argon2PasswordHasher(time_cost=1, memory_cost=1024)  # what policies were saved with
 
 

@@ -6,7 +6,7 @@ which SMTP AUTH still verifies one by one and rehashes with a keyed salt on the 
 successful login, so every stored password keeps working.
 
 Revision ID: 0004
-Revises: 0005 (the newest on main when this landed; numbers are assigned, not ordered)
+Revises: 0009 (the newest on main when this landed; numbers are assigned, not ordered)
 """
 
 import json
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0005"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
