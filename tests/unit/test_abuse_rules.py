@@ -18,7 +18,7 @@ class CountingHash:
     def __init__(self) -> None:
         self.calls = 0
 
-    def __call__(self, password: str) -> str:
+    def __call__(self, user: str, password: str) -> str:
         self.calls += 1
         return f"h({password})"
 
