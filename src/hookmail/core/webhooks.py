@@ -10,12 +10,13 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 from uuid import UUID, uuid4
 
-import chevron
+import idna
 from attrs import evolve, field, frozen
 
+from hookmail.core import templates
 from hookmail.core.domains import DomainName
 from hookmail.core.errors import InvalidField
 
@@ -33,6 +34,8 @@ CATCH_ALL = "*"
 ROLE_NAMES = frozenset({"postmaster", "abuse", "hostmaster", "webmaster", "security", "noc"})
 
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,100}$")  # RFC 9110 field-name
+# what HTTP/1.1 sends as a header value: Latin-1, printable, HTAB allowed, no CR or LF
+_HEADER_VALUE = re.compile("[\t\x20-\x7e\xa0-\xff]*")
 _FORBIDDEN_HEADERS = {"host", "content-length", "transfer-encoding", "connection"}
 _LOCAL_ASCII = frozenset("abcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+/=?^_`{|}~.-")
 MAX_LOCAL = 64  # octets (RFC 5321)
@@ -110,18 +113,56 @@ def route(recipient: Address, by_address: Mapping[str, T]) -> T | None:
 
 
 def check_target_url(raw: str) -> str:
+    """An absolute http(s) URL; a non-ASCII host or path is kept as given and sent encoded
+    (see ascii_url), so it must be encodable now."""
     if len(raw) > MAX_URL:
         raise InvalidField("target_url", f"must be at most {MAX_URL} characters")
-    parts = urlsplit(raw)
+    try:
+        parts = urlsplit(raw)
+    except ValueError:  # e.g. an unbalanced [ in the host
+        raise InvalidField("target_url", "must be an absolute http(s) URL") from None
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise InvalidField("target_url", "must be an absolute http(s) URL")
-    if any(ch.isspace() or ord(ch) < 32 for ch in raw):
+    if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cs") for ch in raw):
         raise InvalidField("target_url", "must not contain spaces or control characters")
     try:
         _ = parts.port
     except ValueError:
         raise InvalidField("target_url", "has an invalid port") from None
+    ascii_url(raw)
     return raw
+
+
+# what quote() keeps in a path: RFC 3986 pchar and "/", and "%" so escapes stay as written
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+
+
+def ascii_url(url: str) -> str:
+    """The URL as it is sent: the host IDNA-encoded (UTS 46), userinfo, path, query and
+    fragment percent-encoded as UTF-8; an ASCII URL is returned as it is. Raises InvalidField
+    (target_url) when the host is no valid international domain name."""
+    if url.isascii():
+        return url
+    parts = urlsplit(url)
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    host, colon, port = (
+        hostport.partition(":") if not hostport.startswith("[") else (hostport, "", "")
+    )
+    if not host.isascii():
+        try:
+            host = idna.encode(host, uts46=True).decode("ascii")
+        except (idna.IDNAError, UnicodeError, ValueError) as exc:
+            raise InvalidField("target_url", f"the host can't be encoded as IDNA: {exc}") from None
+    netloc = quote(userinfo, safe=_PATH_SAFE) + at + host + colon + port
+    return urlunsplit(
+        (
+            parts.scheme,
+            netloc,
+            quote(parts.path, safe=_PATH_SAFE),
+            quote(parts.query, safe=_PATH_SAFE + "?"),
+            quote(parts.fragment, safe=_PATH_SAFE + "?"),
+        )
+    )
 
 
 def new_secret() -> str:
@@ -148,24 +189,27 @@ def check_headers(headers: Mapping[str, str]) -> dict[str, str]:
             raise InvalidField("custom_headers", f"{name!r} is not a valid header name")
         if lowered in _FORBIDDEN_HEADERS or lowered.startswith("webhook-"):
             raise InvalidField("custom_headers", f"{name!r} can't be set")
-        if len(value) > 4096 or any(ch in value for ch in "\r\n\0"):
-            raise InvalidField("custom_headers", f"the value of {name!r} is not allowed")
+        if len(value) > 4096:
+            raise InvalidField("custom_headers", f"the value of {name!r} is over 4096 characters")
+        if not _HEADER_VALUE.fullmatch(value):
+            raise InvalidField(
+                "custom_headers",
+                f"the value of {name!r} must be printable Latin-1 text on one line "
+                "(no control characters, nothing past U+00FF such as € or an emoji)",
+            )
     return dict(headers)
 
 
 def check_template(raw: str) -> str:
-    """A Mustache template, parsed now so a syntax error is a 422, not a failed delivery."""
-    if len(raw.encode("utf-8")) > MAX_TEMPLATE:
-        raise InvalidField("payload_template", "must be at most 64 KiB")
+    """A Mustache template, parsed now so a syntax error or a partial is a 422, not a
+    failed delivery."""
     try:
-        for _ in chevron.tokenizer.tokenize(raw):
-            pass
-    except chevron.ChevronError as exc:
-        reason = " ".join(str(exc).split())
-        raise InvalidField("payload_template", f"is not valid Mustache: {reason}") from None
-    # chevron silently drops an unclosed tag at the end; with the default delimiters, refuse it
-    if "{{=" not in raw and raw.rfind("{{") > raw.rfind("}}"):
-        raise InvalidField("payload_template", "is not valid Mustache: a tag is never closed")
+        size = len(raw.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidField("payload_template", "must be valid Unicode text") from None
+    if size > MAX_TEMPLATE:
+        raise InvalidField("payload_template", "must be at most 64 KiB")
+    templates.parse(raw)
     return raw
 
 

@@ -111,7 +111,7 @@ def _body(work: Work, parsed: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
     data = payload.build(work.message, work.job, parsed)
     if work.webhook.payload_template:
         view = payload.template_view(data, timezone=work.timezone)
-        return templates.render(work.webhook.payload_template, view).encode("utf-8"), data
+        return templates.render_body(work.webhook.payload_template, view), data
     return payload.encode(data), data
 
 
