@@ -56,7 +56,11 @@ def _message(raw: bytes, **envelope: Any) -> tuple[InboundMessage, DeliveryJob]:
         message_id=None,
     )
     job = DeliveryJob.new(
-        message_id=message.id, webhook_id=uuid4(), recipients=("in@example.com",), now=now
+        message_id=message.id,
+        webhook_id=uuid4(),
+        account_id=uuid4(),
+        recipients=("in@example.com",),
+        now=now,
     )
     return message, job
 
