@@ -33,6 +33,22 @@ from hookmail.core.smtp_policies import Credential, SmtpPolicy, StoredLogin
 from hookmail.core.tokens import IssuedToken, TokenKind
 from hookmail.core.webhooks import FAILING, Webhook
 
+__all__ = [  # the repositories are reached through InMemoryUnitOfWork
+    "FakeAccessTokens",
+    "FixedClock",
+    "InMemoryUnitOfWork",
+    "InlineBackground",
+    "PermissiveEmailSyntax",
+    "PlainPasswordHasher",
+    "Posted",
+    "RecordingMailer",
+    "RecordingTransport",
+    "SentMail",
+    "StubDkim",
+    "StubResolver",
+    "StubSpf",
+]
+
 
 @define
 class FixedClock:

@@ -1,28 +1,25 @@
 """The OpenAPI 3.1 document, generated: paths from the route table, security from the
-`@public` markers, operations from the `@operation` declared beside each responder, and
-schemas from the attrs classes they name (`schemas.py`), through a small builder over
-`attrs.fields` (no maintained library builds JSON Schema from attrs classes: apispec
-wants marshmallow, apischema has no attrs support, attrs-jsonschema is abandoned).
+`@public` markers, operations from the `@operation` declared beside each responder, schemas
+from the classes they name (`schemas.py`, through `json_schema.Schemas`), and the payload we
+POST to targets from `hookmail.webhooks.WebhookPayload`. See docs/architecture.md.
 """
 
 from __future__ import annotations
 
-import enum
 import re
 import sys
 import types
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
-from typing import Any, Literal, TypeVar, Union, get_args, get_origin
-from uuid import UUID
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar, get_args
 
 import attrs
 from attrs import frozen
 
 from hookmail import __version__
+from hookmail.entrypoints.http.json_schema import Json, Schemas
 from hookmail.entrypoints.http.schemas import Error
+from hookmail.webhooks import WebhookPayload
 
-Json = dict[str, Any]
 R = TypeVar("R", bound=Callable[..., None])
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
@@ -88,71 +85,6 @@ def operation(
 
     return mark
 
-
-class Schemas:
-    """JSON Schema of Python types; attrs classes become named components, by class name."""
-
-    def __init__(self) -> None:
-        self.components: Json = {}
-
-    def of(self, kind: Any) -> Json:
-        origin, args = get_origin(kind), get_args(kind)
-        if kind is None or kind is types.NoneType:
-            return {"type": "null"}
-        if attrs.has(kind):
-            return self._component(kind)
-        if origin in (Union, types.UnionType):
-            return self._union(args)
-        if origin is Literal:
-            kinds = {_SCALARS[type(arg)]["type"] for arg in args}
-            return (
-                {"type": kinds.pop(), "enum": list(args)}
-                if len(kinds) == 1
-                else {"enum": list(args)}
-            )
-        if origin in (list, tuple, Sequence):
-            return {"type": "array", "items": self.of(args[0])}
-        if origin in (dict, Mapping):
-            return {"type": "object", "additionalProperties": self.of(args[1])}
-        if isinstance(kind, type) and issubclass(kind, enum.Enum):
-            return {"type": "string", "enum": [member.value for member in kind]}
-        return dict(_SCALARS[kind])
-
-    def _union(self, args: tuple[Any, ...]) -> Json:
-        present = [self.of(arg) for arg in args if arg is not types.NoneType]
-        nullable = len(present) < len(args)
-        if len(present) == 1 and "type" in present[0] and nullable:
-            return {**present[0], "type": [present[0]["type"], "null"]}
-        options = present + ([{"type": "null"}] if nullable else [])
-        return options[0] if len(options) == 1 else {"oneOf": options}
-
-    def _component(self, cls: type) -> Json:
-        name = cls.__name__
-        if name not in self.components:
-            self.components[name] = {}  # placeholder: a class may refer to itself
-            properties, required = {}, []
-            for field in attrs.fields(attrs.resolve_types(cls)):
-                properties[field.name] = {**self.of(field.type), **field.metadata.get("schema", {})}
-                if field.default is attrs.NOTHING:
-                    required.append(field.name)
-            self.components[name] = {
-                "type": "object",
-                "required": required,
-                "properties": properties,
-                **({"description": cls.__doc__.strip()} if cls.__doc__ else {}),
-            }
-        return {"$ref": f"#/components/schemas/{name}"}
-
-
-_SCALARS: Mapping[Any, Json] = {
-    str: {"type": "string"},
-    bool: {"type": "boolean"},
-    int: {"type": "integer"},
-    float: {"type": "number"},
-    UUID: {"type": "string", "format": "uuid"},
-    datetime: {"type": "string", "format": "date-time"},
-    bytes: {"type": "string"},  # a raw body, in the operation's media type
-}
 
 _CONVERTERS: Mapping[str, Json] = {
     "uuid": {"type": "string", "format": "uuid"},
@@ -240,6 +172,52 @@ def _operation(resource: object, responder: Any, template: str, schemas: Schemas
     return result
 
 
+def _signature_header(name: str, description: str) -> Json:
+    return {
+        "in": "header",
+        "name": name,
+        "required": True,
+        "description": description,
+        "schema": {"type": "string"},
+    }
+
+
+def _webhooks(schemas: Schemas) -> Json:
+    """What hookmail POSTs to a webhook's target_url (SPEC §5), for generators and validators."""
+    return {
+        "mailReceived": {
+            "post": {
+                "operationId": "mailReceived",
+                "summary": "A mail arrived for one of your webhooks",
+                "description": "The default payload (a payload_template replaces the body), "
+                "signed per Standard Webhooks: verify with hookmail.webhooks.verify. Any 2xx "
+                "means delivered; anything else is retried per HOOKMAIL_RETRY_SCHEDULE, except "
+                "410, which stops the retries of this delivery.",
+                "parameters": [
+                    _signature_header(
+                        "webhook-id", "The delivery's id, the payload's id; stable across retries"
+                    ),
+                    _signature_header(
+                        "webhook-timestamp", "Unix seconds when this attempt was signed"
+                    ),
+                    _signature_header(
+                        "webhook-signature",
+                        "v1,<base64 HMAC-SHA256(key, id.timestamp.body)>, space-separated, one per "
+                        "secret (two during the 24 hours after a secret change)",
+                    ),
+                ],
+                "requestBody": {"required": True, "content": _json(schemas.of(WebhookPayload))},
+                "responses": {
+                    "2XX": {"description": "Delivered"},
+                    "410": {"description": "Gone: no more attempts for this delivery"},
+                    "default": {"description": "Failed: retried later"},
+                },
+                "security": [],
+            }
+        }
+    }
+
+
 def document(routes: Iterable[tuple[str, object]]) -> Json:
     """The document of `routes`: (URI template, resource) pairs as given to `add_route`; a
     resource class stands for its instances (only its responders' declarations are read)."""
@@ -261,6 +239,7 @@ def document(routes: Iterable[tuple[str, object]]) -> Json:
             "description": "Inbound email to signed webhooks.",
         },
         "paths": paths,
+        "webhooks": _webhooks(schemas),
         "components": {
             "schemas": schemas.components,
             "securitySchemes": {
