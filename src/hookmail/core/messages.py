@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import email.policy
 from datetime import datetime
-from email.parser import BytesHeaderParser
 from enum import StrEnum
 from uuid import UUID
 
 from attrs import field, frozen
 
+from hookmail.core import header_values, mime
 from hookmail.core.errors import InvalidField
 from hookmail.core.mail import DeliveryJob, JobStatus
 
@@ -41,15 +40,11 @@ def status_of(deliveries: tuple[DeliveryJob, ...]) -> MessageStatus:
 
 
 def subject_of(head: bytes) -> str:
-    """The decoded Subject of a message whose first bytes are `head` (the same decoding the
-    payload's `subject` gets); "" when there is none."""
-    headers = head.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
-    try:
-        parsed = BytesHeaderParser(policy=email.policy.default).parsebytes(headers)
-        value = parsed.get("Subject")
-    except (ValueError, TypeError, LookupError, AttributeError, IndexError, UnicodeError):
-        return ""
-    return "" if value is None else str(value)
+    """The Subject of a message whose first bytes are `head`, decoded exactly as the
+    payload's `subject` is; "" when there is none."""
+    fields, _ = mime.header_block(head, 0, len(head))
+    subject = next((value for name, value in fields if name.lower() == "subject"), None)
+    return header_values.field_text(subject) if subject is not None else ""
 
 
 @frozen(kw_only=True)
