@@ -11,15 +11,18 @@ from contextlib import contextmanager
 from typing import Any
 
 from dependency_injector import providers
+from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
+from hookmail.adapters.passwords import Argon2PasswordHasher
 from hookmail.entrypoints.container import Container
 from hookmail.entrypoints.deliver import DeliveryWorker
 from hookmail.entrypoints.settings import Settings
 from hookmail.entrypoints.smtp.server import smtp_controller
 from tests.dns_server import DnsServer
 from tests.integration.e2e.conftest import PUBLIC_DOMAIN, Api, make_api
-from tests.integration.mail.conftest import free_port
+from tests.integration.mail.conftest import Pipeline, _settings, free_port
+from tests.receiver import receiver
 
 
 class MailStack:
@@ -90,4 +93,37 @@ def mail_stack(
         controller.handler.close()
         stop.set()
         if deliver:
+            thread.join(timeout=30)
+
+
+@contextmanager
+def running_pipeline(engine: Engine, dns: DnsServer, **overrides: Any) -> Iterator[Pipeline]:
+    """The mail pipeline of mail/conftest.py (real clock, the configured mailer) on any
+    store: SMTP worker, delivery worker with webhook health, a receiver as the target."""
+    dns.zone.txt.clear()
+    container = Container(settings=providers.Object(_settings(dns, **overrides)))
+    container.engine.override(providers.Object(engine))
+    container.hasher.override(providers.Object(Argon2PasswordHasher(time_cost=1, memory_cost=1024)))
+    stop = threading.Event()
+    with receiver() as target:
+        registry = CollectorRegistry()
+        worker = DeliveryWorker(
+            container.uow,
+            container.clock(),
+            container.transport(),
+            container.delivery_config(),
+            idle_wait=0.02,
+            registry=registry,
+            health=container.health(),
+        )
+        thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+        controller = smtp_controller(container, registry)
+        controller.start()
+        thread.start()
+        try:
+            yield Pipeline(container, dns, target, registry)
+        finally:
+            controller.stop()
+            controller.handler.close()
+            stop.set()
             thread.join(timeout=30)

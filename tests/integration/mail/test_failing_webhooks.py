@@ -15,17 +15,12 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from dependency_injector import providers
-from prometheus_client import CollectorRegistry
 
-from hookmail.adapters.passwords import Argon2PasswordHasher
-from hookmail.entrypoints.container import Container
-from hookmail.entrypoints.deliver import DeliveryWorker
-from hookmail.entrypoints.smtp.server import smtp_controller
 from tests.conftest import SQL_STORES, clean_engine
 from tests.dns_server import DnsServer
-from tests.integration.mail.conftest import Pipeline, _settings, free_port
-from tests.receiver import receiver, wait_for
+from tests.integration.mail.conftest import Pipeline, free_port
+from tests.mailstack import running_pipeline
+from tests.receiver import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -62,42 +57,16 @@ def sink() -> Iterator[tuple[Sink, int]]:
 def pipeline(
     request: pytest.FixtureRequest, mail_dns: DnsServer, sink: tuple[Sink, int]
 ) -> Iterator[Pipeline]:
-    """The mail pipeline (as in conftest.py) on each store, failing fast: DISABLE_AFTER 1 s,
-    a retry every second, owner notices through the sink."""
-    mail_dns.zone.txt.clear()
-    engine = clean_engine(request, request.param)
-    settings = _settings(
+    """The mail pipeline on each store, failing fast: DISABLE_AFTER 1 s, a retry every
+    second, owner notices through the sink."""
+    with running_pipeline(
+        clean_engine(request, request.param),
         mail_dns,
         disable_after=1,
         retry_schedule=(1,) * 30,
         mail_relay=f"smtp://127.0.0.1:{sink[1]}",
-    )
-    container = Container(settings=providers.Object(settings))
-    container.engine.override(providers.Object(engine))
-    container.hasher.override(providers.Object(Argon2PasswordHasher(time_cost=1, memory_cost=1024)))
-    stop = threading.Event()
-    with receiver() as target:
-        registry = CollectorRegistry()
-        worker = DeliveryWorker(
-            container.uow,
-            container.clock(),
-            container.transport(),
-            container.delivery_config(),
-            idle_wait=0.02,
-            registry=registry,
-            health=container.health(),
-        )
-        thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-        controller = smtp_controller(container, registry)
-        controller.start()
-        thread.start()
-        try:
-            yield Pipeline(container, mail_dns, target, registry)
-        finally:
-            controller.stop()
-            controller.handler.close()
-            stop.set()
-            thread.join(timeout=30)
+    ) as running:
+        yield running
 
 
 def _hook(pipeline: Pipeline, webhook_id: str) -> dict[str, Any]:

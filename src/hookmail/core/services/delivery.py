@@ -166,6 +166,7 @@ class Attempt:
     work: Work
     log: DeliveryLog
     job: DeliveryJob
+    outcome: HttpOutcome | None = None  # what the POST came to (sync mode reads it)
 
 
 def attempt(
@@ -209,7 +210,7 @@ def attempt(
         next_attempt_at=due or finished,
         claimed_until=None,
     )
-    return Attempt(work, log, job)
+    return Attempt(work, log, job, outcome)
 
 
 def record(uow: UnitOfWork, attempts: list[Attempt], health: HealthPolicy | None = None) -> None:

@@ -40,3 +40,14 @@ def refused(refusal: Refused) -> str:
     if refusal.reason is RefusalReason.POLICY:
         return f"550 5.7.1 {refusal.detail}"
     return UNKNOWN_RECIPIENT
+
+
+# Synchronous webhooks (SPEC §6.4): the target's answer decides the reply to DATA
+SYNC_RATE_LIMITED: Final = "451 4.7.0 The webhook's rate limit is reached; try again later"
+SYNC_DEFERRED: Final = "451 4.3.0 The target did not take the message; try again later"
+
+
+def sync_refused(http_status: int, error: str) -> str:
+    """DATA's reply when every recipient's target refused the message."""
+    why = f"HTTP {http_status}" if http_status else (error or "refused")
+    return f"550 5.7.1 target refused the message ({why})"

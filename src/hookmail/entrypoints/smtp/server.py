@@ -71,6 +71,9 @@ def smtp_controller(container: Container, registry: CollectorRegistry | None = N
         hostname=settings.smtp_hostname,
         routes_changed=container.notifier().listen(ROUTES),
         registry=registry,
+        transport=container.transport(),
+        delivery=container.delivery_config(),
+        sync_timeout=settings.sync_timeout,
     )
     options: dict[str, Any] = {
         "data_size_limit": settings.max_message_bytes,
