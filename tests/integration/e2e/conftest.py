@@ -37,7 +37,9 @@ class Api:
         self.mailer = mailer
         self.uow = uow  # the store behind the app, for what only the mail pipeline writes
 
-    def call(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
+    def call(
+        self, method: str, path: str, token: str | None = None, **kwargs: Any
+    ) -> testing.Result:
         headers = kwargs.pop("headers", {})
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
