@@ -18,6 +18,7 @@ import pytest
 
 from hookmail.core import mime, payload
 from hookmail.core.mail import AuthResults, DeliveryJob, Envelope, InboundMessage
+from hookmail.core.messages import subject_of
 
 CORPUS = Path(__file__).parents[1] / "data" / "mail"
 
@@ -178,6 +179,15 @@ def test_nothing_makes_a_lone_surrogate() -> None:
     _valid_utf8(fields)
     message, job = _message(raw, helo="h\udcff", mail_from="x\udc80@example.org")
     _valid_utf8(payload.build(message, job, fields))
+
+
+@pytest.mark.parametrize(
+    "head",
+    [b"Subject: Caf\xc3\xa9\r\n", b"Subject: Caf\xe9\r\n", b"Subject: =?utf-8?q?Caf=C3=A9?=\r\n"],
+)
+def test_the_message_list_shows_the_subject_decoded_like_the_payload(head: bytes) -> None:
+    raw = b"From: a@example.org\r\n" + head + b"\r\nbody"
+    assert subject_of(raw[: raw.index(b"\r\n\r\n") + 2]) == payload.parse(raw)["subject"] == "Café"
 
 
 @pytest.mark.parametrize("path", sorted(CORPUS.glob("*.eml")), ids=lambda p: p.name)

@@ -39,9 +39,10 @@ def decode(raw: bytes, charset: str | None) -> str:
     if charset is None or charset in ("us-ascii", "ascii"):  # often a lie: 8-bit is common
         return text(raw)
     try:
-        return raw.decode(charset, "replace")
+        decoded = raw.decode(charset, "replace")
     except (LookupError, UnicodeError, ValueError, TypeError):
         return text(raw)
+    return valid(decoded)  # a codec such as unicode-escape can make lone surrogates
 
 
 def unescape(value: str) -> str:
