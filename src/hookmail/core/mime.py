@@ -29,6 +29,7 @@ MAX_DEPTH = 30
 
 _NAME = re.compile(rb"[\041-\071\073-\176]+:")  # a header field name and its colon
 _IDENTITY = {"", "7bit", "8bit", "binary"}
+_MISSES = 32  # see _Delimiters
 _MALFORMED = "the MIME structure is malformed ({}); parsed as far as possible"
 
 
@@ -88,23 +89,67 @@ class Scan:
     def _children(self, boundary: str, start: int, end: int) -> Iterator[tuple[int, int]]:
         """The (start, end) of each part between `--boundary` lines, lazily: parts past a
         bound are never searched for. The preamble and the epilogue are skipped."""
-        raw = self.raw
-        separator = re.escape(b"--" + boundary.encode("utf-8"))  # see header_values.text
-        first = re.compile(separator + rb"(--)?[ \t]*(?:\r\n|\Z)")
-        later = re.compile(rb"\r\n" + separator + rb"(--)?[ \t]*(?:\r\n|\Z)")
-        found = first.match(raw, start, end) or later.search(raw, start, end)
+        delimiters = _Delimiters(self.raw, boundary.encode("utf-8"))  # see header_values.text
+        found = delimiters.first(start, end)
         if found is None:
             self.note(_MALFORMED.format("a multipart part has no boundary line"))
-        while found is not None and not found.group(1):
-            part_start = found.end()
+        while found is not None and not found[2]:
+            part_start = found[1]
             # search from the line break that ended the delimiter: the next line may be one
-            found = later.search(raw, max(start, part_start - 2), end)
+            found = delimiters.after(max(start, part_start - 2), end)
             if found is None:
                 self.note(_MALFORMED.format("a multipart part is not closed"))
                 yield part_start, end  # the last part runs to the end
                 return
-            if found.start() >= part_start:  # adjacent delimiters make no part (as the stdlib)
-                yield part_start, found.start()
+            if found[0] >= part_start:  # adjacent delimiters make no part (as the stdlib)
+                yield part_start, found[0]
+
+
+class _Delimiters:
+    """Finds the `--boundary` lines of one multipart: (where the line break before the line
+    starts, where the next line starts, whether it is the closing one). bytes.find does it
+    while lines that only start like a delimiter are few (no regex to compile for a usual
+    message); past _MISSES of them, a compiled regex searches the rest at C speed."""
+
+    def __init__(self, raw: bytes, boundary: bytes) -> None:
+        self.raw = raw
+        self.marker = b"\r\n--" + boundary
+        self.misses = 0
+        self.pattern: re.Pattern[bytes] | None = None
+
+    def _rest(self, pos: int, end: int) -> tuple[int, bool] | None:
+        """After a marker at `pos`: optionally `--`, blanks, then a line break or the end."""
+        raw = self.raw
+        closing = raw.startswith(b"--", pos, end)
+        pos += 2 if closing else 0
+        while pos < end and raw[pos] in (0x20, 0x09):
+            pos += 1
+        if pos >= end:
+            return end, closing
+        return (pos + 2, closing) if raw.startswith(b"\r\n", pos, end) else None
+
+    def first(self, start: int, end: int) -> tuple[int, int, bool] | None:
+        """The first delimiter; it may open the body, with no line break before it."""
+        if self.raw.startswith(self.marker[2:], start, end):
+            rest = self._rest(start + len(self.marker) - 2, end)
+            if rest is not None:
+                return start, rest[0], rest[1]
+        return self.after(start, end)
+
+    def after(self, pos: int, end: int) -> tuple[int, int, bool] | None:
+        while self.pattern is None:
+            at = self.raw.find(self.marker, pos, end)
+            if at < 0:
+                return None
+            rest = self._rest(at + len(self.marker), end)
+            if rest is not None:
+                return at, rest[0], rest[1]
+            self.misses += 1
+            if self.misses > _MISSES:
+                self.pattern = re.compile(re.escape(self.marker) + rb"(--)?[ \t]*(?:\r\n|\Z)")
+            pos = at + 1
+        found = self.pattern.search(self.raw, pos, end)
+        return None if found is None else (found.start(), found.end(), bool(found.group(1)))
 
 
 def scan(raw: bytes) -> Scan:

@@ -54,7 +54,7 @@ def _canonical_base64(raw: bytes, start: int, end: int) -> tuple[str, int] | Non
     """The part's base64 lines as one string when they are exactly what encoding the
     decoded bytes again would give, with the decoded size; None otherwise (the caller then
     decodes and re-encodes)."""
-    data = raw[start:end].replace(b"\r\n", b"")
+    data = raw[start:end].translate(None, b"\r\n")  # the line breaks (faster than replace)
     if not data or len(data) % 4:
         return None
     padding = 2 - len(data[-2:].rstrip(b"="))
