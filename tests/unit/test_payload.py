@@ -6,6 +6,7 @@ import base64
 import email.policy
 import json
 import os
+import random
 import sys
 import tracemalloc
 from datetime import UTC, datetime
@@ -17,7 +18,13 @@ from uuid import uuid4
 import pytest
 
 from hookmail.core import mime, payload
-from hookmail.core.mail import AuthResults, DeliveryJob, Envelope, InboundMessage
+from hookmail.core.mail import (
+    AuthResults,
+    DeliveryJob,
+    Envelope,
+    InboundMessage,
+    normalise_line_endings,
+)
 from hookmail.core.messages import subject_of
 
 CORPUS = Path(__file__).parents[1] / "data" / "mail"
@@ -355,3 +362,49 @@ def test_long_strings_are_encoded_like_short_ones() -> None:
         payload.encode(small)
         == json.dumps(small, ensure_ascii=False).replace(", ", ",").replace(": ", ":").encode()
     )
+
+
+def test_mangled_messages_never_raise_and_always_encode() -> None:
+    """A bounded, seeded fuzz over the corpus: bytes inserted, deleted and replaced with the
+    tokens MIME and header parsing care about."""
+    seeds = [
+        path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        for path in sorted(CORPUS.glob("*.eml"))
+    ]
+    tokens = [
+        b"\r\n",
+        b"--",
+        b"=?",
+        b"?=",
+        b"\xff",
+        b"\xc3",
+        b":",
+        b";",
+        b'"',
+        b"\0",
+        b"%",
+        b"'",
+        b"Content-Type: multipart/mixed; boundary=x\r\n\r\n",
+        b"--x\r\n",
+        b"--x--",
+        b"Content-Transfer-Encoding: base64\r\n",
+        b"Content-Type: message/rfc822\r\n\r\n",
+        b"filename*0*=",
+        b"charset=unicode-escape",
+        b"\\ud800",
+        b"=?utf-8?b?",
+        b"=?x?q?=FF",
+    ]
+    rnd = random.Random(20261201)
+    for _ in range(300):
+        mangled = bytearray(rnd.choice(seeds))
+        for _ in range(rnd.randint(1, 12)):
+            at = rnd.randrange(len(mangled) + 1)
+            what = rnd.random()
+            if what < 0.5:
+                mangled[at:at] = rnd.choice(tokens)
+            elif what < 0.75:
+                del mangled[at : at + rnd.randint(1, 20)]
+            else:
+                mangled[at:at] = bytes(rnd.randrange(256) for _ in range(rnd.randint(1, 5)))
+        _valid_utf8(payload.parse(normalise_line_endings(bytes(mangled))))
