@@ -10,6 +10,7 @@ import pytest
 from hookmail.adapters.memory import (
     FakeAccessTokens,
     FixedClock,
+    InlineBackground,
     InMemoryUnitOfWork,
     PermissiveEmailSyntax,
     PlainPasswordHasher,
@@ -116,6 +117,7 @@ def test_reset_mail_goes_only_to_existing_accounts(uow: InMemoryUnitOfWork) -> N
             FixedClock(),
             mailer,
             Limits(),
+            InlineBackground(),
             email=email,
             client="c",
             public_url="https://h.example",

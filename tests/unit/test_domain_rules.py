@@ -92,7 +92,7 @@ def test_addresses_are_lower_cased_and_catch_alls_recognised() -> None:
     assert Address.parse("*@example.com").is_catch_all
 
 
-def _hash(password: str) -> str:
+def _hash(user: str, password: str) -> str:
     return f"h({password})"
 
 
@@ -105,7 +105,8 @@ def test_credentials_are_hashed_and_masked_pairs_keep_their_password() -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", ["alice", "alice:", ":pw", "alice:a,alice:b", f"carol:{MASK}", "al ice:pw"]
+    "raw",
+    ["alice", "alice:", ":pw", "alice:a,alice:b", f"carol:{MASK}", "al ice:pw", "al\x00ice:pw"],
 )
 def test_bad_credentials_are_refused(raw: str) -> None:
     with pytest.raises(InvalidField) as raised:

@@ -21,8 +21,10 @@ from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
+from hookmail.core.errors import InvalidField
 from hookmail.core.ports import HttpOutcome
 from hookmail.core.targets import forbidden_reason
+from hookmail.core.webhooks import ascii_url
 
 MAX_RESPONSE = 64 * 1024
 _PoolKey = tuple[str, str, int, str]
@@ -124,6 +126,19 @@ def _retry_after(value: str | None) -> int | None:
         return None
 
 
+def _unsendable_header(headers: dict[str, str]) -> str | None:
+    """Why http.client could not send these headers (it encodes values as Latin-1), or None."""
+    for name, value in headers.items():
+        try:
+            name.encode("ascii")
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            return f"the header {name!r} can't be sent: HTTP header values must be Latin-1 text"
+        if "\r" in value or "\n" in value:
+            return f"the header {name!r} can't be sent: its value holds a line break"
+    return None
+
+
 class PinnedHttpTransport:
     def __init__(
         self,
@@ -177,6 +192,13 @@ class PinnedHttpTransport:
         self, url: str, *, headers: dict[str, str], body: bytes, timeout: float
     ) -> HttpOutcome:
         deadline = time.monotonic() + timeout
+        try:  # a URL saved before it had to be encodable, or headers before they had to be Latin-1
+            url = ascii_url(url)
+        except InvalidField as exc:
+            return HttpOutcome(0, str(exc), permanent=True)
+        unsendable = _unsendable_header(headers)
+        if unsendable is not None:
+            return HttpOutcome(0, unsendable)
         parts = urlsplit(url)
         host = parts.hostname or ""
         try:

@@ -6,8 +6,10 @@ Each is small and observable; each passes the same contract suite as the real ad
 from __future__ import annotations
 
 import copy
+import logging
 import re
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Self
 from uuid import UUID
@@ -19,10 +21,33 @@ from hookmail.core.deliveries import DeliveryLog
 from hookmail.core.domains import Domain, DomainName
 from hookmail.core.errors import AddressTaken, DomainTaken, EmailTaken, InvalidField, InvalidToken
 from hookmail.core.mail import DeliveryJob, DkimResult, InboundMessage, JobStatus, SpfOutcome
+from hookmail.core.messages import (
+    HEAD_BYTES,
+    MessageStatus,
+    MessageSummary,
+    status_of,
+    subject_of,
+)
 from hookmail.core.ports import AccessClaims, DnsFailure, HttpOutcome, Route
-from hookmail.core.smtp_policies import SmtpPolicy
+from hookmail.core.smtp_policies import Credential, SmtpPolicy, StoredLogin
 from hookmail.core.tokens import IssuedToken, TokenKind
-from hookmail.core.webhooks import Webhook
+from hookmail.core.webhooks import FAILING, Webhook
+
+__all__ = [  # the repositories are reached through InMemoryUnitOfWork
+    "FakeAccessTokens",
+    "FixedClock",
+    "InMemoryUnitOfWork",
+    "InlineBackground",
+    "PermissiveEmailSyntax",
+    "PlainPasswordHasher",
+    "Posted",
+    "RecordingMailer",
+    "RecordingTransport",
+    "SentMail",
+    "StubDkim",
+    "StubResolver",
+    "StubSpf",
+]
 
 
 @define
@@ -47,6 +72,21 @@ class PlainPasswordHasher:
 
     def burn(self, secret: str) -> None:
         return None
+
+
+class PlainCredentialHasher:
+    """Not a hash either: `keyed$<user>$<password>`, deterministic like the real one. It
+    also verifies PlainPasswordHasher's `plain$<password>`, the stand-in for credentials
+    stored before keyed salts."""
+
+    def hash(self, user: str, password: str) -> str:
+        return f"{self.keyed_prefix(user)}{password}"
+
+    def keyed_prefix(self, user: str) -> str:
+        return f"keyed${user}$"
+
+    def verify(self, user: str, password: str, hashed: str) -> bool:
+        return hashed in {f"{self.keyed_prefix(user)}{password}", f"plain${password}"}
 
 
 class PermissiveEmailSyntax:
@@ -94,6 +134,17 @@ class RecordingMailer:
 
     def send(self, *, to: str, subject: str, body: str) -> None:
         self.sent.append(SentMail(to=to, subject=subject, body=body))
+
+
+class InlineBackground:
+    """Runs each task at once, on the caller's thread: what a test reads next is done.
+    A failure is logged, as the port promises, not raised."""
+
+    def submit(self, task: Callable[[], None]) -> None:
+        try:
+            task()
+        except Exception:
+            logging.getLogger("hookmail.background").exception("a background task failed")
 
 
 @define
@@ -251,12 +302,24 @@ class InMemoryPolicies:
     def save(self, policy: SmtpPolicy) -> None:
         self._state.policies[policy.id] = policy
 
-    def with_credential_user(self, user: str) -> list[SmtpPolicy]:
+    def logins(self, user: str, *, digest: str, keyed_prefix: str) -> list[StoredLogin]:
         return [
-            p
+            StoredLogin(p.id, c.user, c.password_hash)
             for p in self._state.policies.values()
-            if any(c.user == user for c in p.smtp_credentials)
+            for c in p.smtp_credentials
+            if c.user == user
+            and (c.password_hash == digest or not c.password_hash.startswith(keyed_prefix))
         ]
+
+    def rehash(self, policy_id: UUID, user: str, *, old: str, new: str) -> None:
+        policy = self._state.policies.get(policy_id)
+        if policy is None:
+            return
+        credentials = tuple(
+            Credential(c.user, new) if (c.user, c.password_hash) == (user, old) else c
+            for c in policy.smtp_credentials
+        )
+        self._state.policies[policy_id] = evolve(policy, smtp_credentials=credentials)
 
     def delete(self, policy_id: UUID) -> None:
         self._state.policies.pop(policy_id, None)
@@ -319,6 +382,30 @@ class InMemoryWebhooks:
     def delete(self, webhook_id: UUID) -> None:
         self._state.drop_webhooks({webhook_id})
 
+    def mark_failing(self, webhook_id: UUID, since: datetime) -> None:
+        found = self._state.webhooks.get(webhook_id)
+        if found is not None and found.failing_since is None:
+            self._state.webhooks[webhook_id] = evolve(found, failing_since=since)
+
+    def mark_healthy(self, webhook_id: UUID) -> None:
+        found = self._state.webhooks.get(webhook_id)
+        if found is not None and found.failing_since is not None:
+            self._state.webhooks[webhook_id] = evolve(found, failing_since=None)
+
+    def disable_failing(self, webhook_id: UUID, *, failing_before: datetime, now: datetime) -> bool:
+        found = self._state.webhooks.get(webhook_id)
+        if (
+            found is None
+            or not found.active
+            or found.failing_since is None
+            or not found.failing_since < failing_before
+        ):
+            return False
+        self._state.webhooks[webhook_id] = evolve(
+            found, active=False, disabled_reason=FAILING, updated_at=now
+        )
+        return True
+
 
 class InMemoryDeliveryLogs:
     def __init__(self, state: _State) -> None:
@@ -364,6 +451,43 @@ class InMemoryMessages:
 
     def get_many(self, message_ids: set[UUID]) -> dict[UUID, InboundMessage]:
         return {i: m for i, m in self._state.messages.items() if i in message_ids}
+
+    def page_of_account(
+        self,
+        account_id: UUID,
+        *,
+        webhook_id: UUID | None,
+        status: MessageStatus | None,
+        offset: int,
+        limit: int,
+    ) -> list[UUID]:
+        mine: dict[UUID, list[DeliveryJob]] = {}
+        for job in self._state.jobs.values():
+            if job.account_id == account_id:
+                mine.setdefault(job.message_id, []).append(job)
+        found = {
+            (jobs[0].created_at, message_id)
+            for message_id, jobs in mine.items()
+            if (webhook_id is None or any(j.webhook_id == webhook_id for j in jobs))
+            and (status is None or status_of(tuple(jobs)) is status)
+        }
+        ordered = sorted(found, reverse=True)
+        return [message_id for _, message_id in ordered[offset : offset + limit]]
+
+    def summaries(self, message_ids: set[UUID]) -> dict[UUID, MessageSummary]:
+        return {
+            m.id: MessageSummary(
+                id=m.id,
+                received_at=m.received_at,
+                mail_from=m.envelope.mail_from,
+                envelope_rcpt_to=m.envelope.rcpt_to,
+                message_id=m.message_id,
+                subject=subject_of(m.raw[:HEAD_BYTES]),
+                size=m.size,
+            )
+            for m in self._state.messages.values()
+            if m.id in message_ids
+        }
 
 
 class InMemoryJobs:
@@ -451,6 +575,48 @@ class InMemoryJobs:
 
     def pending(self) -> int:
         return sum(1 for j in self._state.jobs.values() if j.status == JobStatus.PENDING)
+
+    def of_messages(self, account_id: UUID, message_ids: set[UUID]) -> list[DeliveryJob]:
+        return sorted(
+            (
+                j
+                for j in self._state.jobs.values()
+                if j.account_id == account_id and j.message_id in message_ids
+            ),
+            key=lambda j: (j.created_at, j.id),
+        )
+
+    def replayable(
+        self,
+        webhook_id: UUID,
+        *,
+        since: datetime,
+        until: datetime,
+        statuses: frozenset[JobStatus],
+        after: tuple[datetime, UUID] | None,
+        limit: int,
+    ) -> list[DeliveryJob]:
+        found = sorted(
+            (
+                j
+                for j in self._state.jobs.values()
+                if j.webhook_id == webhook_id
+                and since <= j.created_at <= until
+                and j.status in statuses
+                and (after is None or (j.created_at, j.id) > after)
+            ),
+            key=lambda j: (j.created_at, j.id),
+        )
+        return found[:limit]
+
+    def requeue(self, job_ids: list[UUID], *, now: datetime) -> int:
+        count = 0
+        for job_id in job_ids:
+            job = self._state.jobs.get(job_id)
+            if job is not None and job.status != JobStatus.PENDING:
+                self._state.jobs[job_id] = job.replayed(now)
+                count += 1
+        return count
 
 
 class InMemoryTokens:

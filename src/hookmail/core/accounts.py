@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import unicodedata
 import zoneinfo
 from datetime import datetime
 from uuid import UUID, uuid4
 
+import idna
 from attrs import evolve, field, frozen
 
 from hookmail.core.errors import InvalidField
@@ -13,6 +16,7 @@ from hookmail.core.errors import InvalidField
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
 MAX_TIMEZONE = 64
+MAX_EMAIL = 320  # RFC 5321: 64 + @ + 255
 
 
 def check_password(raw: str, *, field_name: str = "password") -> str:
@@ -33,6 +37,21 @@ def is_unicode(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def email_normal_form(raw: str) -> str:
+    """The one form in which an email is stored and compared, at sign-up, sign-in and reset:
+    trimmed, NFC, lower-cased, the domain IDNA-encoded (UTS 46) as hookmail stores every
+    domain. So `idn@bücher.example`, `IDN@xn--bcher-kva.example` and an NFD `josé` each meet
+    their account. Total and idempotent: a string that is no address still has a form (which
+    matches no account); syntax is checked at sign-up only."""
+    text = unicodedata.normalize("NFC", unicodedata.normalize("NFC", raw.strip()).lower())
+    local, at, domain = text.rpartition("@")
+    if not at:
+        return text
+    with contextlib.suppress(idna.IDNAError, UnicodeError, ValueError):  # else as it is
+        domain = idna.encode(domain, uts46=True).decode("ascii")
+    return f"{local}@{domain}"
 
 
 def check_timezone(raw: str) -> str:

@@ -7,19 +7,31 @@ import secrets
 from hookmail.core.ports import UnitOfWork
 
 SIGNING_KEY_NAME = "secret_key"
+CREDENTIAL_KEY_NAME = "smtp_credential_key"
 
 
-def shared_secret_key(uow: UnitOfWork) -> str:
-    """The access-token signing key every process shares: made once, kept in the store.
+def _shared(uow: UnitOfWork, name: str) -> str:
+    """A random value made once and kept in the store, the same for every process.
 
     Processes starting together may race; put_if_absent lets the first writer win and
     everyone reads the winner back.
     """
     with uow:
-        uow.config.put_if_absent(SIGNING_KEY_NAME, secrets.token_urlsafe(48))
+        uow.config.put_if_absent(name, secrets.token_urlsafe(48))
         uow.commit()
     with uow:
-        key = uow.config.get(SIGNING_KEY_NAME)
-    if key is None:
-        raise RuntimeError("the store lost the signing key it was just given")
-    return key
+        value = uow.config.get(name)
+    if value is None:
+        raise RuntimeError(f"the store lost the {name} it was just given")
+    return value
+
+
+def shared_secret_key(uow: UnitOfWork) -> str:
+    """The access-token signing key every process shares."""
+    return _shared(uow, SIGNING_KEY_NAME)
+
+
+def smtp_credential_key(uow: UnitOfWork) -> bytes:
+    """The key SMTP credential salts are derived from (never changed once made: a hash made
+    with another key is no longer found by equality, only by verifying it alone)."""
+    return _shared(uow, CREDENTIAL_KEY_NAME).encode()

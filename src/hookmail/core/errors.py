@@ -39,6 +39,12 @@ class RateLimited(DomainError):
         self.retry_after = retry_after
 
 
+class TemplateRenderError(DomainError):
+    """A payload template could not be rendered for one delivery: that attempt fails."""
+
+    code = "template_render_failed"
+
+
 class InvalidField(InvalidInput):
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(f"{field}: {reason}")
@@ -140,3 +146,8 @@ class WebhookNotFound(NotFound):
 class DeliveryLogNotFound(NotFound):
     def __init__(self) -> None:
         super().__init__("delivery log entry not found")
+
+
+class MessageNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("message not found")

@@ -5,6 +5,7 @@ Adapters don't inherit from these; mypy proves conformance where they meet a typ
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol, Self
 from uuid import UUID
@@ -14,8 +15,9 @@ from attrs import frozen
 from hookmail.core.accounts import Account
 from hookmail.core.deliveries import DeliveryLog
 from hookmail.core.domains import Domain, DomainName
-from hookmail.core.mail import DeliveryJob, DkimResult, InboundMessage, SpfOutcome
-from hookmail.core.smtp_policies import SmtpPolicy
+from hookmail.core.mail import DeliveryJob, DkimResult, InboundMessage, JobStatus, SpfOutcome
+from hookmail.core.messages import MessageStatus, MessageSummary
+from hookmail.core.smtp_policies import SmtpPolicy, StoredLogin
 from hookmail.core.tokens import IssuedToken, TokenKind
 from hookmail.core.webhooks import Webhook
 
@@ -35,6 +37,27 @@ class PasswordHasher(Protocol):
 
     def burn(self, secret: str) -> None:
         """Spend the time one verify() costs, so a missing user looks like a wrong password."""
+        ...
+
+
+class CredentialHasher(Protocol):
+    """Hashes SMTP credentials so that one computation finds a password among every
+    credential sharing its user name, however many accounts use that name
+    (docs/architecture.md, "SMTP AUTH")."""
+
+    def hash(self, user: str, password: str) -> str:
+        """The stored form. Deterministic: the salt is derived from a key kept in the store
+        and `user`, so equal pairs give equal strings and a login is found by equality."""
+        ...
+
+    def keyed_prefix(self, user: str) -> str:
+        """What every hash() of `user` begins with (the parameters and the derived salt)."""
+        ...
+
+    def verify(self, user: str, password: str, hashed: str) -> bool:
+        """Whether `password` matches any stored form: one from hash(), one made with other
+        parameters, or a randomly salted hash from before keyed salts. False, never raises,
+        for a wrong or malformed hash."""
         ...
 
 
@@ -63,6 +86,13 @@ class AccessTokens(Protocol):
 class Mailer(Protocol):
     def send(self, *, to: str, subject: str, body: str) -> None:
         """Hand a plain-text mail over for sending; never raises for delivery problems."""
+        ...
+
+
+class Background(Protocol):
+    def submit(self, task: Callable[[], None]) -> None:
+        """Run `task` soon, off the caller's path, so the caller's answer can't depend on
+        what the task finds; a failure of the task is logged, never raised to the caller."""
         ...
 
 
@@ -173,8 +203,14 @@ class PolicyRepository(Protocol):
 
     def delete(self, policy_id: UUID) -> None: ...
 
-    def with_credential_user(self, user: str) -> list[SmtpPolicy]:
-        """Every policy (of any account) that has a credential for `user`."""
+    def logins(self, user: str, *, digest: str, keyed_prefix: str) -> list[StoredLogin]:
+        """The credentials (of any account) for `user` whose hash is `digest`, and those for
+        `user` whose hash does not begin with `keyed_prefix` (older forms, which must be
+        verified one by one). One indexed read: never every credential of a user name."""
+        ...
+
+    def rehash(self, policy_id: UUID, user: str, *, old: str, new: str) -> None:
+        """Replace the credential's hash `old` by `new`; no-op when it changed meanwhile."""
         ...
 
 
@@ -219,6 +255,20 @@ class WebhookRepository(Protocol):
         """Delete the webhook and its delivery logs."""
         ...
 
+    def mark_failing(self, webhook_id: UUID, since: datetime) -> None:
+        """Set `failing_since` to `since` unless it is set already."""
+        ...
+
+    def mark_healthy(self, webhook_id: UUID) -> None:
+        """Clear `failing_since` (a delivery succeeded)."""
+        ...
+
+    def disable_failing(self, webhook_id: UUID, *, failing_before: datetime, now: datetime) -> bool:
+        """Make the webhook inactive with `disabled_reason` "failing" if it is active and
+        has been failing since before `failing_before`. True only for the one call that
+        disabled it (so its owner is told once, however many workers saw it fail)."""
+        ...
+
 
 class DeliveryLogRepository(Protocol):
     def add(self, log: DeliveryLog) -> None: ...
@@ -252,6 +302,24 @@ class MessageRepository(Protocol):
 
     def get_many(self, message_ids: set[UUID]) -> dict[UUID, InboundMessage]:
         """The messages that exist among `message_ids`, by id (one query, not one each)."""
+        ...
+
+    def page_of_account(
+        self,
+        account_id: UUID,
+        *,
+        webhook_id: UUID | None,
+        status: MessageStatus | None,
+        offset: int,
+        limit: int,
+    ) -> list[UUID]:
+        """The ids of the messages the account has deliveries of (only those to
+        `webhook_id` when given; only those whose status as the account sees it is
+        `status` when given), newest first, one page. Never counts the whole set."""
+        ...
+
+    def summaries(self, message_ids: set[UUID]) -> dict[UUID, MessageSummary]:
+        """What the list shows of the messages among `message_ids` (bodies are not read)."""
         ...
 
 
@@ -294,6 +362,31 @@ class JobRepository(Protocol):
 
     def pending(self) -> int:
         """How many jobs wait for delivery (the queue depth)."""
+        ...
+
+    def of_messages(self, account_id: UUID, message_ids: set[UUID]) -> list[DeliveryJob]:
+        """The account's jobs of those messages (no other account's), in creation order."""
+        ...
+
+    def replayable(
+        self,
+        webhook_id: UUID,
+        *,
+        since: datetime,
+        until: datetime,
+        statuses: frozenset[JobStatus],
+        after: tuple[datetime, UUID] | None,
+        limit: int,
+    ) -> list[DeliveryJob]:
+        """Up to `limit` of the webhook's jobs in one of `statuses` whose message was received
+        in [since, until], ordered by (created_at, id) and strictly after `after` when given:
+        one batch of a window replay, read by keyset so each batch costs the same."""
+        ...
+
+    def requeue(self, job_ids: list[UUID], *, now: datetime) -> int:
+        """Queue those jobs that are not pending for an attempt at `now` with a fresh retry
+        schedule (see DeliveryJob.replayed); how many were. Pending ones are left as they are,
+        so a replay never doubles a delivery."""
         ...
 
 

@@ -1,4 +1,8 @@
-"""Standard Webhooks signatures: `v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>.<body>")>`."""
+"""Standard Webhooks signatures: `v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>.<body>")>`.
+
+Standard library only: `hookmail.webhooks` (for the apps that receive our webhooks) signs and
+verifies with these very functions without loading anything else.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,26 @@ import hashlib
 import hmac
 
 
-def _key(secret: str) -> bytes:
+def key(secret: str) -> bytes:
+    """The HMAC key of a secret: the base64-decoded part after `whsec_`, else its UTF-8 bytes.
+    Raises ValueError (binascii.Error) for a `whsec_` secret whose rest is not base64."""
     if secret.startswith("whsec_"):
         return base64.b64decode(secret.removeprefix("whsec_"))
     return secret.encode("utf-8")
 
 
+def digest(key: bytes, *, event_id: str, timestamp: int, body: bytes) -> bytes:
+    """The raw HMAC-SHA256 of `<id>.<timestamp>.<body>`."""
+    signed = f"{event_id}.{timestamp}.".encode() + body
+    return hmac.new(key, signed, hashlib.sha256).digest()
+
+
 def signature(secrets: list[str], *, event_id: str, timestamp: int, body: bytes) -> str:
     """The `webhook-signature` header: one `v1,…` per secret, space-separated."""
-    signed = f"{event_id}.{timestamp}.".encode() + body
     return " ".join(
-        "v1," + base64.b64encode(hmac.new(_key(s), signed, hashlib.sha256).digest()).decode()
+        "v1,"
+        + base64.b64encode(
+            digest(key(s), event_id=event_id, timestamp=timestamp, body=body)
+        ).decode()
         for s in secrets
     )

@@ -14,12 +14,24 @@ from hookmail.core.domains import DomainName
 from hookmail.core.errors import InvalidField
 
 MASK = "********"
+MAX_CREDENTIALS = 20
+MAX_CREDENTIAL_USER = 64
+MAX_CREDENTIAL_PASSWORD = 256
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _SEPARATORS = re.compile(r"[,\n\r]+")
 
 
 @frozen
 class Credential:
+    user: str
+    password_hash: str = field(repr=False)
+
+
+@frozen
+class StoredLogin:
+    """One stored credential, as SMTP AUTH reads it: whose it is and its hash."""
+
+    policy_id: UUID
     user: str
     password_hash: str = field(repr=False)
 
@@ -56,30 +68,48 @@ def parse_credentials(
     raw: str,
     *,
     stored: tuple[Credential, ...],
-    hash_password: Callable[[str], str],
+    hash_password: Callable[[str, str], str],
 ) -> tuple[Credential, ...]:
-    """`user:password` pairs separated by commas or newlines, passwords hashed.
+    """`user:password` pairs separated by commas or newlines, passwords hashed
+    (`hash_password(user, password)`).
 
     A masked pair (`user:********`, as responses show them) keeps the stored password.
+    Every pair is checked (at most MAX_CREDENTIALS, user and password lengths) before any
+    password is hashed: a hash costs ~0.1 s, so an oversized list must cost nothing.
     """
-    kept = {c.user: c for c in stored}
-    credentials: dict[str, Credential] = {}
-    for item in _items(raw, _SEPARATORS):
+    items = _items(raw, _SEPARATORS)
+    if len(items) > MAX_CREDENTIALS:
+        raise InvalidField("smtp_credentials", f"at most {MAX_CREDENTIALS} user:password pairs")
+    pairs: dict[str, str] = {}
+    for item in items:
         user, sep, password = item.partition(":")
         user = user.strip()
         if not sep or not user or not password:
             raise InvalidField("smtp_credentials", "each entry must be user:password")
-        if any(ch.isspace() for ch in user) or len(user) > 255 or len(password) > 256:
-            raise InvalidField("smtp_credentials", f"the entry for {user!r} is malformed")
-        if user in credentials:
+        if (
+            len(user) > MAX_CREDENTIAL_USER
+            or not user.isprintable()
+            or any(ch.isspace() for ch in user)
+        ):
+            raise InvalidField(
+                "smtp_credentials",
+                f"a user name is {MAX_CREDENTIAL_USER} printable characters at most, no spaces",
+            )
+        if len(password) > MAX_CREDENTIAL_PASSWORD:
+            raise InvalidField(
+                "smtp_credentials",
+                f"the password of {user!r} is over {MAX_CREDENTIAL_PASSWORD} characters",
+            )
+        if user in pairs:
             raise InvalidField("smtp_credentials", f"the user {user!r} is listed twice")
-        if password == MASK:
-            if user not in kept:
-                raise InvalidField("smtp_credentials", f"no stored password for user {user!r}")
-            credentials[user] = kept[user]
-        else:
-            credentials[user] = Credential(user=user, password_hash=hash_password(password))
-    return tuple(credentials.values())
+        if password == MASK and user not in {c.user for c in stored}:
+            raise InvalidField("smtp_credentials", f"no stored password for user {user!r}")
+        pairs[user] = password
+    kept = {c.user: c for c in stored}
+    return tuple(
+        kept[user] if password == MASK else Credential(user, hash_password(user, password))
+        for user, password in pairs.items()
+    )
 
 
 def format_credentials(credentials: tuple[Credential, ...]) -> str:

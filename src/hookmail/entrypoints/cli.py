@@ -111,6 +111,7 @@ def _run_deliver(settings: Settings) -> None:
         container.transport(),
         container.delivery_config(),
         listener=container.notifier().listen(JOBS),
+        health=container.health(),
     )
     log.info("delivery worker started")
     worker.run(stop)

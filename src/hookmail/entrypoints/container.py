@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -9,6 +10,7 @@ from dependency_injector import containers, providers
 
 from hookmail import __version__
 from hookmail.adapters.access_tokens import JwtAccessTokens
+from hookmail.adapters.background import ThreadBackground
 from hookmail.adapters.clock import SystemClock
 from hookmail.adapters.dns import DnspythonResolver
 from hookmail.adapters.emails import EmailValidatorSyntax
@@ -16,12 +18,13 @@ from hookmail.adapters.http import PinnedHttpTransport
 from hookmail.adapters.mailauth import DkimpyVerifier, PyspfChecker
 from hookmail.adapters.mailer import LogMailer, SmtpMailer
 from hookmail.adapters.notify import notifier_for
-from hookmail.adapters.passwords import Argon2PasswordHasher
+from hookmail.adapters.passwords import Argon2PasswordHasher, KeyedArgon2CredentialHasher
 from hookmail.adapters.sql.engine import make_engine, make_sessions
 from hookmail.adapters.sql.uow import SqlUnitOfWork
-from hookmail.core.config import shared_secret_key
+from hookmail.core.config import shared_secret_key, smtp_credential_key
 from hookmail.core.ports import Mailer, UnitOfWork
 from hookmail.core.services.delivery import DeliveryConfig
+from hookmail.core.services.webhook_health import HealthPolicy
 from hookmail.core.throttle import Limit, Limits
 from hookmail.entrypoints.settings import Settings
 
@@ -52,10 +55,26 @@ def delivery_config_from(settings: Settings) -> DeliveryConfig:
     )
 
 
+def health_from(settings: Settings, mailer: Mailer) -> HealthPolicy:
+    return HealthPolicy(
+        disable_after=timedelta(seconds=settings.disable_after),
+        mailer=mailer,
+        public_url=settings.public_url,
+    )
+
+
 def access_tokens_from(settings: Settings, uow: UnitOfWork) -> JwtAccessTokens:
     """HOOKMAIL_SECRET_KEY, or the key made once and kept in the store for every worker."""
     key = settings.secret_key or shared_secret_key(uow)
     return JwtAccessTokens([key])
+
+
+def credential_hasher_from(
+    hasher: Argon2PasswordHasher, uow: Callable[[], UnitOfWork]
+) -> KeyedArgon2CredentialHasher:
+    """SMTP credentials: the password hasher's cost, salts derived from a key in the store
+    (read on first use, so a process may start before the store is migrated)."""
+    return hasher.keyed(lambda: smtp_credential_key(uow()))
 
 
 class Container(containers.DeclarativeContainer):
@@ -66,8 +85,10 @@ class Container(containers.DeclarativeContainer):
     uow = providers.Factory(SqlUnitOfWork, sessions, notifier)
     clock = providers.Singleton(SystemClock)
     hasher = providers.Singleton(Argon2PasswordHasher)
+    credential_hasher = providers.Singleton(credential_hasher_from, hasher, uow.provider)
     emails = providers.Singleton(EmailValidatorSyntax)
     mailer = providers.Singleton(mailer_from, settings)
+    background = providers.Singleton(ThreadBackground)
     limits = providers.Singleton(limits_from, settings)
     dns = providers.Singleton(DnspythonResolver, settings.provided.dns_nameservers)
     spf = providers.Singleton(PyspfChecker, dns)
@@ -76,4 +97,5 @@ class Container(containers.DeclarativeContainer):
         PinnedHttpTransport, allow_private=settings.provided.allow_private_targets
     )
     delivery_config = providers.Singleton(delivery_config_from, settings)
+    health = providers.Singleton(health_from, settings, mailer)
     access_tokens = providers.Singleton(access_tokens_from, settings, uow)

@@ -26,6 +26,7 @@ from hookmail.adapters.notify import Listener
 from hookmail.core.ports import Clock, UnitOfWork, WebhookTransport
 from hookmail.core.services import delivery
 from hookmail.core.services.delivery import Attempt, DeliveryConfig, Work
+from hookmail.core.services.webhook_health import HealthPolicy
 
 log = logging.getLogger("hookmail.deliver")
 _LINGER = 0.02  # seconds finished attempts may wait to be recorded together
@@ -43,8 +44,10 @@ class DeliveryWorker:
         poll_interval: float = 1.0,
         listener: Listener | None = None,
         registry: CollectorRegistry | None = None,
+        health: HealthPolicy | None = None,
     ) -> None:
         self._uow = uow
+        self._health = health
         self._clock = clock
         self._transport = transport
         self._config = config
@@ -127,7 +130,12 @@ class DeliveryWorker:
             return 0
         try:
             work = delivery.claim(
-                self._uow(), self._clock, self._config, limit=max(0, room), finished=finished
+                self._uow(),
+                self._clock,
+                self._config,
+                limit=max(0, room),
+                finished=finished,
+                health=self._health,
             )
         except Exception:
             log.exception(
@@ -135,13 +143,13 @@ class DeliveryWorker:
                 len(finished),
             )
             for done in finished:
-                self._running.pop(done.job_id, None)
+                self._running.pop(done.job.id, None)
             raise
         self.passes += 1
         self.claimed += len(work)
         self._count(finished)
         for done in finished:
-            self._running.pop(done.job_id, None)
+            self._running.pop(done.job.id, None)
         for item in work:
             self._running[item.job.id] = pool.submit(self._deliver, item)
         return len(work)
@@ -180,6 +188,8 @@ class DeliveryWorker:
             pool.shutdown(wait=True)
             stop.set()
             listening.join()
+            if self._listener is not None:
+                self._listener.close()
         log.info(
             "delivery worker stopped; attempts in flight finished (%d passes, %d claimed)",
             self.passes,

@@ -15,6 +15,8 @@ from attrs import field, frozen
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from hookmail.core.services.delivery import DEFAULT_RETRY_SCHEDULE
+
 PREFIX = "HOOKMAIL_"
 T = TypeVar("T")
 
@@ -131,12 +133,16 @@ class Settings:
     smtp_port: int = 2525
     smtp_hostname: str = field(factory=socket.getfqdn)
     smtp_auth_require_tls: bool = True
+    smtp_auth_concurrency: int = 2  # password checks at once per SMTP worker (argon2: 64 MiB each)
+    smtp_max_connections_per_ip: int = 20
+    smtp_greeting_timeout: float = 30.0  # seconds from connecting to HELO/EHLO
+    smtp_idle_timeout: float = 300.0  # seconds between commands (RFC 5321 §4.5.3.2)
     tls_cert: str | None = None
     tls_key: str | None = None
     public_domains: tuple[str, ...] = ()
     dns_nameservers: tuple[tuple[str, int], ...] = ()
     allow_private_targets: bool = False
-    retry_schedule: tuple[int, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+    retry_schedule: tuple[int, ...] = DEFAULT_RETRY_SCHEDULE
     delivery_timeout: float = 10.0
     max_message_bytes: int = 26214400
     mail_relay: str = "log"
@@ -146,6 +152,8 @@ class Settings:
     login_window_seconds: int = 900
     signups_per_hour: int = 20
     reset_requests_per_hour: int = 20
+    disable_after: int = 432000  # seconds a webhook may fail without a success (§6.3)
+    sync_timeout: float = 30.0  # seconds an SMTP session waits for a sync webhook (§6.4)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -169,6 +177,10 @@ class Settings:
         read("SMTP_PORT", _port)
         read("SMTP_HOSTNAME", str)
         read("SMTP_AUTH_REQUIRE_TLS", _boolean)
+        read("SMTP_AUTH_CONCURRENCY", _positive_int)
+        read("SMTP_MAX_CONNECTIONS_PER_IP", _positive_int)
+        read("SMTP_GREETING_TIMEOUT", _positive_float)
+        read("SMTP_IDLE_TIMEOUT", _positive_float)
         read("TLS_CERT", str)
         read("TLS_KEY", str)
         read("PUBLIC_DOMAINS", lambda raw: tuple(d.lower() for d in _items(raw)))
@@ -184,6 +196,8 @@ class Settings:
         read("LOGIN_WINDOW_SECONDS", _positive_int)
         read("SIGNUPS_PER_HOUR", _positive_int)
         read("RESET_REQUESTS_PER_HOUR", _positive_int)
+        read("DISABLE_AFTER", _positive_int)
+        read("SYNC_TIMEOUT", _positive_float)
         settings = cls(**values)  # type: ignore[arg-type]  # names and types checked above
         if (settings.tls_cert is None) != (settings.tls_key is None):
             raise SettingsError(f"{PREFIX}TLS_CERT and {PREFIX}TLS_KEY must be set together")

@@ -111,7 +111,7 @@ def test_bad_addresses_name_the_email_field(emails: EmailSyntax, raw: str) -> No
 # -- mailer -----------------------------------------------------------------------------
 
 
-class _Inbox(Sink):  # type: ignore[misc]
+class _Inbox(Sink):
     def __init__(self) -> None:
         self.messages: list[bytes] = []
 
@@ -285,7 +285,8 @@ def verifier(request: pytest.FixtureRequest, dkim_key: tuple[bytes, str]) -> Ite
 
 
 def _sign(body: bytes, domain: bytes, key: bytes) -> bytes:
-    return dkim.sign(body, b"sel", domain, key, include_headers=[b"from", b"subject"]) + body
+    signature: bytes = dkim.sign(body, b"sel", domain, key, include_headers=[b"from", b"subject"])
+    return signature + body
 
 
 def test_dkim_results_per_signature(verifier: DkimVerifier, dkim_key: tuple[bytes, str]) -> None:

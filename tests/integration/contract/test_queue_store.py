@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from attrs import evolve
 
@@ -21,7 +22,7 @@ from hookmail.core.webhooks import Webhook
 from tests.builders import NOW, a_domain, a_webhook, an_account
 
 
-def _message(**overrides: object) -> InboundMessage:
+def _message(**overrides: Any) -> InboundMessage:
     message = InboundMessage.receive(
         raw=b"Subject: hi\r\n\r\n\x00\xffbinary-safe\r\n",
         envelope=Envelope(
@@ -53,7 +54,7 @@ def _setup(uow: UnitOfWork) -> tuple[Account, Webhook, Webhook]:
     return account, first, second
 
 
-def _enqueue(uow: UnitOfWork, webhook: Webhook, count: int, **job: object) -> list[DeliveryJob]:
+def _enqueue(uow: UnitOfWork, webhook: Webhook, count: int, **job: Any) -> list[DeliveryJob]:
     jobs = []
     with uow:
         for n in range(count):
@@ -62,6 +63,7 @@ def _enqueue(uow: UnitOfWork, webhook: Webhook, count: int, **job: object) -> li
             made = DeliveryJob.new(
                 message_id=message.id,
                 webhook_id=webhook.id,
+                account_id=webhook.account_id,
                 recipients=("in@example.com",),
                 now=NOW + timedelta(seconds=n),
             )

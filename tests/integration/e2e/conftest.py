@@ -10,7 +10,7 @@ import pytest
 from dependency_injector import providers
 from falcon import testing
 
-from hookmail.adapters.memory import FixedClock, RecordingMailer
+from hookmail.adapters.memory import FixedClock, InlineBackground, RecordingMailer
 from hookmail.adapters.passwords import Argon2PasswordHasher
 from hookmail.core.ports import UnitOfWork
 from hookmail.entrypoints.container import Container
@@ -37,7 +37,9 @@ class Api:
         self.mailer = mailer
         self.uow = uow  # the store behind the app, for what only the mail pipeline writes
 
-    def call(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
+    def call(
+        self, method: str, path: str, token: str | None = None, **kwargs: Any
+    ) -> testing.Result:
         headers = kwargs.pop("headers", {})
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
@@ -96,6 +98,7 @@ def make_api(container: Container) -> Api:
     clock, mailer = FixedClock(), RecordingMailer()
     container.clock.override(providers.Object(clock))
     container.mailer.override(providers.Object(mailer))
+    container.background.override(providers.Object(InlineBackground()))
     container.hasher.override(providers.Object(Argon2PasswordHasher(time_cost=1, memory_cost=1024)))
     return Api(testing.TestClient(create_app(container)), clock, mailer, container.uow)
 

@@ -14,11 +14,15 @@ import sys
 import time
 from collections.abc import Iterator
 from typing import Any
+from uuid import UUID
 
 import pytest
 import requests
+from attrs import evolve
 
-from tests.integration.e2e.conftest import PASSWORD, Api
+from hookmail.core.webhooks import Address
+from tests.dns_server import DnsServer
+from tests.integration.e2e.conftest import PASSWORD, PUBLIC_DOMAIN, Api
 
 pytestmark = pytest.mark.e2e
 
@@ -310,6 +314,162 @@ def test_wrong_types_and_huge_numbers_in_a_webhook_are_422(
     assert (result.status_code, result.json["code"]) == (422, "validation_error")
 
 
+# -- SPEC §3: at most 20 credential pairs, user <= 64, password <= 256, checked before hashing --
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        ",".join(f"user{n}:password-{n}" for n in range(2000)),
+        ",".join(f"user{n}:password-{n}" for n in range(21)),
+        "relay:" + "p" * 257,
+        "u" * 65 + ":password",
+        "relay:" + "p" * 900_000,
+    ],
+    ids=["2000 pairs", "21 pairs", "257-character password", "65-character user", "900 KB"],
+)
+def test_oversized_credentials_are_422(api: Api, credentials: str) -> None:
+    token = api.new_user()
+    body = {"name": "p", "smtp_credentials": credentials}
+    created = api.call("POST", "/api/v1/smtp-policies", token, json=body)
+    assert (created.status_code, created.json["code"]) == (422, "validation_error")
+    assert "smtp_credentials" in created.json["error"]
+    policy = api.call("POST", "/api/v1/smtp-policies", token, json={"name": "p"}).json
+    path = f"/api/v1/smtp-policies/{policy['id']}"
+    updated = api.call("PUT", path, token, json={"smtp_credentials": credentials})
+    assert (updated.status_code, updated.json["code"]) == (422, "validation_error")
+
+
+def test_twenty_pairs_at_the_length_limits_are_accepted(api: Api) -> None:
+    token = api.new_user()
+    credentials = "\n".join(f"{n:02d}" + "u" * 62 + ":" + "p" * 256 for n in range(20))
+    body = {"name": "p", "smtp_credentials": credentials}
+    created = api.call("POST", "/api/v1/smtp-policies", token, json=body)
+    assert created.status_code == 201, created.json
+    assert created.json["smtp_credentials"].count(":********") == 20
+
+
+# -- SPEC §3: on a public domain no catch-all and no RFC 2142 role name ----------------------
+
+ROLES = ["postmaster", "abuse", "hostmaster", "webmaster", "security", "noc"]
+
+
+def _webhook(api: Api, token: str, address: str) -> Any:
+    body = {"address": address, "target_url": "https://h.example.net/"}
+    return api.call("POST", "/api/v1/webhooks", token, json=body)
+
+
+@pytest.mark.parametrize(
+    "local", ["*", *ROLES, "Postmaster", "ABUSE", "postmaster+x", "noc+", "security+a+b"]
+)
+def test_a_public_domain_refuses_catch_alls_and_role_names(api: Api, local: str) -> None:
+    token = api.new_user()
+    result = _webhook(api, token, f"{local}@{PUBLIC_DOMAIN}")
+    assert (result.status_code, result.json["code"]) == (422, "validation_error")
+    assert "address" in result.json["error"]
+    mine = _webhook(api, token, f"mine@{PUBLIC_DOMAIN}").json
+    moved = api.call(
+        "PUT", f"/api/v1/webhooks/{mine['id']}", token, json={"address": f"{local}@{PUBLIC_DOMAIN}"}
+    )
+    assert (moved.status_code, moved.json["code"]) == (422, "validation_error")
+
+
+@pytest.mark.parametrize("local", ["orders", "post-master", "abuses", "nocturne", "x+postmaster"])
+def test_other_names_on_a_public_domain_are_fine(api: Api, local: str) -> None:
+    token = api.new_user()
+    assert _webhook(api, token, f"{local}@{PUBLIC_DOMAIN}").status_code == 201
+
+
+def test_a_verified_own_domain_allows_catch_alls_and_role_names(api: Api, dns: DnsServer) -> None:
+    token = api.new_user()
+    api.verified_domain(token, "own.example", dns)
+    for local in ["*", *ROLES, "postmaster+x"]:
+        result = _webhook(api, token, f"{local}@own.example")
+        assert result.status_code == 201, (local, result.json)
+
+
+def test_a_shared_role_address_made_before_the_rule_can_only_be_moved_or_deleted(
+    api: Api,
+) -> None:
+    token = api.new_user()
+    hook = _webhook(api, token, f"mine@{PUBLIC_DOMAIN}").json
+    uow = api.uow()
+    with uow:  # as if made before the rule: straight into the store
+        stored = uow.webhooks.get(UUID(hook["id"]))
+        assert stored is not None
+        uow.webhooks.save(evolve(stored, address=Address.parse(f"postmaster@{PUBLIC_DOMAIN}")))
+        uow.commit()
+    path = f"/api/v1/webhooks/{hook['id']}"
+    kept = api.call("PUT", path, token, json={"target_url": "https://other.example.net/"})
+    assert (kept.status_code, kept.json["code"]) == (422, "validation_error")
+    moved = api.call("PUT", path, token, json={"address": f"team@{PUBLIC_DOMAIN}"})
+    assert moved.status_code == 200
+    assert api.call("DELETE", path, token).status_code == 204
+
+
+# -- SPEC §3: one email normal form at sign-up, sign-in and reset ----------------------------
+
+NFD_JOSE = "jose\u0301@example.com"
+NFC_JOSE = "jos\u00e9@example.com"
+
+
+@pytest.mark.parametrize(
+    ("signed_up", "also"),
+    [
+        ("idn@xn--bcher-kva.example", ["idn@bücher.example", "IDN@BÜCHER.example"]),
+        ("idn@bücher.example", ["idn@xn--bcher-kva.example", " Idn@Bücher.Example "]),
+        (NFD_JOSE, [NFC_JOSE, NFD_JOSE.upper()]),
+        (NFC_JOSE, [NFD_JOSE]),
+        ("Alice@Example.COM", ["alice@example.com"]),
+    ],
+    ids=["punycode", "unicode", "nfd", "nfc", "case"],
+)
+def test_whatever_string_signed_up_signs_in_and_resets(
+    api: Api, signed_up: str, also: list[str]
+) -> None:
+    account = api.sign_up(signed_up)
+    for email in [signed_up, *also]:
+        assert api.sign_in(email)["access_token"], email
+        again = api.call("POST", "/api/v1/accounts", json={"email": email, "password": PASSWORD})
+        assert (again.status_code, again.json["code"]) == (409, "email_taken"), email
+        before = len(api.mailer.sent)
+        reset = api.call("POST", "/api/v1/accounts/password-reset", json={"email": email})
+        assert reset.status_code == 202
+        assert len(api.mailer.sent) == before + 1, email
+        assert api.mailer.sent[-1].to == account["email"]
+
+
+def test_the_stored_form_is_nfc_with_the_domain_idna_encoded(api: Api) -> None:
+    assert api.sign_up("Idn@Bücher.example")["email"] == "idn@xn--bcher-kva.example"
+    assert api.sign_up(NFD_JOSE)["email"] == NFC_JOSE
+
+
+def test_wrong_attempts_under_any_form_count_for_one_account(api: Api) -> None:
+    api.sign_up("idn@bücher.example")
+    forms = ["idn@bücher.example", "idn@xn--bcher-kva.example", "IDN@BÜCHER.EXAMPLE"]
+    for n in range(10):
+        wrong = api.call(
+            "POST",
+            "/api/v1/sessions",
+            json={"email": forms[n % 3], "password": "wrong password"},
+            remote_addr=f"192.0.2.{n}",
+        )
+        assert wrong.status_code == 401
+    limited = api.call(
+        "POST",
+        "/api/v1/sessions",
+        json={"email": "idn@bücher.example", "password": PASSWORD},
+        remote_addr="198.51.100.1",
+    )
+    assert limited.status_code == 429
+
+
+def test_a_sign_in_with_any_long_string_is_a_plain_401(api: Api) -> None:
+    for email in ["a" * 100_000, "a" * 400 + "@example.com", "@" * 500, "x@" + "b" * 70 + ".c"]:
+        result = api.call("POST", "/api/v1/sessions", json={"email": email, "password": "x"})
+        assert (result.status_code, result.json["code"]) == (401, "unauthorized")
+
+
 # -- under gunicorn, over a socket: chunked bodies, and deep nesting on a real stack ----------
 
 
@@ -342,7 +502,7 @@ def gunicorn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             try:
                 if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # workers still booting
                 time.sleep(0.1)  # polling a starting server, not pacing the test
         yield base
     finally:

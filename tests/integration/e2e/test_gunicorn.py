@@ -32,7 +32,7 @@ def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
         try:
             if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # refused, or a worker still booting
             pass
         time.sleep(0.1)  # polling a starting server, not pacing the test
     raise AssertionError("the server did not become ready within 30 s")

@@ -49,7 +49,7 @@ def test_the_readme_walkthrough_works_as_pasted(tmp_path: Path) -> None:
         def ready() -> bool:
             try:
                 return requests.get(f"http://127.0.0.1:{api_port}/readyz", timeout=1).ok
-            except requests.ConnectionError:
+            except requests.RequestException:  # refused, or a worker still booting
                 return False
 
         wait_for(ready, timeout=30, what="the API")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import io
+from typing import Any
 
 import jwt
 import pytest
 import zxingcpp
+from falcon import testing
 from PIL import Image
 
 from tests.integration.e2e.conftest import PASSWORD, Api
@@ -16,8 +18,8 @@ pytestmark = pytest.mark.e2e
 
 
 def _sign_in(
-    api: Api, email: str = "alice@example.com", password: str = PASSWORD, **kw: object
-) -> object:
+    api: Api, email: str = "alice@example.com", password: str = PASSWORD, **kw: Any
+) -> testing.Result:
     return api.call("POST", "/api/v1/sessions", json={"email": email, "password": password}, **kw)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import smtplib
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -113,9 +113,19 @@ def settings_overrides() -> dict[str, Any]:
     return {}
 
 
+@pytest.fixture
+def prepare_container() -> Callable[[Container], None]:
+    """Override in a test module to change the container (an adapter, say) before the
+    workers start."""
+    return lambda container: None
+
+
 @pytest.fixture(params=SQL_STORES[:1])
 def pipeline(
-    request: pytest.FixtureRequest, mail_dns: DnsServer, settings_overrides: dict[str, Any]
+    request: pytest.FixtureRequest,
+    mail_dns: DnsServer,
+    settings_overrides: dict[str, Any],
+    prepare_container: Callable[[Container], None],
 ) -> Iterator[Pipeline]:
     mail_dns.zone.txt.clear()
     mail_dns.zone.a.clear()
@@ -124,6 +134,7 @@ def pipeline(
     container = Container(settings=providers.Object(_settings(mail_dns, **settings_overrides)))
     container.engine.override(providers.Object(engine))
     container.hasher.override(providers.Object(Argon2PasswordHasher(time_cost=1, memory_cost=1024)))
+    prepare_container(container)
     stop = threading.Event()
     with receiver() as target:
         registry = CollectorRegistry()
@@ -135,6 +146,7 @@ def pipeline(
             poll_interval=0.05,
             listener=container.notifier().listen(JOBS),
             registry=registry,
+            health=container.health(),
         )
         thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
         controller = smtp_controller(container, registry)

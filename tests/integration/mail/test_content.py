@@ -8,6 +8,7 @@ import json
 import smtplib
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,7 @@ def hooked(pipeline: Pipeline) -> Pipeline:
     return pipeline
 
 
-def _delivered(pipeline: Pipeline, count: int = 1) -> list[dict[str, object]]:
+def _delivered(pipeline: Pipeline, count: int = 1) -> list[dict[str, Any]]:
     wait_for(lambda: len(pipeline.target.received) >= count, what=f"{count} deliveries")
     return [json.loads(body) for body in pipeline.target.bodies()]
 
@@ -60,7 +61,7 @@ def test_text_html_and_binary_attachments_arrive_exact(hooked: Pipeline) -> None
     assert body["reply_to"] == [{"name": "", "address": "replies@example.org"}]
     assert body["text"] == "Plain text, with ünïcode.\n"
     assert body["html"] == "<p>HTML <b>body</b></p>\n"
-    attachments = {a["filename"]: a for a in body["attachments"]}  # type: ignore[union-attr]
+    attachments = {a["filename"]: a for a in body["attachments"]}
     assert base64.b64decode(attachments["blob.bin"]["content_base64"]) == BINARY
     assert attachments["blob.bin"]["size"] == len(BINARY)
     assert attachments["blob.bin"]["content_type"] == "application/octet-stream"
@@ -101,7 +102,7 @@ def test_bare_line_endings_are_normalised_and_cannot_smuggle(hooked: Pipeline) -
     (body,) = _delivered(hooked)
     # smtplib dot-stuffs after a bare LF; what arrives is what the wire carried, as text
     assert body["text"] == "line\n..\nMAIL FROM:<evil@x>\nbare\ncr\n"
-    assert body["envelope"]["mail_from"] == "a@example.org"  # type: ignore[index]
+    assert body["envelope"]["mail_from"] == "a@example.org"
     assert len(hooked.target.received) == 1  # no second message came out of the first
 
 
@@ -140,7 +141,7 @@ def test_many_parts_are_capped_at_1000(hooked: Pipeline) -> None:
     part = b"--x\r\nContent-Type: text/plain\r\n\r\np\r\n"
     assert hooked.send(head + part * 1500 + b"--x--\r\n") == {}
     (body,) = _delivered(hooked)
-    assert any("1000" in note for note in body["notes"])  # type: ignore[union-attr]
+    assert any("1000" in note for note in body["notes"])
 
 
 def _corpus() -> list[Path]:

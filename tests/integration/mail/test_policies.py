@@ -150,12 +150,10 @@ def _signed(domain: str, private: bytes) -> bytes:
         f"From: a@{domain}\r\nTo: in@example.com\r\nSubject: signed\r\n"
         f"Message-ID: <s1@{domain}>\r\n\r\nsigned body\r\n"
     ).encode()
-    return (
-        dkim.sign(
-            body, b"sel", domain.encode(), private, include_headers=[b"from", b"to", b"subject"]
-        )
-        + body
+    signature: bytes = dkim.sign(
+        body, b"sel", domain.encode(), private, include_headers=[b"from", b"to", b"subject"]
     )
+    return signature + body
 
 
 def test_dkim_valid_tampered_unsigned_and_allowed_domains(

@@ -37,7 +37,11 @@ def test_two_workers_share_the_queue_and_hold_the_rate_limit(
     with postgres_engine.connect() as connection:
         schema = connection.execute(text("SELECT current_schema()")).scalar_one()
     url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    uow = lambda: SqlUnitOfWork(make_sessions(postgres_engine))  # noqa: E731
+    sessions = make_sessions(postgres_engine)
+
+    def uow() -> SqlUnitOfWork:
+        return SqlUnitOfWork(sessions)
+
     with receiver() as target:
         free, limited = public_webhooks(
             uow,

@@ -8,8 +8,21 @@ from typing import Any, cast
 from uuid import UUID
 
 from attrs import evolve
-from sqlalchemy import Row, Table, bindparam, func, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Exists,
+    Row,
+    Table,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.orm import Session, aliased
 
 from hookmail.adapters.sql.rows import JobRow, MessageRow, WebhookRow
 from hookmail.core.mail import (
@@ -21,6 +34,7 @@ from hookmail.core.mail import (
     JobStatus,
     SpfOutcome,
 )
+from hookmail.core.messages import HEAD_BYTES, MessageStatus, MessageSummary, subject_of
 
 
 def _auth_json(auth: AuthResults) -> str:
@@ -111,15 +125,94 @@ class SqlMessageRepository:
         )  # plain rows, not ORM entities: the delivery worker's claim reads these
         return {row.id: _message(cast(MessageRow, row)) for row in rows}
 
+    def page_of_account(
+        self,
+        account_id: UUID,
+        *,
+        webhook_id: UUID | None,
+        status: MessageStatus | None,
+        offset: int,
+        limit: int,
+    ) -> list[UUID]:
+        # Walks ix_delivery_jobs_account_created (or _webhook_created) backwards and stops
+        # after offset + limit rows: no sort, no count. A status filter checks each row's
+        # sibling jobs through ix_delivery_jobs_message_id.
+        query = select(JobRow.message_id, JobRow.created_at).where(JobRow.account_id == account_id)
+        if webhook_id is not None:
+            query = query.where(JobRow.webhook_id == webhook_id)
+        if status is not None:
+            query = query.where(*_status_is(status, account_id))
+        if webhook_id is None:
+            query = query.distinct()  # two webhooks of one account may share a message
+        rows = self._session.execute(
+            query.order_by(JobRow.created_at.desc(), JobRow.message_id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        return [row.message_id for row in rows]
+
+    def summaries(self, message_ids: set[UUID]) -> dict[UUID, MessageSummary]:
+        if not message_ids:
+            return {}
+        rows = self._session.execute(
+            select(
+                MessageRow.id,
+                MessageRow.received_at,
+                MessageRow.mail_from,
+                MessageRow.rcpt_to,
+                MessageRow.message_id,
+                func.length(MessageRow.raw).label("size"),
+                func.substr(MessageRow.raw, 1, HEAD_BYTES).label("head"),
+            ).where(MessageRow.id.in_(message_ids))
+        )
+        return {
+            row.id: MessageSummary(
+                id=row.id,
+                received_at=row.received_at,
+                mail_from=row.mail_from,
+                envelope_rcpt_to=tuple(json.loads(row.rcpt_to)),
+                message_id=row.message_id,
+                subject=subject_of(bytes(row.head)),
+                size=int(row.size),
+            )
+            for row in rows
+        }
+
+
+def _sibling(account_id: UUID, statuses: tuple[JobStatus, ...]) -> Exists:
+    """Another job of the same message and account in one of `statuses`."""
+    other = aliased(JobRow)
+    return (
+        select(other.id)
+        .where(
+            other.message_id == JobRow.message_id,
+            other.account_id == account_id,
+            other.status.in_([s.value for s in statuses]),
+        )
+        .exists()
+    )
+
+
+def _status_is(status: MessageStatus, account_id: UUID) -> list[ColumnElement[bool]]:
+    """A message's status as the account sees it, as conditions on one of its jobs."""
+    pending, failed = JobStatus.PENDING, JobStatus.FAILED
+    if status is MessageStatus.PENDING:
+        return [_sibling(account_id, (pending,))]
+    if status is MessageStatus.FAILED:
+        return [~_sibling(account_id, (pending,)), _sibling(account_id, (failed,))]
+    return [~_sibling(account_id, (pending, failed))]
+
 
 def _job(row: JobRow) -> DeliveryJob:
     return DeliveryJob(
         id=row.id,
         message_id=row.message_id,
         webhook_id=row.webhook_id,
+        account_id=row.account_id,
         recipients=tuple(json.loads(row.recipients)),
         status=JobStatus(row.status),
         attempts=row.attempts,
+        schedule_start=row.schedule_start,
         next_attempt_at=row.next_attempt_at,
         claimed_until=row.claimed_until,
         created_at=row.created_at,
@@ -131,9 +224,11 @@ def _job_values(job: DeliveryJob) -> dict[str, object]:
         "id": job.id,
         "message_id": job.message_id,
         "webhook_id": job.webhook_id,
+        "account_id": job.account_id,
         "recipients": json.dumps(list(job.recipients)),
         "status": job.status.value,
         "attempts": job.attempts,
+        "schedule_start": job.schedule_start,
         "next_attempt_at": job.next_attempt_at,
         "claimed_until": job.claimed_until,
         "created_at": job.created_at,
@@ -145,9 +240,11 @@ def _job_row(job: DeliveryJob) -> JobRow:
         id=job.id,
         message_id=job.message_id,
         webhook_id=job.webhook_id,
+        account_id=job.account_id,
         recipients=json.dumps(list(job.recipients)),
         status=job.status.value,
         attempts=job.attempts,
+        schedule_start=job.schedule_start,
         next_attempt_at=job.next_attempt_at,
         claimed_until=job.claimed_until,
         created_at=job.created_at,
@@ -268,3 +365,50 @@ class SqlJobRepository:
             select(func.count()).select_from(JobRow).where(JobRow.status == JobStatus.PENDING.value)
         )
         return int(count or 0)
+
+    def of_messages(self, account_id: UUID, message_ids: set[UUID]) -> list[DeliveryJob]:
+        if not message_ids:
+            return []
+        rows = self._session.scalars(
+            select(JobRow)
+            .where(JobRow.message_id.in_(message_ids), JobRow.account_id == account_id)
+            .order_by(JobRow.created_at, JobRow.id)
+        )
+        return [_job(r) for r in rows]
+
+    def replayable(
+        self,
+        webhook_id: UUID,
+        *,
+        since: datetime,
+        until: datetime,
+        statuses: frozenset[JobStatus],
+        after: tuple[datetime, UUID] | None,
+        limit: int,
+    ) -> list[DeliveryJob]:
+        query = select(JobRow).where(
+            JobRow.webhook_id == webhook_id,
+            JobRow.created_at >= since,
+            JobRow.created_at <= until,
+            JobRow.status.in_(sorted(s.value for s in statuses)),
+        )
+        if after is not None:
+            query = query.where(tuple_(JobRow.created_at, JobRow.id) > tuple_(*after))
+        rows = self._session.scalars(query.order_by(JobRow.created_at, JobRow.id).limit(limit))
+        return [_job(r) for r in rows]
+
+    def requeue(self, job_ids: list[UUID], *, now: datetime) -> int:
+        if not job_ids:
+            return 0
+        result = self._session.execute(
+            update(JobRow)
+            .where(JobRow.id.in_(job_ids), JobRow.status != JobStatus.PENDING.value)
+            .values(
+                status=JobStatus.PENDING.value,
+                schedule_start=JobRow.attempts,
+                next_attempt_at=now,
+                claimed_until=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return int(cast(CursorResult[Any], result).rowcount)

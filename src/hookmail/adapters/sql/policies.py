@@ -1,29 +1,39 @@
-"""SQL repository of SMTP security policies."""
+"""SQL repository of SMTP security policies; their credentials live in a table of their own,
+indexed by user name, so SMTP AUTH finds a login by equality (docs/architecture.md)."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterable
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from hookmail.adapters.sql.rows import PolicyRow
+from hookmail.adapters.sql.rows import CredentialRow, PolicyRow
 from hookmail.core.domains import DomainName
-from hookmail.core.smtp_policies import Credential, SmtpPolicy, format_networks, parse_networks
+from hookmail.core.smtp_policies import (
+    Credential,
+    SmtpPolicy,
+    StoredLogin,
+    format_networks,
+    parse_networks,
+)
 
 
 def _domains(raw: str) -> tuple[DomainName, ...]:
     return tuple(DomainName(d) for d in raw.split(",") if d)
 
 
-def policy_of(row: PolicyRow) -> SmtpPolicy:
+def policy_of(row: Any, credentials: tuple[Credential, ...] = ()) -> SmtpPolicy:
+    """The policy of a row (an ORM row or anything with its columns). RCPT reads policies
+    without their credentials: it needs only which policies a session logged in to."""
     return SmtpPolicy(
         id=row.id,
         account_id=row.account_id,
         name=row.name,
         require_smtp_auth=row.require_smtp_auth,
-        smtp_credentials=tuple(Credential(u, h) for u, h in json.loads(row.smtp_credentials)),
+        smtp_credentials=credentials,
         allowed_source_ips=parse_networks(row.allowed_source_ips),
         require_spf=row.require_spf,
         allowed_spf_domains=_domains(row.allowed_spf_domains),
@@ -40,7 +50,6 @@ def _row(policy: SmtpPolicy) -> PolicyRow:
         account_id=policy.account_id,
         name=policy.name,
         require_smtp_auth=policy.require_smtp_auth,
-        smtp_credentials=json.dumps([[c.user, c.password_hash] for c in policy.smtp_credentials]),
         allowed_source_ips=format_networks(policy.allowed_source_ips),
         require_spf=policy.require_spf,
         allowed_spf_domains=",".join(d.value for d in policy.allowed_spf_domains),
@@ -55,30 +64,75 @@ class SqlPolicyRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
+    def _credentials(self, policy_ids: Iterable[UUID]) -> dict[UUID, tuple[Credential, ...]]:
+        ids = list(policy_ids)
+        found: dict[UUID, list[Credential]] = {i: [] for i in ids}
+        if ids:
+            rows = self._session.execute(
+                select(CredentialRow.policy_id, CredentialRow.username, CredentialRow.password_hash)
+                .where(CredentialRow.policy_id.in_(ids))
+                .order_by(CredentialRow.policy_id, CredentialRow.position)
+            )
+            for policy_id, user, password_hash in rows:
+                found[policy_id].append(Credential(user, password_hash))
+        return {i: tuple(c) for i, c in found.items()}
+
     def get(self, policy_id: UUID) -> SmtpPolicy | None:
         row = self._session.get(PolicyRow, policy_id)
-        return policy_of(row) if row else None
+        return policy_of(row, self._credentials([row.id])[row.id]) if row else None
 
     def of_account(self, account_id: UUID) -> list[SmtpPolicy]:
-        rows = self._session.scalars(
-            select(PolicyRow)
-            .where(PolicyRow.account_id == account_id)
-            .order_by(PolicyRow.created_at, PolicyRow.id)
+        rows = list(
+            self._session.scalars(
+                select(PolicyRow)
+                .where(PolicyRow.account_id == account_id)
+                .order_by(PolicyRow.created_at, PolicyRow.id)
+            )
         )
-        return [policy_of(r) for r in rows]
+        credentials = self._credentials(r.id for r in rows)
+        return [policy_of(r, credentials[r.id]) for r in rows]
 
     def save(self, policy: SmtpPolicy) -> None:
         self._session.merge(_row(policy))
         self._session.flush()
+        self._session.execute(delete(CredentialRow).where(CredentialRow.policy_id == policy.id))
+        if policy.smtp_credentials:  # Core statements: no ORM identities to clash on re-save
+            self._session.execute(
+                insert(CredentialRow),
+                [
+                    {
+                        "policy_id": policy.id,
+                        "username": c.user,
+                        "position": position,
+                        "password_hash": c.password_hash,
+                    }
+                    for position, c in enumerate(policy.smtp_credentials)
+                ],
+            )
 
-    def with_credential_user(self, user: str) -> list[SmtpPolicy]:
-        # The JSON text holds ["user", "hash"] pairs: narrow in SQL, decide exactly here.
-        needle = json.dumps(user)
-        rows = self._session.scalars(
-            select(PolicyRow).where(PolicyRow.smtp_credentials.contains(needle, autoescape=True))
+    def logins(self, user: str, *, digest: str, keyed_prefix: str) -> list[StoredLogin]:
+        rows = self._session.execute(
+            select(CredentialRow.policy_id, CredentialRow.password_hash).where(
+                CredentialRow.username == user,
+                or_(
+                    CredentialRow.password_hash == digest,
+                    ~CredentialRow.password_hash.startswith(keyed_prefix, autoescape=True),
+                ),
+            )
         )
-        found = [policy_of(r) for r in rows]
-        return [p for p in found if any(c.user == user for c in p.smtp_credentials)]
+        return [StoredLogin(policy_id, user, password_hash) for policy_id, password_hash in rows]
+
+    def rehash(self, policy_id: UUID, user: str, *, old: str, new: str) -> None:
+        self._session.execute(
+            update(CredentialRow)
+            .where(
+                CredentialRow.policy_id == policy_id,
+                CredentialRow.username == user,
+                CredentialRow.password_hash == old,
+            )
+            .values(password_hash=new)
+        )
 
     def delete(self, policy_id: UUID) -> None:
+        self._session.execute(delete(CredentialRow).where(CredentialRow.policy_id == policy_id))
         self._session.execute(delete(PolicyRow).where(PolicyRow.id == policy_id))

@@ -120,7 +120,6 @@ class PolicyRow(Base):
     )
     name: Mapped[str] = mapped_column(String(100))
     require_smtp_auth: Mapped[bool]
-    smtp_credentials: Mapped[str] = mapped_column(Text)  # JSON [[user, argon2 hash], ...]
     allowed_source_ips: Mapped[str] = mapped_column(Text)
     require_spf: Mapped[bool]
     allowed_spf_domains: Mapped[str] = mapped_column(Text)
@@ -128,6 +127,21 @@ class PolicyRow(Base):
     allowed_dkim_domains: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class CredentialRow(Base):
+    """One `user:password` pair of a policy; SMTP AUTH finds logins by (username, hash)."""
+
+    __tablename__ = "smtp_credentials"
+
+    policy_id: Mapped[UUID] = mapped_column(
+        ForeignKey("smtp_policies.id", ondelete="CASCADE"), primary_key=True
+    )
+    username: Mapped[str] = mapped_column(String(255), primary_key=True)
+    position: Mapped[int]  # the order the pairs were given in
+    password_hash: Mapped[str] = mapped_column(String(255))
+
+    __table_args__ = (Index("ix_smtp_credentials_username", "username"),)
 
 
 class WebhookRow(Base):
@@ -152,6 +166,9 @@ class WebhookRow(Base):
     smtp_security_policy_id: Mapped[UUID | None] = mapped_column(
         ForeignKey("smtp_policies.id", ondelete="SET NULL"), index=True
     )
+    delivery_mode: Mapped[str] = mapped_column(String(8), server_default="queue")
+    failing_since: Mapped[datetime | None]
+    disabled_reason: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -196,14 +213,19 @@ class JobRow(Base):
     message_id: Mapped[UUID] = mapped_column(
         ForeignKey("messages.id", ondelete="CASCADE"), index=True
     )
-    webhook_id: Mapped[UUID] = mapped_column(
-        ForeignKey("webhooks.id", ondelete="CASCADE"), index=True
-    )
+    webhook_id: Mapped[UUID] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    account_id: Mapped[UUID]  # the webhook's, copied: the message list reads by account
     recipients: Mapped[str] = mapped_column(Text)  # JSON list
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int]
+    schedule_start: Mapped[int] = mapped_column(server_default="0")
     next_attempt_at: Mapped[datetime]
     claimed_until: Mapped[datetime | None]
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime]  # when the message was received
 
-    __table_args__ = (Index("ix_delivery_jobs_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_delivery_jobs_due", "status", "next_attempt_at"),
+        # the message list, newest first, by account or by webhook; window replays by webhook
+        Index("ix_delivery_jobs_account_created", "account_id", "created_at", "message_id"),
+        Index("ix_delivery_jobs_webhook_created", "webhook_id", "created_at"),
+    )

@@ -8,7 +8,18 @@ from types import SimpleNamespace
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import FromClause, Row, RowMapping, bindparam, delete, func, insert, select
+from sqlalchemy import (
+    CursorResult,
+    FromClause,
+    Row,
+    RowMapping,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,7 +36,7 @@ from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
 from hookmail.core.domains import DomainName
 from hookmail.core.errors import AddressTaken
 from hookmail.core.ports import Route
-from hookmail.core.webhooks import Address, Webhook
+from hookmail.core.webhooks import FAILING, Address, DeliveryMode, Webhook
 
 
 def _stored_address(stored: str) -> Address:
@@ -50,6 +61,9 @@ def _webhook(row: WebhookRow) -> Webhook:
         rate_limit=row.rate_limit,
         active=row.active,
         smtp_security_policy_id=row.smtp_security_policy_id,
+        delivery_mode=DeliveryMode(row.delivery_mode),
+        failing_since=row.failing_since,
+        disabled_reason=row.disabled_reason,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -70,6 +84,9 @@ def _webhook_row(webhook: Webhook) -> WebhookRow:
         rate_limit=webhook.rate_limit,
         active=webhook.active,
         smtp_security_policy_id=webhook.smtp_security_policy_id,
+        delivery_mode=webhook.delivery_mode.value,
+        failing_since=webhook.failing_since,
+        disabled_reason=webhook.disabled_reason,
         created_at=webhook.created_at,
         updated_at=webhook.updated_at,
     )
@@ -167,6 +184,38 @@ class SqlWebhookRepository:
 
     def delete(self, webhook_id: UUID) -> None:
         self._session.execute(delete(WebhookRow).where(WebhookRow.id == webhook_id))
+
+    # Health: conditional single-row UPDATEs, so concurrent workers never undo each other
+    # and a webhook is disabled (and its owner told) exactly once.
+
+    def mark_failing(self, webhook_id: UUID, since: datetime) -> None:
+        self._session.execute(
+            update(WebhookRow)
+            .where(WebhookRow.id == webhook_id, WebhookRow.failing_since.is_(None))
+            .values(failing_since=since)
+            .execution_options(synchronize_session=False)
+        )
+
+    def mark_healthy(self, webhook_id: UUID) -> None:
+        self._session.execute(
+            update(WebhookRow)
+            .where(WebhookRow.id == webhook_id, WebhookRow.failing_since.is_not(None))
+            .values(failing_since=None)
+            .execution_options(synchronize_session=False)
+        )
+
+    def disable_failing(self, webhook_id: UUID, *, failing_before: datetime, now: datetime) -> bool:
+        result = self._session.execute(
+            update(WebhookRow)
+            .where(
+                WebhookRow.id == webhook_id,
+                WebhookRow.active.is_(True),
+                WebhookRow.failing_since < failing_before,
+            )
+            .values(active=False, disabled_reason=FAILING, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(cast(CursorResult[Any], result).rowcount == 1)
 
 
 def _log(row: DeliveryLogRow) -> DeliveryLog:

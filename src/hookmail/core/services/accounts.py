@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from uuid import UUID
 
 from attrs import evolve
 
 from hookmail.core import throttle, totp
-from hookmail.core.accounts import Account, check_password, check_timezone
+from hookmail.core.accounts import Account, check_password, check_timezone, email_normal_form
 from hookmail.core.errors import (
     AccountNotFound,
     EmailTaken,
@@ -15,7 +16,14 @@ from hookmail.core.errors import (
     InvalidToken,
     InvalidTotpCode,
 )
-from hookmail.core.ports import Clock, EmailSyntax, Mailer, PasswordHasher, UnitOfWork
+from hookmail.core.ports import (
+    Background,
+    Clock,
+    EmailSyntax,
+    Mailer,
+    PasswordHasher,
+    UnitOfWork,
+)
 from hookmail.core.services.sessions import failure_keys
 from hookmail.core.throttle import Limits
 from hookmail.core.tokens import RESET_TTL, IssuedToken, TokenKind, digest
@@ -32,8 +40,12 @@ def sign_up(
     password: str,
     client: str,
 ) -> Account:
-    """Open an account. Limited per client address, since a 409 tells an address exists."""
-    address = emails.normalize(email)
+    """Open an account. Limited per client address, since a 409 tells an address exists.
+
+    The syntax is checked by `emails`; the account is stored under the email's normal form,
+    the one sign-in and reset look it up by."""
+    emails.normalize(email)
+    address = email_normal_form(email)
     check_password(password)
     now = clock.now()
     keys = [f"signup:client:{client}"]
@@ -148,6 +160,7 @@ def request_password_reset(
     clock: Clock,
     mailer: Mailer,
     limits: Limits,
+    background: Background,
     *,
     email: str,
     client: str,
@@ -155,32 +168,53 @@ def request_password_reset(
 ) -> None:
     """Mail a single-use reset link if the address has an account; silent either way.
 
-    The same work is done for a known and an unknown address, and the mailer only queues,
-    so the answer's timing tells nothing.
+    The request only counts itself against the client's limit and hands the rest (finding
+    the account, storing a token, mailing the link) to `background`: the caller's answer is
+    the same work whether the address exists or not, so its timing tells nothing.
     """
     now = clock.now()
     keys = [f"reset:client:{client}"]
+    with uow:
+        throttle.ensure_below(uow.attempts, limits.reset_requests, keys, now)
+        throttle.record(uow.attempts, keys, now)
+        uow.commit()
+    background.submit(
+        functools.partial(
+            mail_reset_link,
+            uow,
+            clock,
+            mailer,
+            email=email_normal_form(email),
+            public_url=public_url,
+        )
+    )
+
+
+def mail_reset_link(
+    uow: UnitOfWork, clock: Clock, mailer: Mailer, *, email: str, public_url: str
+) -> None:
+    """Store a reset token for the account of `email` (its normal form) and mail the link;
+    nothing when no account has it."""
+    now = clock.now()
     token, plain = IssuedToken.issue(
         kind=TokenKind.PASSWORD_RESET, account_id=UUID(int=0), now=now, ttl=RESET_TTL
     )
     with uow:
-        throttle.ensure_below(uow.attempts, limits.reset_requests, keys, now)
-        throttle.record(uow.attempts, keys, now)
-        account = uow.accounts.by_email(email.strip().lower())
-        if account is not None:
-            uow.tokens.add(evolve(token, account_id=account.id))
+        account = uow.accounts.by_email(email)
+        if account is None:
+            return
+        uow.tokens.add(evolve(token, account_id=account.id))
         uow.commit()
-    if account is not None:
-        link = f"{public_url.rstrip('/')}/reset-password?token={plain}"
-        mailer.send(
-            to=account.email,
-            subject="Reset your hookmail password",
-            body=(
-                "Someone asked to reset the password of your hookmail account.\n\n"
-                f"To choose a new password, open this link within 60 minutes:\n{link}\n\n"
-                "If it was not you, ignore this mail; your password stays as it is.\n"
-            ),
-        )
+    link = f"{public_url.rstrip('/')}/reset-password?token={plain}"
+    mailer.send(
+        to=account.email,
+        subject="Reset your hookmail password",
+        body=(
+            "Someone asked to reset the password of your hookmail account.\n\n"
+            f"To choose a new password, open this link within 60 minutes:\n{link}\n\n"
+            "If it was not you, ignore this mail; your password stays as it is.\n"
+        ),
+    )
 
 
 def confirm_password_reset(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -11,10 +10,13 @@ from uuid import UUID
 
 from attrs import evolve, field, frozen
 
+from hookmail._version import __version__
 from hookmail.core import payload, retry, signing, templates
 from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
 from hookmail.core.mail import DeliveryJob, InboundMessage, JobStatus
 from hookmail.core.ports import Clock, HttpOutcome, UnitOfWork, WebhookTransport
+from hookmail.core.services import webhook_health
+from hookmail.core.services.webhook_health import HealthPolicy
 from hookmail.core.webhooks import Webhook
 
 RATE_WINDOW = timedelta(seconds=60)
@@ -25,9 +27,12 @@ DEFAULT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
 
 @frozen(kw_only=True)
 class DeliveryConfig:
+    """How deliveries are made; the defaults are those of SPEC §2 (HOOKMAIL_RETRY_SCHEDULE,
+    HOOKMAIL_DELIVERY_TIMEOUT)."""
+
     retry_schedule: tuple[int, ...] = DEFAULT_RETRY_SCHEDULE
     timeout: float = 10.0
-    user_agent: str = "hookmail"
+    user_agent: str = f"hookmail/{__version__}"
     # Fair share: at most this many attempts in flight per webhook across all workers, so
     # a hanging target holds that many threads and no more (SPEC §5, fair delivery).
     per_webhook: int = 4
@@ -81,20 +86,23 @@ def claim(
     *,
     limit: int,
     finished: Sequence[Attempt] = (),
+    health: HealthPolicy | None = None,
 ) -> list[Work]:
     """Record `finished` attempts and claim up to `limit` due jobs for this worker, in one
     transaction (one commit, where there used to be two), holding each webhook's rate limit
-    and fair share."""
+    and fair share. With `health`, webhooks failing too long are disabled and their owners
+    told once the transaction has committed (see webhook_health)."""
     now = clock.now()
     # Claimed jobs start at once (a worker claims only what it has threads for); past one
     # attempt's time and a margin, a crashed worker's jobs go to another worker.
     lease = now + timedelta(seconds=2 * config.timeout + 10)
     work: list[Work] = []
     with uow:
-        _record(uow, finished, now)
+        then = _record(uow, finished, health)
         if limit > 0:
             work = _claim(uow, config, now=now, lease=lease, limit=limit)
         uow.commit()
+    then()
     return work
 
 
@@ -128,8 +136,8 @@ def _body(work: Work, parsed: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
     data = payload.build(work.message, work.job, parsed)
     if work.webhook.payload_template:
         view = payload.template_view(data, timezone=work.timezone)
-        return templates.render(work.webhook.payload_template, view).encode("utf-8"), data
-    return json.dumps(data, ensure_ascii=False).encode("utf-8"), data
+        return templates.render_body(work.webhook.payload_template, view), data
+    return payload.encode(data), data
 
 
 def _headers(work: Work, body: bytes, config: DeliveryConfig, now: datetime) -> dict[str, str]:
@@ -148,6 +156,16 @@ def _headers(work: Work, body: bytes, config: DeliveryConfig, now: datetime) -> 
         body=body,
     )
     return headers
+
+
+def build_request(
+    work: Work, parsed: dict[str, Any], config: DeliveryConfig, now: datetime
+) -> tuple[bytes, dict[str, str]]:
+    """The body and headers an attempt at `work` sends at `now` (`parsed`: the message's
+    fields, `payload.parse(work.message.raw)`). `hookmail.webhooks.signed_request` builds
+    receivers' test requests with this very function."""
+    body, _ = _body(work, parsed)
+    return body, _headers(work, body, config, now)
 
 
 def _outcome_status(
@@ -171,11 +189,11 @@ class Attempt:
     """One attempt made: its log row and the job's next state, to be recorded. It keeps
     no reference to the message, so a big one is freed as soon as its attempts are done."""
 
-    job_id: UUID
-    webhook_id: UUID
+    webhook: Webhook
     received_at: datetime
     log: DeliveryLog
     job: DeliveryJob
+    outcome: HttpOutcome | None = None  # what the POST came to (sync mode reads it)
 
 
 def _printable(exc: BaseException) -> str:
@@ -212,7 +230,9 @@ def attempt(
         del body
     finished = clock.now()
     attempts = work.job.attempts + 1
-    job_status, log_status, due = _outcome_status(outcome, attempts, config, finished)
+    # the schedule counts from its (re)start: a replayed job gets the whole schedule again
+    this_schedule = attempts - work.job.schedule_start
+    job_status, log_status, due = _outcome_status(outcome, this_schedule, config, finished)
     error = outcome.error
     if error is None and not 200 <= outcome.http_status < 300:
         error = f"HTTP {outcome.http_status}"
@@ -235,21 +255,52 @@ def attempt(
         next_attempt_at=due or finished,
         claimed_until=None,
     )
-    return Attempt(work.job.id, work.webhook.id, work.message.received_at, log, job)
+    return Attempt(work.webhook, work.message.received_at, log, job, outcome)
 
 
-def record(uow: UnitOfWork, clock: Clock, attempts: Sequence[Attempt]) -> None:
+def record(
+    uow: UnitOfWork, attempts: Sequence[Attempt], health: HealthPolicy | None = None
+) -> None:
     """Store the log rows and the jobs' next states of several attempts in one transaction."""
     with uow:
-        _record(uow, attempts, clock.now())
+        then = _record(uow, attempts, health)
         uow.commit()
+    then()
 
 
-def _record(uow: UnitOfWork, attempts: Sequence[Attempt], now: datetime) -> None:
-    """A job deleted meanwhile (its webhook was) is skipped."""
+def _record(
+    uow: UnitOfWork, attempts: Sequence[Attempt], health: HealthPolicy | None
+) -> Callable[[], None]:
+    """A job deleted meanwhile (its webhook was) is skipped. Returns what to do once the
+    transaction has committed."""
     if not attempts:
-        return
-    alive = uow.jobs.existing({done.job_id for done in attempts})
-    kept = [done for done in attempts if done.job_id in alive]
+        return _nothing
+    alive = uow.jobs.existing({done.job.id for done in attempts})
+    kept = [done for done in attempts if done.job.id in alive]
     uow.delivery_logs.add_many([done.log for done in kept])
     uow.jobs.save_many([done.job for done in kept])
+    return webhook_health.observe(uow, health, kept) if health else _nothing
+
+
+def _nothing() -> None:
+    return None
+
+
+def deliver_due(
+    uow: UnitOfWork,
+    clock: Clock,
+    transport: WebhookTransport,
+    config: DeliveryConfig,
+    *,
+    limit: int = 100,
+    health: HealthPolicy | None = None,
+) -> list[Attempt]:
+    """One delivery pass, one attempt after another: claim what is due (rate limits and
+    fair shares held), POST each, record them. The delivery worker runs the same steps on
+    threads."""
+    done = [
+        attempt(clock, transport, config, work=work)
+        for work in claim(uow, clock, config, limit=limit)
+    ]
+    record(uow, done, health)
+    return done

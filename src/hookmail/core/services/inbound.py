@@ -22,7 +22,13 @@ from hookmail.core.mail import (
     normalise_line_endings,
     received_header,
 )
-from hookmail.core.ports import Clock, PasswordHasher, Route, UnitOfWork
+from hookmail.core.ports import (
+    Clock,
+    DkimVerifier,
+    Route,
+    SpfChecker,
+    UnitOfWork,
+)
 from hookmail.core.smtp_policies import SmtpPolicy
 from hookmail.core.webhooks import Address, Webhook, candidates, route
 
@@ -47,18 +53,6 @@ class Accepted:
 class Refused:
     reason: RefusalReason
     detail: str = ""  # for POLICY: the policy's words ("SPF fail for example.org")
-
-
-def smtp_login(uow: UnitOfWork, hasher: PasswordHasher, *, user: str, password: str) -> set[UUID]:
-    """The policies whose credentials `user`/`password` match (empty: authentication fails)."""
-    with uow.reading():
-        policies = uow.policies.with_credential_user(user)
-    return {
-        p.id
-        for p in policies
-        for c in p.smtp_credentials
-        if c.user == user and hasher.verify(password, c.password_hash)
-    }
 
 
 def _refusal_log(
@@ -188,11 +182,13 @@ def prepare_message(
         raw=received + raw, envelope=envelope, auth=auth, now=now, message_id=message_id_of(raw)
     )
     by_webhook: dict[UUID, list[str]] = {}
+    owners: dict[UUID, UUID] = {}
     refusals: dict[UUID, DeliveryLog] = {}
     for item in accepted:
         reason = sender_policy.refusal_after_data(item.policy, auth.dkim)
         if reason is None:
             by_webhook.setdefault(item.webhook.id, []).append(item.recipient)
+            owners[item.webhook.id] = item.webhook.account_id
         elif item.webhook.id not in refusals:
             refusals[item.webhook.id] = _refusal_log(
                 item.webhook,
@@ -203,7 +199,11 @@ def prepare_message(
             )
     jobs = tuple(
         DeliveryJob.new(
-            message_id=message.id, webhook_id=webhook_id, recipients=tuple(recipients), now=now
+            message_id=message.id,
+            webhook_id=webhook_id,
+            account_id=owners[webhook_id],
+            recipients=tuple(recipients),
+            now=now,
         )
         for webhook_id, recipients in by_webhook.items()
     )
@@ -220,3 +220,86 @@ def commit_prepared(uow: UnitOfWork, batch: list[Prepared]) -> None:
         uow.messages.add_many([p.message for p in batch if p.message is not None])
         uow.jobs.add_many([job for p in batch for job in p.jobs])
         uow.commit()
+
+
+@frozen
+class Receipt:
+    """What became of one message: the message as stored (None when every recipient was
+    refused), its jobs (one per webhook), and each recipient accepted or refused, and why."""
+
+    message: InboundMessage | None
+    jobs: tuple[DeliveryJob, ...]
+    accepted: tuple[Accepted, ...]
+    refused: dict[str, Refused]
+
+
+def receive(
+    uow: UnitOfWork,
+    clock: Clock,
+    spf: SpfChecker,
+    dkim: DkimVerifier,
+    *,
+    raw: bytes,
+    mail_from: str,
+    rcpt_to: Collection[str],
+    remote_ip: str,
+    helo: str,
+    hostname: str,
+    smtp_user: str | None = None,
+    authenticated_policies: Collection[UUID] = (),
+) -> Receipt:
+    """The whole inbound path of one message, at once: each recipient routed and checked
+    against its webhook's policy (as at RCPT), then DKIM (as after DATA), then the message
+    stored durably with its jobs. The SMTP worker runs the same steps across the session
+    (check_recipient's parts at RCPT, prepare_message and commit_prepared at DATA)."""
+    checked: list[SpfOutcome] = []
+
+    def spf_once() -> SpfOutcome:
+        if not checked:
+            checked.append(spf.check(ip=remote_ip, mail_from=mail_from, helo=helo))
+        return checked[0]
+
+    accepted: list[Accepted] = []
+    refused: dict[str, Refused] = {}
+    for recipient in rcpt_to:
+        decision = check_recipient(
+            uow,
+            clock,
+            recipient=recipient,
+            mail_from=mail_from,
+            remote_ip=remote_ip,
+            authenticated_policies=authenticated_policies,
+            spf=spf_once,
+        )
+        if isinstance(decision, Accepted):
+            accepted.append(decision)
+        else:
+            refused[recipient] = decision
+    if not accepted:
+        return Receipt(None, (), (), refused)
+    wanted = any(sender_policy.wants_dkim(a.policy) for a in accepted)
+    prepared = prepare_message(
+        clock,
+        raw=raw,
+        envelope=Envelope(
+            mail_from=mail_from,
+            rcpt_to=tuple(a.recipient for a in accepted),
+            remote_ip=remote_ip,
+            helo=helo,
+            smtp_user=smtp_user,
+        ),
+        auth=AuthResults(
+            spf=checked[0] if checked else None,
+            dkim=dkim.verify(normalise_line_endings(raw)) if wanted else (),
+        ),
+        accepted=accepted,
+        hostname=hostname,
+    )
+    commit_prepared(uow, [prepared])
+    jobs_of = {job.webhook_id for job in prepared.jobs}
+    why = {log.webhook_id: log.error or "" for log in prepared.refusals}
+    for item in accepted:
+        if item.webhook.id not in jobs_of:
+            refused[item.recipient] = Refused(RefusalReason.POLICY, why.get(item.webhook.id, ""))
+    kept = tuple(a for a in accepted if a.webhook.id in jobs_of)
+    return Receipt(prepared.message, prepared.jobs, kept, refused)

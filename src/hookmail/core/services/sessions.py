@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from uuid import UUID
 
 from attrs import field, frozen
 
 from hookmail.core import throttle, totp
-from hookmail.core.accounts import Account
+from hookmail.core.accounts import MAX_EMAIL, Account, email_normal_form
 from hookmail.core.errors import InvalidCredentials, InvalidToken, InvalidTotpCode
 from hookmail.core.ports import AccessTokens, Clock, PasswordHasher, UnitOfWork
 from hookmail.core.throttle import Limits
@@ -29,8 +30,12 @@ class TotpChallenge:
 
 
 def failure_keys(*, email: str, client: str) -> tuple[str, str]:
-    """The attempt-log keys of failed sign-in steps: one per account, one per client address."""
-    return f"fail:account:{email.strip().lower()}", f"fail:client:{client}"
+    """The attempt-log keys of failed secret checks: one per account (by the email's normal
+    form; a digest past the longest address, so any input fits the key), one per client."""
+    account = email_normal_form(email)
+    if len(account) > MAX_EMAIL:
+        account = "#" + hashlib.sha256(account.encode("utf-8", "replace")).hexdigest()
+    return f"fail:account:{account}", f"fail:client:{client}"
 
 
 def open_session(
@@ -71,7 +76,7 @@ def sign_in(
     keys = failure_keys(email=email, client=client)
     with uow:
         throttle.ensure_below(uow.attempts, limits.failures, keys, now)
-        account = uow.accounts.by_email(email.strip().lower())
+        account = uow.accounts.by_email(email_normal_form(email))
         if account is None:
             hasher.burn(password)
         if account is None or not hasher.verify(password, account.password_hash):

@@ -15,6 +15,7 @@ from hookmail.core.ports import Clock, UnitOfWork
 from hookmail.core.webhooks import (
     Address,
     Webhook,
+    check_delivery_mode,
     check_headers,
     check_rate_limit,
     check_secret,
@@ -37,11 +38,14 @@ class WebhookInput:
     active: bool | None = None
     smtp_security_policy_id: UUID | None = None
     clear_security_policy: bool = False
+    delivery_mode: str | None = None
 
 
 def _usable_domain(uow: UnitOfWork, account_id: UUID, address: Address) -> Domain:
     for domain in uow.domains.named(address.domain):
         if domain.usable_by(account_id):
+            if domain.is_public:
+                address.check_shareable()
             return domain
     raise InvalidField(
         "address", f"{address.domain} is not a verified domain of this account nor a public one"
@@ -64,6 +68,11 @@ def _changes(uow: UnitOfWork, account_id: UUID, given: WebhookInput) -> dict[str
         changes["rate_limit"] = check_rate_limit(given.rate_limit)
     if given.active is not None:
         changes["active"] = given.active
+        if given.active:  # resuming: held deliveries go out, the failing clock starts anew
+            changes["failing_since"] = None
+            changes["disabled_reason"] = None
+    if given.delivery_mode is not None:
+        changes["delivery_mode"] = check_delivery_mode(given.delivery_mode)
     if given.clear_security_policy and given.smtp_security_policy_id is not None:
         raise InvalidField(
             "clear_security_policy", "can't be combined with smtp_security_policy_id"
@@ -122,6 +131,9 @@ def update_webhook(
         if given.secret is not None:
             webhook = webhook.with_secret(check_secret(given.secret), now)
         webhook = evolve(webhook, updated_at=now, **changes)
+        domain = uow.domains.get(webhook.domain_id)
+        if given.address is None and domain is not None and domain.is_public:
+            webhook.address.check_shareable()  # one made before the rule keeps no other change
         uow.webhooks.save(webhook)
         uow.commit()
     return webhook

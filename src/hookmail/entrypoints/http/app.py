@@ -22,6 +22,7 @@ from hookmail.entrypoints.http.openapi import document
 from hookmail.entrypoints.http.resources import (
     accounts,
     domains,
+    messages,
     sessions,
     smtp_policies,
     system,
@@ -42,6 +43,7 @@ def create_app(container: Container) -> WsgiApp:
     settings = container.settings()
     uow, clock, hasher = container.uow, container.clock(), container.hasher()
     tokens, limits = container.access_tokens(), container.limits()
+    credentials = container.credential_hasher()  # SMTP credentials of policies
     try:
         sync_public_domains(uow(), clock, names=settings.public_domains)
     except OperationalError as exc:  # not migrated, or unreachable: /readyz will say so
@@ -59,41 +61,57 @@ def create_app(container: Container) -> WsgiApp:
     app.set_error_serializer(errors.serialize_http_error)
 
     reset = accounts.PasswordReset(
-        uow, clock, hasher, container.mailer(), limits, public_url=settings.public_url
+        uow,
+        clock,
+        hasher,
+        container.mailer(),
+        limits,
+        container.background(),
+        public_url=settings.public_url,
     )
-    app.add_route(
-        f"{API}/accounts",
-        accounts.AccountCollection(uow, clock, hasher, container.emails(), limits),
-    )
-    app.add_route(f"{API}/accounts/me", accounts.AccountMe(uow, clock, hasher, limits))
-    app.add_route(f"{API}/accounts/me/password", accounts.Password(uow, clock, hasher, limits))
-    app.add_route(f"{API}/accounts/me/timezone", accounts.Timezone(uow, clock))
-    app.add_route(f"{API}/accounts/password-reset", reset)
-    app.add_route(f"{API}/accounts/me/2fa", two_factor.TotpResource(uow, clock, limits))
-    app.add_route(f"{API}/accounts/me/2fa/setup", two_factor.TotpSetupResource(uow, clock))
-    app.add_route(f"{API}/accounts/me/2fa/enable", two_factor.TotpEnable(uow, clock, limits))
-    app.add_route(f"{API}/accounts/me/2fa/backup-codes", two_factor.BackupCodes(uow, clock, limits))
-    app.add_route(f"{API}/sessions", sessions.SessionCollection(uow, clock, hasher, tokens, limits))
-    app.add_route(f"{API}/sessions/2fa", sessions.TotpSession(uow, clock, tokens, limits))
-    app.add_route(f"{API}/sessions/refresh", sessions.SessionRefresh(uow, clock, tokens))
-    app.add_route(f"{API}/domains", domains.DomainCollection(uow, clock))
-    app.add_route(f"{API}/domains/{{id:uuid}}", domains.DomainItem(uow))
-    app.add_route(
-        f"{API}/domains/{{id:uuid}}/verify",
-        domains.DomainVerification(uow, clock, container.dns()),
-    )
-    app.add_route(f"{API}/smtp-policies", smtp_policies.PolicyCollection(uow, clock, hasher))
-    app.add_route(f"{API}/smtp-policies/{{id:uuid}}", smtp_policies.PolicyItem(uow, clock, hasher))
-    app.add_route(f"{API}/webhooks", webhooks.WebhookCollection(uow, clock))
-    app.add_route(f"{API}/webhooks/{{id:uuid}}", webhooks.WebhookItem(uow, clock))
-    app.add_route(f"{API}/webhooks/{{id:uuid}}/logs", webhooks.DeliveryLogCollection(uow))
-    app.add_route(f"{API}/webhooks/{{id:uuid}}/logs/{{logId:uuid}}", webhooks.DeliveryLogItem(uow))
-
     engine = container.engine()
-    app.add_route("/healthz", system.Health())
-    app.add_route("/readyz", system.Ready(lambda: ping(engine)))
-    app.add_route("/metrics", system.Metrics(_exposition() or metrics.registry))
-    app.add_route(f"{API}/openapi.json", system.OpenApi(document()))
+    routes: list[tuple[str, object]] = [
+        (
+            f"{API}/accounts",
+            accounts.AccountCollection(uow, clock, hasher, container.emails(), limits),
+        ),
+        (f"{API}/accounts/me", accounts.AccountMe(uow, clock, hasher, limits)),
+        (f"{API}/accounts/me/password", accounts.Password(uow, clock, hasher, limits)),
+        (f"{API}/accounts/me/timezone", accounts.Timezone(uow, clock)),
+        (f"{API}/accounts/password-reset", reset),
+        (f"{API}/accounts/me/2fa", two_factor.TotpResource(uow, clock, limits)),
+        (f"{API}/accounts/me/2fa/setup", two_factor.TotpSetupResource(uow, clock)),
+        (f"{API}/accounts/me/2fa/enable", two_factor.TotpEnable(uow, clock, limits)),
+        (f"{API}/accounts/me/2fa/backup-codes", two_factor.BackupCodes(uow, clock, limits)),
+        (f"{API}/sessions", sessions.SessionCollection(uow, clock, hasher, tokens, limits)),
+        (f"{API}/sessions/2fa", sessions.TotpSession(uow, clock, tokens, limits)),
+        (f"{API}/sessions/refresh", sessions.SessionRefresh(uow, clock, tokens)),
+        (f"{API}/domains", domains.DomainCollection(uow, clock)),
+        (f"{API}/domains/{{id:uuid}}", domains.DomainItem(uow)),
+        (
+            f"{API}/domains/{{id:uuid}}/verify",
+            domains.DomainVerification(uow, clock, container.dns()),
+        ),
+        (f"{API}/smtp-policies", smtp_policies.PolicyCollection(uow, clock, credentials)),
+        (f"{API}/smtp-policies/{{id:uuid}}", smtp_policies.PolicyItem(uow, clock, credentials)),
+        (f"{API}/webhooks", webhooks.WebhookCollection(uow, clock)),
+        (f"{API}/webhooks/{{id:uuid}}", webhooks.WebhookItem(uow, clock)),
+        (f"{API}/webhooks/{{id:uuid}}/logs", webhooks.DeliveryLogCollection(uow)),
+        (f"{API}/webhooks/{{id:uuid}}/logs/{{logId:uuid}}", webhooks.DeliveryLogItem(uow)),
+        (f"{API}/webhooks/{{id:uuid}}/replay", messages.WebhookReplay(uow, clock)),
+        (f"{API}/messages", messages.MessageCollection(uow)),
+        (f"{API}/messages/{{id:uuid}}", messages.MessageItem(uow)),
+        (f"{API}/messages/{{id:uuid}}/raw", messages.MessageRaw(uow)),
+        (f"{API}/messages/{{id:uuid}}/replay", messages.MessageReplay(uow, clock)),
+        ("/healthz", system.Health()),
+        ("/readyz", system.Ready(lambda: ping(engine))),
+        ("/metrics", system.Metrics(_exposition() or metrics.registry)),
+    ]
+    # The document describes every route, itself included: its class stands in for it.
+    spec = f"{API}/openapi.json"
+    routes.append((spec, system.OpenApi(document([*routes, (spec, system.OpenApi)]))))
+    for template, resource in routes:
+        app.add_route(template, resource)
     return app
 
 

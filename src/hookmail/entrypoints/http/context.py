@@ -6,8 +6,9 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable
-from typing import BinaryIO, cast
+from typing import BinaryIO, TypeVar, cast, get_args
 
+import attrs
 import falcon
 
 from hookmail.core.errors import InvalidField
@@ -18,6 +19,7 @@ from hookmail.entrypoints.settings import Network
 
 MAX_BODY = 1024 * 1024
 MAX_DEPTH = 32
+T = TypeVar("T", bound=attrs.AttrsInstance)
 
 
 Uow = Callable[[], UnitOfWork]
@@ -89,6 +91,20 @@ def _check_text(text: str, path: str) -> None:
         raise InvalidField(
             path.removeprefix("$."), "is not valid Unicode (it holds a lone surrogate)"
         ) from None
+
+
+def query(req: falcon.Request, cls: type[T]) -> T:
+    """The query string as a `cls`, an attrs class of optional `str`/`int` fields (`PageQuery`);
+    422 naming a parameter that should be a whole number and is not."""
+    values: dict[str, object] = {}
+    for field in attrs.fields(attrs.resolve_types(cls)):
+        if int in (field.type, *get_args(field.type)):
+            value: object = int_param(req, field.name)
+        else:
+            value = req.get_param(field.name)
+        if value is not None:
+            values[field.name] = value
+    return cls(**values)
 
 
 def client_address(req: falcon.Request, trusted: tuple[Network, ...]) -> str:

@@ -10,31 +10,48 @@ the message and its jobs are committed (group commit, committer.py).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import re
 import time
+from collections import Counter as Counter_
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, AnyStr
 from uuid import UUID
 
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
+from attrs import evolve
 from prometheus_client import CollectorRegistry, Counter
 
 from hookmail.adapters.notify import Listener
 from hookmail.core import sender_policy
-from hookmail.core.mail import AuthResults, DkimResult, SpfOutcome, normalise_line_endings
+from hookmail.core.mail import (
+    AuthResults,
+    DeliveryJob,
+    DkimResult,
+    SpfOutcome,
+    normalise_line_endings,
+)
 from hookmail.core.mail import Envelope as MailEnvelope
-from hookmail.core.ports import Clock, DkimVerifier, PasswordHasher, Route, SpfChecker, UnitOfWork
-from hookmail.core.services import inbound
+from hookmail.core.ports import (
+    Clock,
+    DkimVerifier,
+    Route,
+    SpfChecker,
+    UnitOfWork,
+    WebhookTransport,
+)
+from hookmail.core.services import delivery, inbound, sync_delivery
+from hookmail.core.services.delivery import Attempt, DeliveryConfig, Work
 from hookmail.core.services.inbound import Accepted, Prepared, Refused
-from hookmail.core.webhooks import Address
+from hookmail.core.services.sync_delivery import Verdict
+from hookmail.core.webhooks import Address, Webhook
 from hookmail.entrypoints.smtp import replies
+from hookmail.entrypoints.smtp.auth import SmtpAuthenticator
 from hookmail.entrypoints.smtp.committer import GroupCommitter
 
 log = logging.getLogger("hookmail.smtp")
 MAX_RECIPIENTS = 100
-_LOGIN_CACHE_SECONDS = 300
 _INLINE_BYTES = 256 * 1024  # smaller messages are prepared on the loop: a thread hop costs more
 _ROUTE_CACHE_SIZE = 10_000
 _ROUTE_CACHE_SECONDS = 5.0  # a safety net only: notices clear the cache at once
@@ -105,24 +122,36 @@ class InboundHandler:
         self,
         uow: Callable[[], UnitOfWork],
         clock: Clock,
-        hasher: PasswordHasher,
+        auth: SmtpAuthenticator,
         spf: SpfChecker,
         dkim: DkimVerifier,
         *,
         hostname: str,
         routes_changed: Listener | None = None,
         registry: CollectorRegistry | None = None,
+        transport: WebhookTransport | None = None,
+        delivery: DeliveryConfig | None = None,
+        sync_timeout: float = 30.0,
+        sync_concurrency: int = 32,
     ) -> None:
         self._uow = uow
+        # Sync webhooks (§6.4): their first attempt runs on threads of a pool of its own,
+        # so neither the event loop nor the commit thread ever waits for a target.
+        self._transport = transport
+        self._sync_config = (
+            evolve(delivery, timeout=min(sync_timeout, delivery.timeout)) if delivery else None
+        )
+        self._sync_pool = ThreadPoolExecutor(sync_concurrency, thread_name_prefix="hookmail-sync")
+        self._sync_admission = asyncio.Lock()
+        self._sync_in_flight: Counter_[UUID] = Counter_()
         self._routes_changed = routes_changed
         self._routes: dict[str, tuple[Address | None, Route | None]] = {}
         self._routes_since = time.monotonic()
         self._clock = clock
-        self._hasher = hasher
+        self._auth = auth
         self._spf = spf
         self._dkim = dkim
         self._hostname = hostname
-        self._logins: dict[tuple[str, str], tuple[float, set[UUID]]] = {}
         self._committer = GroupCommitter(uow)
         self.messages = Counter(
             "hookmail_smtp_messages",
@@ -140,8 +169,10 @@ class InboundHandler:
     def close(self) -> None:
         """Commit what is queued, then stop the committer (after the server stopped)."""
         self._committer.close()
+        self._sync_pool.shutdown(wait=False, cancel_futures=True)
         if self._routes_changed is not None:
             self._routes_changed.close()
+        self._auth.close()
 
     # -- routing ----------------------------------------------------------------------
 
@@ -169,28 +200,13 @@ class InboundHandler:
             self._routes.clear()
         self._routes[recipient] = entry
 
-    # -- AUTH -------------------------------------------------------------------------
+    # -- AUTH: mechanism hooks replacing aiosmtpd's synchronous ones (smtp/auth.py) ---------
 
-    def authenticate(
-        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
-    ) -> AuthResult:
-        """aiosmtpd calls this synchronously; verified logins are cached for five minutes
-        (keyed by a digest of the password) so a busy sender costs one argon2 check."""
-        if not isinstance(data, LoginPassword):
-            return AuthResult(success=False, handled=False)
-        user = data.login.decode("utf-8", "replace")
-        password = data.password.decode("utf-8", "replace")
-        key = (user, hashlib.sha256(data.password).hexdigest())
-        cached = self._logins.get(key)
-        if cached and cached[0] > time.monotonic():
-            policies = cached[1]
-        else:
-            policies = inbound.smtp_login(self._uow(), self._hasher, user=user, password=password)
-            if policies:
-                self._logins[key] = (time.monotonic() + _LOGIN_CACHE_SECONDS, policies)
-        if not policies:
-            return AuthResult(success=False, handled=False, message=replies.AUTH_FAILED)
-        return AuthResult(success=True, auth_data=(user, policies))
+    async def auth_PLAIN(self, server: SMTP, args: list[str]) -> AuthResult:
+        return await self._auth.plain(server, args)
+
+    async def auth_LOGIN(self, server: SMTP, args: list[str]) -> AuthResult:
+        return await self._auth.login(server, args)
 
     # -- hooks ------------------------------------------------------------------------
 
@@ -296,16 +312,78 @@ class InboundHandler:
             del raw
             if prepared.message is None and not prepared.refusals:
                 return replies.NO_RECIPIENTS_LEFT + "no recipients"
+            sync_reply = None
+            sync = self._sync_jobs(prepared, transaction)
+            if sync:
+                prepared, sync_reply = await self._deliver_sync(prepared, sync)
             await asyncio.wrap_future(self._committer.submit(prepared))
         except Exception:
             log.exception("storing a message failed; answered 451")
             self.messages.labels("failed").inc()
             return replies.STORE_FAILED
+        if sync_reply is not None:  # the logs of the sync attempts are stored; the mail not
+            self.messages.labels("failed" if sync_reply[0] == "4" else "refused").inc()
+            return sync_reply
         if prepared.message is None:
             self.messages.labels("refused").inc()
             return replies.NO_RECIPIENTS_LEFT + "refused by every recipient's security policy"
         self.messages.labels("accepted").inc()
         return replies.queued(prepared.message.id.hex)
+
+    # -- synchronous webhooks ---------------------------------------------------------
+
+    def _sync_jobs(
+        self, prepared: Prepared, envelope: HookmailEnvelope
+    ) -> list[tuple[DeliveryJob, Webhook]]:
+        if self._transport is None or prepared.message is None:
+            return []  # no transport (a library harness): every webhook is queued
+        return sync_delivery.sync_jobs(prepared, envelope.accepted)
+
+    async def _deliver_sync(
+        self, prepared: Prepared, jobs: list[tuple[DeliveryJob, Webhook]]
+    ) -> tuple[Prepared, str | None]:
+        """Make the sync recipients' first attempts; what to commit, and DATA's reply when
+        it is not the usual 250 (see core/services/sync_delivery.py)."""
+        async with self._sync_admission:  # one admission at a time: in-flight counts hold
+            work = await asyncio.to_thread(
+                sync_delivery.admit,
+                self._uow(),
+                self._clock.now(),
+                jobs,
+                prepared,
+                in_flight=dict(self._sync_in_flight),
+            )
+            if work is None:
+                return Prepared(None, (), prepared.refusals), replies.SYNC_RATE_LIMITED
+            self._sync_in_flight.update(w.webhook.id for w in work)
+        loop = asyncio.get_running_loop()
+        try:
+            made = await asyncio.gather(
+                *(loop.run_in_executor(self._sync_pool, self._attempt, w) for w in work),
+                return_exceptions=True,
+            )
+        finally:
+            self._sync_in_flight.subtract(w.webhook.id for w in work)
+        attempts = [a for a in made if isinstance(a, Attempt)]
+        for failure in made:
+            if isinstance(failure, BaseException):
+                log.error("a sync attempt could not be made", exc_info=failure)
+        if len(attempts) < len(work):  # the sending server keeps the mail and retries
+            logs = (*prepared.refusals, *(a.log for a in attempts))
+            return Prepared(None, (), logs), replies.SYNC_DEFERRED
+        settled = sync_delivery.settle(prepared, attempts)
+        if settled.verdict is Verdict.ACCEPT:
+            return settled.to_commit, None
+        if settled.verdict is Verdict.REFUSE:
+            reply = replies.sync_refused(settled.refused_status, settled.refused_error)
+            return settled.to_commit, reply
+        return settled.to_commit, replies.SYNC_DEFERRED
+
+    def _attempt(self, work: Work) -> Attempt:
+        """On a sync pool thread: the queue's own attempt, with the sync timeout."""
+        if self._transport is None or self._sync_config is None:
+            raise RuntimeError("sync delivery needs a transport and a delivery config")
+        return delivery.attempt(self._clock, self._transport, self._sync_config, work=work)
 
     @staticmethod
     def _wants_dkim(envelope: HookmailEnvelope) -> bool:

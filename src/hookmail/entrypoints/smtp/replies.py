@@ -11,6 +11,11 @@ STORE_FAILED: Final = "451 4.3.0 Temporary failure storing the message; try agai
 TOO_BIG: Final = "552 5.3.4 Message too big"
 NO_RECIPIENTS_LEFT: Final = "550 5.7.1 "
 AUTH_FAILED: Final = "535 5.7.8 Authentication credentials invalid"
+AUTH_THROTTLED: Final = "454 4.7.0 Too many failed authentication attempts; try again later"
+AUTH_UNAVAILABLE: Final = "454 4.7.0 Temporary authentication failure; try again later"
+TOO_MANY_CONNECTIONS: Final = "421 4.7.0 Too many connections from your address; try again later"
+GREETING_TIMEOUT: Final = "421 4.4.2 No HELO/EHLO in time; closing connection"
+SESSION_FAILED: Final = "451 4.3.0 Temporary failure; try again later"
 BAD_ADDRESS: Final = "501 5.1.3 Bad recipient address syntax"
 
 # aiosmtpd's own words for these cases, and ours: the same codes, with enhanced status codes
@@ -35,3 +40,14 @@ def refused(refusal: Refused) -> str:
     if refusal.reason is RefusalReason.POLICY:
         return f"550 5.7.1 {refusal.detail}"
     return UNKNOWN_RECIPIENT
+
+
+# Synchronous webhooks (SPEC §6.4): the target's answer decides the reply to DATA
+SYNC_RATE_LIMITED: Final = "451 4.7.0 The webhook's rate limit is reached; try again later"
+SYNC_DEFERRED: Final = "451 4.3.0 The target did not take the message; try again later"
+
+
+def sync_refused(http_status: int, error: str) -> str:
+    """DATA's reply when every recipient's target refused the message."""
+    why = f"HTTP {http_status}" if http_status else (error or "refused")
+    return f"550 5.7.1 target refused the message ({why})"

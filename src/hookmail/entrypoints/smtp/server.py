@@ -11,12 +11,26 @@ from prometheus_client import CollectorRegistry
 
 from hookmail.adapters.notify import ROUTES
 from hookmail.entrypoints.container import Container
-from hookmail.entrypoints.smtp.handler import HookmailSMTP, InboundHandler
+from hookmail.entrypoints.smtp.auth import SmtpAuthenticator
+from hookmail.entrypoints.smtp.guard import ClientSlots, GuardedSMTP
+from hookmail.entrypoints.smtp.handler import InboundHandler
 
 
 class HookmailController(Controller):
-    def factory(self) -> HookmailSMTP:
-        return HookmailSMTP(self.handler, **self.SMTP_kwargs)
+    def __init__(
+        self, handler: Any, *, slots: ClientSlots, greeting_timeout: float, **kwargs: Any
+    ) -> None:
+        super().__init__(handler, **kwargs)
+        self.slots = slots
+        self._greeting_timeout = greeting_timeout
+
+    def factory(self) -> GuardedSMTP:
+        return GuardedSMTP(
+            self.handler,
+            slots=self.slots,
+            greeting_timeout=self._greeting_timeout,
+            **self.SMTP_kwargs,
+        )
 
 
 def _event_loop() -> asyncio.AbstractEventLoop:
@@ -41,27 +55,39 @@ def tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
 def smtp_controller(container: Container, registry: CollectorRegistry | None = None) -> Controller:
     """A controller ready to start() on HOOKMAIL_SMTP_HOST:PORT."""
     settings = container.settings()
+    auth = SmtpAuthenticator(
+        container.uow,
+        container.clock(),
+        container.credential_hasher(),
+        container.limits().failures,
+        concurrency=settings.smtp_auth_concurrency,
+    )
     handler = InboundHandler(
         container.uow,
         container.clock(),
-        container.hasher(),
+        auth,
         container.spf(),
         container.dkim(),
         hostname=settings.smtp_hostname,
         routes_changed=container.notifier().listen(ROUTES),
         registry=registry,
+        transport=container.transport(),
+        delivery=container.delivery_config(),
+        sync_timeout=settings.sync_timeout,
     )
     options: dict[str, Any] = {
         "data_size_limit": settings.max_message_bytes,
         "enable_SMTPUTF8": True,
         "auth_require_tls": settings.smtp_auth_require_tls,
-        "authenticator": handler.authenticate,
         "tls_context": tls_context(settings.tls_cert, settings.tls_key),
         "ident": "hookmail ESMTP",
+        "timeout": settings.smtp_idle_timeout,
     }
     return HookmailController(
         handler,
         loop=_event_loop(),
+        slots=ClientSlots(settings.smtp_max_connections_per_ip),
+        greeting_timeout=settings.smtp_greeting_timeout,
         hostname=settings.smtp_host,
         port=settings.smtp_port,
         server_hostname=settings.smtp_hostname,

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import falcon
 
-from hookmail.core.ports import Clock, EmailSyntax, Mailer, PasswordHasher
+from hookmail.core.ports import Background, Clock, EmailSyntax, Mailer, PasswordHasher
 from hookmail.core.services import accounts
 from hookmail.core.throttle import Limits
 from hookmail.entrypoints.http.auth import public
 from hookmail.entrypoints.http.context import Uow, json_body
+from hookmail.entrypoints.http.openapi import operation
 from hookmail.entrypoints.http.schemas import (
-    AccountView,
-    ChangePasswordBody,
-    ConfirmResetBody,
-    DeleteAccountBody,
-    EmailBody,
-    EmailPasswordBody,
-    TimezoneBody,
+    AccountResponse,
+    ChangePasswordRequest,
+    ConfirmPasswordResetRequest,
+    CreateAccountRequest,
+    DeleteAccountRequest,
+    RequestPasswordResetRequest,
+    UpdateTimezoneRequest,
     structure,
     unstructure,
 )
@@ -30,8 +31,16 @@ class AccountCollection:
         self._emails, self._limits = emails, limits
 
     @public
+    @operation(
+        "createAccount",
+        "Sign up",
+        status=201,
+        response=AccountResponse,
+        body=CreateAccountRequest,
+        errors=(409, 429),
+    )
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = structure(json_body(req), EmailPasswordBody)
+        body = structure(json_body(req), CreateAccountRequest)
         account = accounts.sign_up(
             self._uow(),
             self._clock,
@@ -43,19 +52,27 @@ class AccountCollection:
             client=req.context.client,
         )
         resp.status = falcon.HTTP_201
-        resp.media = unstructure(AccountView.of(account))
+        resp.media = unstructure(AccountResponse.of(account))
 
 
 class AccountMe:
     def __init__(self, uow: Uow, clock: Clock, hasher: PasswordHasher, limits: Limits) -> None:
         self._uow, self._clock, self._hasher, self._limits = uow, clock, hasher, limits
 
+    @operation("getAccount", "Get current account", response=AccountResponse)
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         account = accounts.get_account(self._uow(), account_id=req.context.account_id)
-        resp.media = unstructure(AccountView.of(account))
+        resp.media = unstructure(AccountResponse.of(account))
 
+    @operation(
+        "deleteAccount",
+        "Delete account",
+        status=204,
+        body=DeleteAccountRequest,
+        errors=(401, 429),
+    )
     def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = structure(json_body(req), DeleteAccountBody)
+        body = structure(json_body(req), DeleteAccountRequest)
         accounts.delete_account(
             self._uow(),
             self._clock,
@@ -73,8 +90,15 @@ class Password:
     def __init__(self, uow: Uow, clock: Clock, hasher: PasswordHasher, limits: Limits) -> None:
         self._uow, self._clock, self._hasher, self._limits = uow, clock, hasher, limits
 
+    @operation(
+        "changePassword",
+        "Change password",
+        status=204,
+        body=ChangePasswordRequest,
+        errors=(401, 429),
+    )
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = structure(json_body(req), ChangePasswordBody)
+        body = structure(json_body(req), ChangePasswordRequest)
         accounts.change_password(
             self._uow(),
             self._clock,
@@ -92,8 +116,9 @@ class Timezone:
     def __init__(self, uow: Uow, clock: Clock) -> None:
         self._uow, self._clock = uow, clock
 
+    @operation("updateTimezone", "Update timezone", status=204, body=UpdateTimezoneRequest)
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = structure(json_body(req), TimezoneBody)
+        body = structure(json_body(req), UpdateTimezoneRequest)
         accounts.update_timezone(
             self._uow(), self._clock, account_id=req.context.account_id, timezone=body.timezone
         )
@@ -108,20 +133,30 @@ class PasswordReset:
         hasher: PasswordHasher,
         mailer: Mailer,
         limits: Limits,
+        background: Background,
         *,
         public_url: str,
     ) -> None:
         self._uow, self._clock, self._hasher = uow, clock, hasher
         self._mailer, self._limits, self._public_url = mailer, limits, public_url
+        self._background = background
 
     @public
+    @operation(
+        "requestPasswordReset",
+        "Request password reset",
+        status=202,
+        body=RequestPasswordResetRequest,
+        errors=(429,),
+    )
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = structure(json_body(req), EmailBody)
+        body = structure(json_body(req), RequestPasswordResetRequest)
         accounts.request_password_reset(
             self._uow(),
             self._clock,
             self._mailer,
             self._limits,
+            self._background,
             email=body.email,
             client=req.context.client,
             public_url=self._public_url,
@@ -129,8 +164,15 @@ class PasswordReset:
         resp.status = falcon.HTTP_202
 
     @public
+    @operation(
+        "confirmPasswordReset",
+        "Confirm password reset",
+        status=204,
+        body=ConfirmPasswordResetRequest,
+        errors=(401, 429),
+    )
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = structure(json_body(req), ConfirmResetBody)
+        body = structure(json_body(req), ConfirmPasswordResetRequest)
         accounts.confirm_password_reset(
             self._uow(),
             self._clock,

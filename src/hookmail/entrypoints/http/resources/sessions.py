@@ -10,21 +10,17 @@ from hookmail.core.services.sessions import Session
 from hookmail.core.throttle import Limits
 from hookmail.entrypoints.http.auth import public
 from hookmail.entrypoints.http.context import Uow, json_body
+from hookmail.entrypoints.http.openapi import operation
 from hookmail.entrypoints.http.schemas import (
-    CompleteTotpBody,
-    EmailPasswordBody,
-    RefreshBody,
+    CompleteTOTPRequest,
+    CreateSessionRequest,
+    DeleteSessionRequest,
+    RefreshSessionRequest,
+    SessionResponse,
+    TOTPChallengeResponse,
     structure,
+    unstructure,
 )
-
-
-def _session(session: Session) -> dict[str, object]:
-    return {
-        "access_token": session.access_token,
-        "refresh_token": session.refresh_token,
-        "expires_in": session.expires_in,
-        "token_type": "Bearer",
-    }
 
 
 class SessionCollection:
@@ -40,8 +36,15 @@ class SessionCollection:
         self._tokens, self._limits = tokens, limits
 
     @public
+    @operation(
+        "createSession",
+        "Sign in",
+        response=SessionResponse | TOTPChallengeResponse,
+        body=CreateSessionRequest,
+        errors=(401, 429),
+    )
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = structure(json_body(req), EmailPasswordBody)
+        body = structure(json_body(req), CreateSessionRequest)
         outcome = sessions.sign_in(
             self._uow(),
             self._clock,
@@ -53,28 +56,34 @@ class SessionCollection:
             client=req.context.client,
         )
         if isinstance(outcome, Session):
-            resp.media = _session(outcome)
+            resp.media = unstructure(SessionResponse.of(outcome))
         else:
-            resp.media = {
-                "totp_required": True,
-                "totp_token": outcome.token,
-                "expires_in": outcome.expires_in,
-            }
+            resp.media = unstructure(TOTPChallengeResponse.of(outcome))
 
     @public
+    @operation("deleteSession", "Sign out", status=204, body=DeleteSessionRequest, errors=(401,))
     def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = structure(json_body(req), RefreshBody)
+        body = structure(json_body(req), DeleteSessionRequest)
         sessions.sign_out(self._uow(), self._clock, refresh_token=body.refresh_token)
         resp.status = falcon.HTTP_204
 
 
 class TotpSession:
+    tag = "sessions2fa"
+
     def __init__(self, uow: Uow, clock: Clock, tokens: AccessTokens, limits: Limits) -> None:
         self._uow, self._clock, self._tokens, self._limits = uow, clock, tokens, limits
 
     @public
+    @operation(
+        "completeTOTPSession",
+        "Complete sign-in with TOTP code",
+        response=SessionResponse,
+        body=CompleteTOTPRequest,
+        errors=(401, 429),
+    )
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = structure(json_body(req), CompleteTotpBody)
+        body = structure(json_body(req), CompleteTOTPRequest)
         session = sessions.complete_totp_sign_in(
             self._uow(),
             self._clock,
@@ -84,7 +93,7 @@ class TotpSession:
             code=body.code,
             client=req.context.client,
         )
-        resp.media = _session(session)
+        resp.media = unstructure(SessionResponse.of(session))
 
 
 class SessionRefresh:
@@ -92,9 +101,16 @@ class SessionRefresh:
         self._uow, self._clock, self._tokens = uow, clock, tokens
 
     @public
+    @operation(
+        "refreshSession",
+        "Refresh access token",
+        response=SessionResponse,
+        body=RefreshSessionRequest,
+        errors=(401,),
+    )
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = structure(json_body(req), RefreshBody)
+        body = structure(json_body(req), RefreshSessionRequest)
         session = sessions.refresh_session(
             self._uow(), self._clock, self._tokens, refresh_token=body.refresh_token
         )
-        resp.media = _session(session)
+        resp.media = unstructure(SessionResponse.of(session))

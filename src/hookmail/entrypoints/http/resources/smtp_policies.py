@@ -6,47 +6,77 @@ from uuid import UUID
 
 import falcon
 
-from hookmail.core.ports import Clock, PasswordHasher
+from hookmail.core.ports import Clock, CredentialHasher
 from hookmail.core.services import smtp_policies
-from hookmail.core.services.smtp_policies import PolicyInput
 from hookmail.entrypoints.http.context import Uow, json_body
-from hookmail.entrypoints.http.schemas import PolicyView, structure, unstructure
+from hookmail.entrypoints.http.openapi import operation
+from hookmail.entrypoints.http.schemas import (
+    CreateSmtpSecurityPolicyRequest,
+    SmtpSecurityPolicyResponse,
+    UpdateSmtpSecurityPolicyRequest,
+    structure,
+    unstructure,
+)
 
-
-def _input(req: falcon.Request) -> PolicyInput:
-    return structure(json_body(req), PolicyInput)
+TAG = "smtp-security-policies"
+PARAMETERS = {"id": "SMTP security policy ID"}
 
 
 class PolicyCollection:
-    def __init__(self, uow: Uow, clock: Clock, hasher: PasswordHasher) -> None:
+    def __init__(self, uow: Uow, clock: Clock, hasher: CredentialHasher) -> None:
         self._uow, self._clock, self._hasher = uow, clock, hasher
 
+    @operation(
+        "listSmtpSecurityPolicies",
+        "List SMTP security policies",
+        response=list[SmtpSecurityPolicyResponse],
+    )
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         found = smtp_policies.list_policies(self._uow(), account_id=req.context.account_id)
-        resp.media = [unstructure(PolicyView.of(p)) for p in found]
+        resp.media = [unstructure(SmtpSecurityPolicyResponse.of(p)) for p in found]
 
+    @operation(
+        "createSmtpSecurityPolicy",
+        "Create SMTP security policy",
+        status=201,
+        response=SmtpSecurityPolicyResponse,
+        body=CreateSmtpSecurityPolicyRequest,
+    )
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         policy = smtp_policies.create_policy(
             self._uow(),
             self._clock,
             self._hasher,
             account_id=req.context.account_id,
-            given=_input(req),
+            given=structure(json_body(req), CreateSmtpSecurityPolicyRequest),
         )
         resp.status = falcon.HTTP_201
-        resp.media = unstructure(PolicyView.of(policy))
+        resp.media = unstructure(SmtpSecurityPolicyResponse.of(policy))
 
 
 class PolicyItem:
-    def __init__(self, uow: Uow, clock: Clock, hasher: PasswordHasher) -> None:
+    def __init__(self, uow: Uow, clock: Clock, hasher: CredentialHasher) -> None:
         self._uow, self._clock, self._hasher = uow, clock, hasher
 
+    @operation(
+        "getSmtpSecurityPolicy",
+        "Get SMTP security policy",
+        response=SmtpSecurityPolicyResponse,
+        errors=(404,),
+    )
     def on_get(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         policy = smtp_policies.get_policy(
             self._uow(), account_id=req.context.account_id, policy_id=id
         )
-        resp.media = unstructure(PolicyView.of(policy))
+        resp.media = unstructure(SmtpSecurityPolicyResponse.of(policy))
 
+    @operation(
+        "updateSmtpSecurityPolicy",
+        "Update SMTP security policy",
+        response=SmtpSecurityPolicyResponse,
+        body=UpdateSmtpSecurityPolicyRequest,
+        errors=(404,),
+    )
     def on_put(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         policy = smtp_policies.update_policy(
             self._uow(),
@@ -54,10 +84,13 @@ class PolicyItem:
             self._hasher,
             account_id=req.context.account_id,
             policy_id=id,
-            given=_input(req),
+            given=structure(json_body(req), UpdateSmtpSecurityPolicyRequest),
         )
-        resp.media = unstructure(PolicyView.of(policy))
+        resp.media = unstructure(SmtpSecurityPolicyResponse.of(policy))
 
+    @operation(
+        "deleteSmtpSecurityPolicy", "Delete SMTP security policy", status=204, errors=(404, 409)
+    )
     def on_delete(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         smtp_policies.delete_policy(self._uow(), account_id=req.context.account_id, policy_id=id)
         resp.status = falcon.HTTP_204

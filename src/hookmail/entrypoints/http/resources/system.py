@@ -9,10 +9,12 @@ import falcon
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from hookmail.entrypoints.http.auth import public
+from hookmail.entrypoints.http.openapi import operation
 
 
 class Health:
     @public
+    @operation("health", "Liveness")
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.media = {"status": "ok"}
 
@@ -24,6 +26,7 @@ class Ready:
         self._ping = ping
 
     @public
+    @operation("ready", "Readiness: the store answers", errors=(503,))
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         try:
             self._ping()
@@ -39,6 +42,7 @@ class Metrics:
         self._registry = registry
 
     @public
+    @operation("metrics", "Prometheus metrics")
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.content_type = CONTENT_TYPE_LATEST
         resp.data = generate_latest(self._registry)
@@ -49,5 +53,6 @@ class OpenApi:
         self._document = document
 
     @public
+    @operation("openapi", "This document")
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.media = self._document

@@ -9,56 +9,78 @@ import falcon
 from hookmail.core.paging import Page
 from hookmail.core.ports import Clock
 from hookmail.core.services import webhooks
-from hookmail.core.services.webhooks import WebhookInput
-from hookmail.entrypoints.http.context import Uow, int_param, json_body
+from hookmail.entrypoints.http.context import Uow, json_body, query
+from hookmail.entrypoints.http.openapi import operation
 from hookmail.entrypoints.http.schemas import (
-    DeliveryLogView,
-    WebhookView,
+    CreateWebhookRequest,
+    DeliveryLogResponse,
+    PageQuery,
+    UpdateWebhookRequest,
+    WebhookResponse,
     structure,
     unstructure,
 )
 
-
-def _input(req: falcon.Request) -> WebhookInput:
-    return structure(json_body(req), WebhookInput)
+PARAMETERS = {"id": "Webhook ID", "logId": "Delivery log entry ID"}
 
 
 class WebhookCollection:
     def __init__(self, uow: Uow, clock: Clock) -> None:
         self._uow, self._clock = uow, clock
 
+    @operation("listWebhooks", "List webhooks", response=list[WebhookResponse])
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         found = webhooks.list_webhooks(self._uow(), account_id=req.context.account_id)
-        resp.media = [unstructure(WebhookView.of(w)) for w in found]
+        resp.media = [unstructure(WebhookResponse.of(w)) for w in found]
 
+    @operation(
+        "createWebhook",
+        "Create webhook",
+        status=201,
+        response=WebhookResponse,
+        body=CreateWebhookRequest,
+        errors=(409,),
+    )
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         webhook = webhooks.create_webhook(
-            self._uow(), self._clock, account_id=req.context.account_id, given=_input(req)
+            self._uow(),
+            self._clock,
+            account_id=req.context.account_id,
+            given=structure(json_body(req), CreateWebhookRequest),
         )
         resp.status = falcon.HTTP_201
-        resp.media = unstructure(WebhookView.of(webhook))
+        resp.media = unstructure(WebhookResponse.of(webhook))
 
 
 class WebhookItem:
     def __init__(self, uow: Uow, clock: Clock) -> None:
         self._uow, self._clock = uow, clock
 
+    @operation("getWebhook", "Get webhook", response=WebhookResponse, errors=(404,))
     def on_get(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         webhook = webhooks.get_webhook(
             self._uow(), account_id=req.context.account_id, webhook_id=id
         )
-        resp.media = unstructure(WebhookView.of(webhook))
+        resp.media = unstructure(WebhookResponse.of(webhook))
 
+    @operation(
+        "updateWebhook",
+        "Update webhook",
+        response=WebhookResponse,
+        body=UpdateWebhookRequest,
+        errors=(404, 409),
+    )
     def on_put(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         webhook = webhooks.update_webhook(
             self._uow(),
             self._clock,
             account_id=req.context.account_id,
             webhook_id=id,
-            given=_input(req),
+            given=structure(json_body(req), UpdateWebhookRequest),
         )
-        resp.media = unstructure(WebhookView.of(webhook))
+        resp.media = unstructure(WebhookResponse.of(webhook))
 
+    @operation("deleteWebhook", "Delete webhook", status=204, errors=(404,))
     def on_delete(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         webhooks.delete_webhook(self._uow(), account_id=req.context.account_id, webhook_id=id)
         resp.status = falcon.HTTP_204
@@ -68,18 +90,34 @@ class DeliveryLogCollection:
     def __init__(self, uow: Uow) -> None:
         self._uow = uow
 
+    @operation(
+        "listDeliveryLogs",
+        "List delivery logs for a webhook",
+        response=list[DeliveryLogResponse],
+        query=PageQuery,
+        errors=(404,),
+    )
     def on_get(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
-        page = Page.parse(int_param(req, "page"), int_param(req, "page_size"))
+        asked = query(req, PageQuery)
         logs = webhooks.list_delivery_logs(
-            self._uow(), account_id=req.context.account_id, webhook_id=id, page=page
+            self._uow(),
+            account_id=req.context.account_id,
+            webhook_id=id,
+            page=Page.parse(asked.page, asked.page_size),
         )
-        resp.media = [unstructure(DeliveryLogView.of(g)) for g in logs]
+        resp.media = [unstructure(DeliveryLogResponse.of(g)) for g in logs]
 
 
 class DeliveryLogItem:
     def __init__(self, uow: Uow) -> None:
         self._uow = uow
 
+    @operation(
+        "getDeliveryLog",
+        "Get a single delivery log entry",
+        response=DeliveryLogResponse,
+        errors=(404,),
+    )
     def on_get(
         self,
         req: falcon.Request,
@@ -90,4 +128,4 @@ class DeliveryLogItem:
         log = webhooks.get_delivery_log(
             self._uow(), account_id=req.context.account_id, webhook_id=id, log_id=logId
         )
-        resp.media = unstructure(DeliveryLogView.of(log))
+        resp.media = unstructure(DeliveryLogResponse.of(log))

@@ -1,0 +1,96 @@
+"""SMTP AUTH: one attempt to log in with a user name and password (SPEC §4).
+
+An attempt costs one keyed hash however many policies, of however many accounts, share the
+user name: the hash is deterministic per (user, password), so the store finds every matching
+credential by equality (docs/architecture.md, "SMTP AUTH"). Credentials stored before keyed
+salts are verified one by one and rehashed on their first success, so they only dwindle.
+Failures are counted in the store per client address and per user name, so the limit holds
+across every SMTP worker; the store is read on every attempt, so a changed or removed
+password stops working at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from uuid import UUID
+
+from attrs import frozen
+
+from hookmail.core import throttle
+from hookmail.core.errors import RateLimited
+from hookmail.core.ports import Clock, CredentialHasher, UnitOfWork
+from hookmail.core.throttle import Limit
+
+MAX_USER = 255  # longer names, or ones with control characters, can't be stored: no match
+MAX_PASSWORD = 256
+
+
+@frozen
+class LoggedIn:
+    user: str
+    policies: frozenset[UUID]  # every policy whose credentials these are
+
+
+@frozen
+class LoginFailed:
+    """Wrong user name or password (535)."""
+
+
+@frozen
+class LoginThrottled:
+    """Too many failures from this address or for this user name (454)."""
+
+    retry_after: int
+
+
+LoginOutcome = LoggedIn | LoginFailed | LoginThrottled
+
+
+def failure_keys(*, user: str, client: str) -> list[str]:
+    """The attempt-log keys a failure counts under. The user name is digested: it is
+    whatever a client sent (any length, any byte), and keys must fit the store."""
+    digest = hashlib.sha256(user.encode("utf-8", "surrogatepass")).hexdigest()
+    return [f"smtp-auth:client:{client}", f"smtp-auth:user:{digest}"]
+
+
+def authenticate(
+    uow: UnitOfWork,
+    clock: Clock,
+    hasher: CredentialHasher,
+    limit: Limit,
+    *,
+    user: str,
+    password: str,
+    client: str,
+) -> LoginOutcome:
+    """Check one login. Throttled attempts cost no hash and are not counted again."""
+    keys = failure_keys(user=user, client=client)
+    try:
+        throttle.check(uow, limit, keys, clock.now())
+    except RateLimited as exc:
+        return LoginThrottled(exc.retry_after)
+    matched: set[UUID] = set()
+    if len(user) <= MAX_USER and user.isprintable() and len(password) <= MAX_PASSWORD:
+        matched = _matching(uow, hasher, user=user, password=password)
+    if matched:
+        return LoggedIn(user, frozenset(matched))
+    throttle.fail(uow, keys, clock.now())
+    return LoginFailed()
+
+
+def _matching(uow: UnitOfWork, hasher: CredentialHasher, *, user: str, password: str) -> set[UUID]:
+    digest = hasher.hash(user, password)  # the one keyed hash of the attempt
+    with uow.reading():
+        found = uow.policies.logins(user, digest=digest, keyed_prefix=hasher.keyed_prefix(user))
+    matched = {f.policy_id for f in found if f.password_hash == digest}
+    older = [
+        f
+        for f in found
+        if f.password_hash != digest and hasher.verify(user, password, f.password_hash)
+    ]
+    if older:
+        with uow:
+            for login in older:
+                uow.policies.rehash(login.policy_id, user, old=login.password_hash, new=digest)
+            uow.commit()
+    return matched | {f.policy_id for f in older}

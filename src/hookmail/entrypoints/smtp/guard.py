@@ -1,0 +1,116 @@
+"""Sessions that can't exhaust the worker: a cap on open connections per client address, a
+deadline for saying HELO/EHLO, and a 451 (never aiosmtpd's `500 Error: (…)`) when a
+command fails unexpectedly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from typing import Any
+
+from hookmail.entrypoints.smtp import replies
+from hookmail.entrypoints.smtp.handler import HookmailSMTP
+
+log = logging.getLogger("hookmail.smtp")
+
+
+class ClientSlots:
+    """Open sessions per client address, shared by every session of one server. Sessions
+    live on the server's one event loop, so no lock is needed."""
+
+    def __init__(self, per_address: int) -> None:
+        self.per_address = per_address
+        self._open: Counter[str] = Counter()
+
+    def take(self, address: str) -> bool:
+        if self._open[address] >= self.per_address:
+            return False
+        self._open[address] += 1
+        return True
+
+    def give_back(self, address: str) -> None:
+        self._open[address] -= 1
+        if self._open[address] <= 0:
+            del self._open[address]
+
+    def open(self, address: str) -> int:
+        return self._open[address]
+
+
+def _address(peer: Any) -> str:
+    return str(peer[0]) if isinstance(peer, tuple) else str(peer or "")
+
+
+class GuardedSMTP(HookmailSMTP):
+    """HookmailSMTP with the limits above. aiosmtpd's own idle timeout (`timeout`) still
+    applies between commands once the client has greeted."""
+
+    def __init__(
+        self, handler: Any, *, slots: ClientSlots, greeting_timeout: float, **kwargs: Any
+    ) -> None:
+        super().__init__(handler, **kwargs)
+        self._slots = slots
+        self._greeting_timeout = greeting_timeout
+        self._slot: str | None = None  # the address whose slot this session holds
+        self._refused = False
+        self._greeting_deadline: asyncio.TimerHandle | None = None
+
+    @property
+    def _peer(self) -> Any:
+        return self.session.peer if self.session else None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._original_transport is None:  # not the second call STARTTLS makes
+            address = _address(transport.get_extra_info("peername"))
+            if self._slots.take(address):
+                self._slot = address
+            else:
+                self._refused = True
+        super().connection_made(transport)
+        if self._original_transport is None and not self._refused:
+            self._greeting_deadline = self.loop.call_later(
+                self._greeting_timeout, self._greeting_expired
+            )
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._slot is not None:
+            self._slots.give_back(self._slot)
+            self._slot = None
+        if self._greeting_deadline is not None:
+            self._greeting_deadline.cancel()
+        super().connection_lost(error)
+
+    async def _handle_client(self) -> None:
+        if self._refused:
+            log.info("refused %r: %d sessions open", self._peer, self._slots.per_address)
+            await self.push(replies.TOO_MANY_CONNECTIONS)
+            if self.transport is not None:
+                self.transport.close()
+            return
+        await super()._handle_client()
+
+    def _greeting_expired(self) -> None:
+        if self.transport is None:
+            return
+        log.info("%r said no HELO/EHLO in %ss; closed", self._peer, self._greeting_timeout)
+        self._writer.write(f"{replies.GREETING_TIMEOUT}\r\n".encode())
+        self.transport.close()
+
+    def _greeted(self) -> None:
+        if self.session and self.session.host_name and self._greeting_deadline is not None:
+            self._greeting_deadline.cancel()
+            self._greeting_deadline = None
+
+    async def smtp_HELO(self, hostname: str) -> None:  # noqa: N802
+        await super().smtp_HELO(hostname)
+        self._greeted()
+
+    async def smtp_EHLO(self, hostname: str) -> None:  # noqa: N802
+        await super().smtp_EHLO(hostname)
+        self._greeted()
+
+    async def handle_exception(self, error: Exception) -> str:
+        # Called within aiosmtpd's `except` block, so the traceback is logged
+        log.exception("%r SMTP command failed; answered 451", self._peer)
+        return replies.SESSION_FAILED
