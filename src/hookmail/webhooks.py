@@ -279,7 +279,7 @@ def signed_request(
     secret: str,
     raw: bytes | str,
     *,
-    rcpt_to: Iterable[str] = ("inbox@example.com",),
+    rcpt_to: Iterable[str] | str = ("inbox@example.com",),
     mail_from: str = "sender@example.org",
     webhook_id: UUID | str | None = None,
     remote_ip: str = "192.0.2.1",
@@ -310,7 +310,7 @@ def signed_request(
     if payload_format != "json":
         raise ValueError(f"unknown payload format {payload_format!r}")
     at = now or datetime.now(UTC)
-    recipients = [Address.parse(r) for r in rcpt_to]
+    recipients = [Address.parse(r) for r in ([rcpt_to] if isinstance(rcpt_to, str) else rcpt_to)]
     webhook = Webhook.new(
         account_id=uuid4(),
         domain_id=uuid4(),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
@@ -151,6 +151,12 @@ def check_recipient(
     return decision
 
 
+def wants_dkim(accepted: Iterable[Accepted]) -> bool:
+    """Whether the message's DKIM signatures must be checked: some accepted recipient's
+    policy asks for DKIM."""
+    return any(sender_policy.wants_dkim(item.policy) for item in accepted)
+
+
 @frozen
 class Prepared:
     """A message ready to commit: the message (None when every recipient was refused), one
@@ -277,7 +283,6 @@ def receive(
             refused[recipient] = decision
     if not accepted:
         return Receipt(None, (), (), refused)
-    wanted = any(sender_policy.wants_dkim(a.policy) for a in accepted)
     prepared = prepare_message(
         clock,
         raw=raw,
@@ -290,7 +295,7 @@ def receive(
         ),
         auth=AuthResults(
             spf=checked[0] if checked else None,
-            dkim=dkim.verify(normalise_line_endings(raw)) if wanted else (),
+            dkim=dkim.verify(normalise_line_endings(raw)) if wants_dkim(accepted) else (),
         ),
         accepted=accepted,
         hostname=hostname,

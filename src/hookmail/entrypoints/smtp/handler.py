@@ -390,7 +390,7 @@ class InboundHandler:
 
     @staticmethod
     def _wants_dkim(envelope: HookmailEnvelope) -> bool:
-        return any(sender_policy.wants_dkim(a.policy) for a in envelope.accepted)
+        return inbound.wants_dkim(envelope.accepted)
 
     def _prepare(self, session: Session, envelope: HookmailEnvelope, raw: bytes) -> Prepared:
         accepted = envelope.accepted
