@@ -17,7 +17,7 @@ from uuid import UUID
 from attrs import define, evolve, field
 
 from hookmail.core.accounts import Account
-from hookmail.core.deliveries import DeliveryLog
+from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
 from hookmail.core.domains import Domain, DomainName
 from hookmail.core.errors import AddressTaken, DomainTaken, EmailTaken, InvalidField, InvalidToken
 from hookmail.core.mail import DeliveryJob, DkimResult, InboundMessage, JobStatus, SpfOutcome
@@ -31,6 +31,7 @@ from hookmail.core.messages import (
 from hookmail.core.ports import AccessClaims, DnsFailure, HttpOutcome, Route
 from hookmail.core.smtp_policies import Credential, SmtpPolicy, StoredLogin
 from hookmail.core.tokens import IssuedToken, TokenKind
+from hookmail.core.web_sessions import WebSession
 from hookmail.core.webhooks import FAILING, Webhook
 
 __all__ = [  # the repositories are reached through InMemoryUnitOfWork
@@ -211,6 +212,7 @@ class StubDkim:
 class _State:
     accounts: dict[UUID, Account] = field(factory=dict)
     tokens: dict[UUID, IssuedToken] = field(factory=dict)
+    web_sessions: dict[UUID, WebSession] = field(factory=dict)
     attempts: list[tuple[str, datetime]] = field(factory=list)
     config: dict[str, str] = field(factory=dict)
     domains: dict[UUID, Domain] = field(factory=dict)
@@ -251,6 +253,9 @@ class InMemoryAccounts:
         state = self._state
         state.accounts.pop(account_id, None)
         state.tokens = {k: t for k, t in state.tokens.items() if t.account_id != account_id}
+        state.web_sessions = {
+            k: s for k, s in state.web_sessions.items() if s.account_id != account_id
+        }
         state.drop_webhooks({w.id for w in state.webhooks.values() if w.account_id == account_id})
         state.domains = {k: d for k, d in state.domains.items() if d.account_id != account_id}
         state.policies = {k: p for k, p in state.policies.items() if p.account_id != account_id}
@@ -599,6 +604,52 @@ class InMemoryTokens:
                 self._state.tokens[t.id] = evolve(t, used_at=now)
 
 
+class InMemoryWebSessions:
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    def add(self, session: WebSession) -> None:
+        self._state.web_sessions[session.id] = session
+
+    def by_hash(self, token_hash: str) -> WebSession | None:
+        found = self._state.web_sessions.values()
+        return next((s for s in found if s.token_hash == token_hash), None)
+
+    def delete(self, session_id: UUID) -> None:
+        self._state.web_sessions.pop(session_id, None)
+
+    def prune(self, before: datetime) -> None:
+        sessions = self._state.web_sessions
+        self._state.web_sessions = {k: s for k, s in sessions.items() if s.expires_at >= before}
+
+
+class InMemoryActivity:
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    def _webhooks(self, account_id: UUID) -> set[UUID]:
+        return {w.id for w in self._state.webhooks.values() if w.account_id == account_id}
+
+    def attempts_by_hour(
+        self, account_id: UUID, since: datetime, hours: int
+    ) -> dict[tuple[int, DeliveryStatus], int]:
+        ours = self._webhooks(account_id)
+        counts: dict[tuple[int, DeliveryStatus], int] = {}
+        for log in self._state.logs.values():
+            if log.webhook_id in ours and log.attempted_at >= since:
+                hour = min(hours - 1, int((log.attempted_at - since).total_seconds() // 3600))
+                counts[hour, log.status] = counts.get((hour, log.status), 0) + 1
+        return counts
+
+    def job_statuses(self, account_id: UUID, since: datetime) -> list[tuple[UUID, JobStatus]]:
+        ours = self._webhooks(account_id)
+        return [
+            (j.message_id, j.status)
+            for j in self._state.jobs.values()
+            if j.webhook_id in ours and j.created_at >= since
+        ]
+
+
 class InMemoryAttempts:
     def __init__(self, state: _State) -> None:
         self._state = state
@@ -650,6 +701,10 @@ class InMemoryUnitOfWork:
         return InMemoryTokens(self._work())
 
     @property
+    def web_sessions(self) -> InMemoryWebSessions:
+        return InMemoryWebSessions(self._work())
+
+    @property
     def attempts(self) -> InMemoryAttempts:
         return InMemoryAttempts(self._work())
 
@@ -680,6 +735,10 @@ class InMemoryUnitOfWork:
     @property
     def jobs(self) -> InMemoryJobs:
         return InMemoryJobs(self._work())
+
+    @property
+    def activity(self) -> InMemoryActivity:
+        return InMemoryActivity(self._work())
 
     def reading(self) -> Self:
         self._local.read_only = True

@@ -13,12 +13,13 @@ from uuid import UUID
 from attrs import frozen
 
 from hookmail.core.accounts import Account
-from hookmail.core.deliveries import DeliveryLog
+from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
 from hookmail.core.domains import Domain, DomainName
 from hookmail.core.mail import DeliveryJob, DkimResult, InboundMessage, JobStatus, SpfOutcome
 from hookmail.core.messages import MessageStatus, MessageSummary
 from hookmail.core.smtp_policies import SmtpPolicy, StoredLogin
 from hookmail.core.tokens import IssuedToken, TokenKind
+from hookmail.core.web_sessions import WebSession
 from hookmail.core.webhooks import Webhook
 
 
@@ -131,6 +132,22 @@ class TokenRepository(Protocol):
 
     def revoke_all(self, account_id: UUID, kind: TokenKind, now: datetime) -> None:
         """Mark every unused token of that kind of the account used."""
+        ...
+
+
+class WebSessionRepository(Protocol):
+    def add(self, session: WebSession) -> None: ...
+
+    def by_hash(self, token_hash: str) -> WebSession | None:
+        """The session with that token digest (expired or not), or None."""
+        ...
+
+    def delete(self, session_id: UUID) -> None:
+        """End the session; no-op when absent."""
+        ...
+
+    def prune(self, before: datetime) -> None:
+        """Forget every session that expired before `before`."""
         ...
 
 
@@ -365,6 +382,22 @@ class JobRepository(Protocol):
         ...
 
 
+class ActivityReport(Protocol):
+    """Counts over an account's recent traffic, for the dashboard's overview."""
+
+    def attempts_by_hour(
+        self, account_id: UUID, since: datetime, hours: int
+    ) -> dict[tuple[int, DeliveryStatus], int]:
+        """Delivery log rows of the account's webhooks from `since` on, counted by
+        (hour index from `since`, 0 to hours - 1, status)."""
+        ...
+
+    def job_statuses(self, account_id: UUID, since: datetime) -> list[tuple[UUID, JobStatus]]:
+        """(message id, job status) of every delivery of a message the account received
+        since `since`."""
+        ...
+
+
 @frozen
 class HttpOutcome:
     """What one POST came to. `http_status` is 0 when no HTTP answer came."""
@@ -404,6 +437,8 @@ class UnitOfWork(Protocol):
     @property
     def tokens(self) -> TokenRepository: ...
     @property
+    def web_sessions(self) -> WebSessionRepository: ...
+    @property
     def attempts(self) -> AttemptLog: ...
     @property
     def config(self) -> ConfigStore: ...
@@ -419,6 +454,8 @@ class UnitOfWork(Protocol):
     def messages(self) -> MessageRepository: ...
     @property
     def jobs(self) -> JobRepository: ...
+    @property
+    def activity(self) -> ActivityReport: ...
 
     def reading(self) -> Self:
         """This unit of work, for its next `with` block only, as a read-only transaction

@@ -66,6 +66,19 @@ class IssuedTokenRow(Base):
     __table_args__ = (Index("ix_issued_tokens_account_kind", "account_id", "kind"),)
 
 
+class WebSessionRow(Base):
+    __tablename__ = "web_sessions"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    account_id: Mapped[UUID] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_version: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class AttemptRow(Base):
     __tablename__ = "attempts"
 

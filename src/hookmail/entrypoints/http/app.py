@@ -29,6 +29,7 @@ from hookmail.entrypoints.http.resources import (
     two_factor,
     webhooks,
 )
+from hookmail.entrypoints.web.app import add_dashboard
 
 API = "/api/v1"
 
@@ -112,6 +113,7 @@ def create_app(container: Container) -> WsgiApp:
     routes.append((spec, system.OpenApi(document([*routes, (spec, system.OpenApi)]))))
     for template, resource in routes:
         app.add_route(template, resource)
+    add_dashboard(app, container)  # the pages at /, over the same use cases
     return app
 
 
