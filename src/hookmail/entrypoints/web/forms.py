@@ -45,6 +45,11 @@ HINTS: Mapping[str, str] = {
 }
 
 
+def label(name: str) -> str:
+    """The label of the form field for input field `name`."""
+    return LABELS.get(name, name.replace("_", " ").capitalize())
+
+
 @frozen
 class Field:
     name: str
@@ -86,20 +91,20 @@ def fields(
         if name in skip or kind is None:
             continue
         raw = values.get(name)
-        label = LABELS.get(name, name.replace("_", " ").capitalize())
+        text = label(name)
         hint = HINTS.get(name, "")
         if options and name in options:
-            found.append(Field(name, label, "select", _text(raw), hint, options[name]))
+            found.append(Field(name, text, "select", _text(raw), hint, options[name]))
         elif kind is bool:
-            found.append(Field(name, label, "checkbox", "on" if raw in (True, "on") else "", hint))
+            found.append(Field(name, text, "checkbox", "on" if raw in (True, "on") else "", hint))
         elif kind is int:
-            found.append(Field(name, label, "number", _text(raw), hint))
+            found.append(Field(name, text, "number", _text(raw), hint))
         elif kind is dict:
-            found.append(Field(name, label, "textarea", _headers_text(raw), hint))
+            found.append(Field(name, text, "textarea", _headers_text(raw), hint))
         elif name in HINTS or name.endswith("template"):
-            found.append(Field(name, label, "textarea", _text(raw), hint))
+            found.append(Field(name, text, "textarea", _text(raw), hint))
         else:
-            found.append(Field(name, label, "text", _text(raw), hint))
+            found.append(Field(name, text, "text", _text(raw), hint))
     return found
 
 

@@ -17,10 +17,11 @@ from attrs import frozen
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from hookmail.core.accounts import Account
-from hookmail.core.errors import DomainError, RateLimited
+from hookmail.core.errors import DomainError, InvalidField, RateLimited
 from hookmail.core.ports import Clock
 from hookmail.entrypoints.http.context import Uow
 from hookmail.entrypoints.http.errors import status_for
+from hookmail.entrypoints.web.forms import label
 
 SESSION_COOKIE = "hookmail_session"
 PRESESSION_COOKIE = "hookmail_csrf"  # keys the CSRF token of the signed-out forms
@@ -156,5 +157,8 @@ def _when(moment: datetime | None, zone: ZoneInfo) -> str:
 
 
 def _sentence(ex: DomainError) -> str:
+    """The refusal as a sentence; a field is named by its label on the form."""
     text = str(ex) or ex.code.replace("_", " ")
+    if isinstance(ex, InvalidField):
+        text = f"{label(ex.field)}{text.removeprefix(ex.field)}"
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
