@@ -82,11 +82,6 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    reason = _no_browser_reason()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
     folder = tmp_path_factory.mktemp("dashboard")
     engine = make_engine(f"sqlite:///{folder / 'hookmail.db'}")
     migrate(engine)
@@ -153,6 +148,11 @@ def _loopback() -> ipaddress.IPv4Network:
 
 @pytest.fixture(scope="session")
 def browser(stack: Stack) -> Iterator[Any]:
+    reason = _no_browser_reason()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
