@@ -24,7 +24,7 @@ from hookmail.adapters.passwords import Argon2PasswordHasher
 from hookmail.adapters.sql.engine import make_engine, migrate
 from hookmail.entrypoints.container import Container
 from hookmail.entrypoints.deliver import DeliveryWorker
-from hookmail.entrypoints.http_app import create_app
+from hookmail.entrypoints.http.app import create_app
 from hookmail.entrypoints.settings import Settings
 from hookmail.entrypoints.smtp.server import smtp_controller
 from tests.dns_server import DnsServer, dns_server

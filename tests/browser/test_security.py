@@ -12,7 +12,7 @@ from falcon import testing
 from playwright.sync_api import expect
 
 from hookmail.entrypoints.container import Container
-from hookmail.entrypoints.http_app import create_app
+from hookmail.entrypoints.http.app import create_app
 from hookmail.entrypoints.settings import Settings
 from tests.browser.conftest import PASSWORD, PUBLIC_DOMAIN, Stack, Visit
 
