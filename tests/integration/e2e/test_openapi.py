@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -17,7 +18,11 @@ from tests.integration.e2e.conftest import Api
 pytestmark = pytest.mark.e2e
 
 
+PAGES = os.path.join("entrypoints", "web", "")  # the dashboard's resources live here
+
+
 def _served(api: Api) -> set[tuple[str, str]]:
+    """Every route of the API; the dashboard's pages (HTML, entrypoints/web) are no part of it."""
     app = api.client.app
     routes = inspect.inspect_routes(app)
     return {
@@ -25,6 +30,7 @@ def _served(api: Api) -> set[tuple[str, str]]:
         for route in routes
         for method in route.methods
         if not method.internal
+        and f"{os.sep}entrypoints{os.sep}web{os.sep}" not in route.source_info
     }
 
 

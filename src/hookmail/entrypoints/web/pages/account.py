@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
 
 import falcon
@@ -13,7 +14,11 @@ from hookmail.entrypoints.http.resources.two_factor import qr_png_base64
 from hookmail.entrypoints.web.guard import Page
 from hookmail.entrypoints.web.site import SESSION_COOKIE, Site, redirect
 
-ZONES = sorted(zoneinfo.available_timezones())
+
+@functools.cache
+def zones() -> list[str]:
+    """Every IANA zone name, read once (on the first account page, not at start-up)."""
+    return sorted(zoneinfo.available_timezones())
 
 
 class AccountPage(Page):
@@ -23,7 +28,7 @@ class AccountPage(Page):
 
     def _show(self, req: falcon.Request, resp: falcon.Response, **values: object) -> None:
         values = {"setup": None, "qr_png": "", "backup_codes": None, **values}
-        self.site.render(req, resp, "account.html", zones=ZONES, **values)
+        self.site.render(req, resp, "account.html", zones=zones(), **values)
 
     def _failing(self, req: falcon.Request, resp: falcon.Response):  # type: ignore[no-untyped-def]
         return self.site.failing_to(resp, lambda alert: self._show(req, resp, alert=alert))
