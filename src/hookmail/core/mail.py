@@ -4,7 +4,6 @@ and one delivery job per webhook that takes it."""
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
 from datetime import datetime
 from email.utils import format_datetime
 from enum import StrEnum
@@ -176,12 +175,3 @@ class DeliveryJob:
     def event_id(self) -> str:
         """The `webhook-id` header and payload `id`: stable across every retry of the job."""
         return f"msg_{self.id.hex}"
-
-
-def message_status(deliveries: Collection[JobStatus]) -> JobStatus:
-    """A message is pending while any delivery is, else failed if any failed, else delivered."""
-    if JobStatus.PENDING in deliveries:
-        return JobStatus.PENDING
-    if JobStatus.FAILED in deliveries:
-        return JobStatus.FAILED
-    return JobStatus.DELIVERED

@@ -88,13 +88,18 @@ def test_activity_counts_the_accounts_attempts_by_hour_and_its_deliveries(
         uow.messages.add(older)
         for hook, made in ((mine, NOW), (theirs, NOW)):
             job = DeliveryJob.new(
-                message_id=message.id, webhook_id=hook.id, recipients=("a@b.c",), now=made
+                message_id=message.id,
+                webhook_id=hook.id,
+                account_id=hook.account_id,
+                recipients=("a@b.c",),
+                now=made,
             )
             uow.jobs.add(job)
         uow.jobs.add(
             DeliveryJob.new(
                 message_id=older.id,
                 webhook_id=mine.id,
+                account_id=account.id,
                 recipients=("a@b.c",),
                 now=since - timedelta(hours=1),
             )

@@ -29,8 +29,7 @@ def _served(api: Api) -> set[tuple[str, str]]:
         (re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path), method.method.lower())
         for route in routes
         for method in route.methods
-        if not method.internal
-        and f"{os.sep}entrypoints{os.sep}web{os.sep}" not in route.source_info
+        if not method.internal and PAGES not in route.source_info
     }
 
 

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TypeVar
 from uuid import UUID
 
 from attrs import frozen
 
 from hookmail.core.deliveries import DeliveryStatus
-from hookmail.core.mail import JobStatus, message_status
+from hookmail.core.mail import JobStatus
+from hookmail.core.messages import MessageStatus, status_from
 from hookmail.core.ports import Clock, UnitOfWork
 
 HOURS = 24
+E = TypeVar("E", bound=StrEnum)
 
 
 @frozen
@@ -26,7 +30,7 @@ class Hour:
 @frozen
 class Overview:
     since: datetime
-    messages: dict[JobStatus, int]  # by the message's status
+    messages: dict[MessageStatus, int]  # by the message's status
     deliveries: dict[JobStatus, int]  # by the delivery's status
     refused: int  # messages a security policy refused
     hours: list[Hour]  # oldest first
@@ -45,8 +49,8 @@ def overview(uow: UnitOfWork, clock: Clock, *, account_id: UUID) -> Overview:
     failed = (DeliveryStatus.FAILED, DeliveryStatus.RETRYING)
     return Overview(
         since=since,
-        messages=_all(Counter(message_status(s) for s in by_message.values())),
-        deliveries=_all(Counter(status for _, status in jobs)),
+        messages=_all(Counter(status_from(s) for s in by_message.values()), MessageStatus),
+        deliveries=_all(Counter(status for _, status in jobs), JobStatus),
         refused=sum(n for (_, status), n in attempts.items() if status == DeliveryStatus.REFUSED),
         hours=[
             Hour(
@@ -59,5 +63,6 @@ def overview(uow: UnitOfWork, clock: Clock, *, account_id: UUID) -> Overview:
     )
 
 
-def _all(counts: Counter[JobStatus]) -> dict[JobStatus, int]:
-    return {status: counts.get(status, 0) for status in JobStatus}
+def _all(counts: Counter[E], kinds: type[E]) -> dict[E, int]:
+    """Every status, zero or not, in the enum's order."""
+    return {kind: counts.get(kind, 0) for kind in kinds}

@@ -49,7 +49,7 @@ def add_dashboard(app: WsgiApp, container: Container) -> None:
     app.add_route("/policies/{id:uuid}", policy_pages, suffix="item")
     app.add_route("/policies/{id:uuid}/delete", policy_pages, suffix="delete")
 
-    hooks = webhooks.WebhookPages(site)
+    hooks = webhooks.WebhookPages(site, container.spf(), container.dkim())
     app.add_route("/webhooks", hooks)
     app.add_route("/webhooks/{id:uuid}", hooks, suffix="item")
     for action in ("pause", "resume", "secret", "test", "delete"):

@@ -85,16 +85,22 @@ def fields(
     skip: frozenset[str] = frozenset(),
     options: Mapping[str, tuple[tuple[str, str], ...]] | None = None,
 ) -> list[Field]:
-    """The form fields of input class `cls`, filled from `values` (a view or a posted form)."""
+    """The form fields of request class `cls`, filled from `values` (the API's response
+    view, or a posted form). `options` makes a field a choice among (value, text) pairs."""
     found = []
+    choices = dict(options or {})
+    for f in attrs.fields(cls):  # a schema enum (delivery_mode) is a choice too
+        enum = f.metadata.get("schema", {}).get("enum")
+        if enum and f.name not in choices:
+            choices[f.name] = tuple((str(v), str(v)) for v in enum if v is not None)
     for name, kind in _types(cls).items():
         if name in skip or kind is None:
             continue
         raw = values.get(name)
         text = label(name)
         hint = HINTS.get(name, "")
-        if options and name in options:
-            found.append(Field(name, text, "select", _text(raw), hint, options[name]))
+        if name in choices:
+            found.append(Field(name, text, "select", _text(raw), hint, choices[name]))
         elif kind is bool:
             found.append(Field(name, text, "checkbox", "on" if raw in (True, "on") else "", hint))
         elif kind is int:

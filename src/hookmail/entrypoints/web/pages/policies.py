@@ -9,8 +9,12 @@ import falcon
 
 from hookmail.core.ports import PasswordHasher
 from hookmail.core.services import smtp_policies
-from hookmail.core.services.smtp_policies import PolicyInput
-from hookmail.entrypoints.http.schemas import PolicyView, unstructure
+from hookmail.entrypoints.http.schemas import (
+    CreateSmtpSecurityPolicyRequest,
+    SmtpSecurityPolicyResponse,
+    UpdateSmtpSecurityPolicyRequest,
+    unstructure,
+)
 from hookmail.entrypoints.web import forms
 from hookmail.entrypoints.web.guard import Page
 from hookmail.entrypoints.web.site import Site, redirect
@@ -35,14 +39,18 @@ class Policies(Page):
         form = self.form(req) if req.method == "POST" else {}
 
         def values(policy_id: UUID | None, view: Mapping[str, object]) -> list[forms.Field]:
-            return forms.fields(PolicyInput, form if alert and posted == policy_id else view)
+            return forms.fields(
+                UpdateSmtpSecurityPolicyRequest, form if alert and posted == policy_id else view
+            )
 
         self.site.render(
             req,
             resp,
             "policies.html",
             new=values(None, {}),
-            policies=[(p, values(p.id, unstructure(PolicyView.of(p)))) for p in found],
+            policies=[
+                (p, values(p.id, unstructure(SmtpSecurityPolicyResponse.of(p)))) for p in found
+            ],
             alert=alert,
         )
 
@@ -56,7 +64,7 @@ class Policies(Page):
                 self.clock,
                 self.hasher,
                 account_id=self.account(req).id,
-                given=forms.structure(PolicyInput, self.form(req)),
+                given=forms.structure(CreateSmtpSecurityPolicyRequest, self.form(req)),
             )
             redirect(resp, "/policies", done="created")
 
@@ -68,7 +76,7 @@ class Policies(Page):
                 self.hasher,
                 account_id=self.account(req).id,
                 policy_id=id,
-                given=forms.structure(PolicyInput, self.form(req)),
+                given=forms.structure(UpdateSmtpSecurityPolicyRequest, self.form(req)),
             )
             redirect(resp, "/policies", done="saved")
 

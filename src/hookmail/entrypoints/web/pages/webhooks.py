@@ -9,14 +9,20 @@ from uuid import UUID
 import falcon
 
 from hookmail.core.paging import Page as LogPage
+from hookmail.core.ports import DkimVerifier, SpfChecker
 from hookmail.core.services import smtp_policies, test_message, webhooks
 from hookmail.core.services.inbound import RefusalReason, Refused
 from hookmail.core.services.webhooks import WebhookInput
 from hookmail.core.webhooks import new_secret
-from hookmail.entrypoints.http.schemas import WebhookView, unstructure
+from hookmail.entrypoints.http.schemas import (
+    CreateWebhookRequest,
+    UpdateWebhookRequest,
+    WebhookResponse,
+    unstructure,
+)
 from hookmail.entrypoints.web import forms
 from hookmail.entrypoints.web.guard import Page
-from hookmail.entrypoints.web.site import redirect
+from hookmail.entrypoints.web.site import Site, redirect
 
 # Shown as buttons of their own (pause/resume, new secret), or implied by the policy choice.
 NOT_IN_FORM = frozenset({"secret", "active", "clear_security_policy"})
@@ -24,19 +30,27 @@ NO_POLICY = ""
 
 
 class WebhookPages(Page):
+    def __init__(self, site: Site, spf: SpfChecker, dkim: DkimVerifier) -> None:
+        super().__init__(site)
+        self.spf, self.dkim = spf, dkim  # the test message's inbound path checks like SMTP
+
     def _fields(self, req: falcon.Request, values: Mapping[str, object]) -> list[forms.Field]:
         policies = smtp_policies.list_policies(self.uow(), account_id=self.account(req).id)
         choices = ((NO_POLICY, "(none: any sender)"), *((str(p.id), p.name) for p in policies))
         return forms.fields(
-            WebhookInput, values, skip=NOT_IN_FORM, options={"smtp_security_policy_id": choices}
+            UpdateWebhookRequest,
+            values,
+            skip=NOT_IN_FORM,
+            options={"smtp_security_policy_id": choices},
         )
 
-    def _input(self, req: falcon.Request) -> WebhookInput:
+    def _input(self, req: falcon.Request, cls: type[WebhookInput]) -> WebhookInput:
+        """The API's request class from the form; "(none)" as the policy detaches it."""
         form = self.form(req)
         if form.get("smtp_security_policy_id", NO_POLICY) == NO_POLICY:
             given = {k: v for k, v in form.items() if k != "smtp_security_policy_id"}
-            return forms.structure(WebhookInput, given, clear_security_policy=True)
-        return forms.structure(WebhookInput, form)
+            return forms.structure(cls, given, clear_security_policy=True)
+        return forms.structure(cls, form)
 
     # -- the list -----------------------------------------------------------------------
 
@@ -60,7 +74,10 @@ class WebhookPages(Page):
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         with self.site.failing_to(resp, lambda alert: self._show_list(req, resp, alert)):
             webhook = webhooks.create_webhook(
-                self.uow(), self.clock, account_id=self.account(req).id, given=self._input(req)
+                self.uow(),
+                self.clock,
+                account_id=self.account(req).id,
+                given=self._input(req, CreateWebhookRequest),
             )
             redirect(resp, f"/webhooks/{webhook.id}", done="created")
 
@@ -76,7 +93,7 @@ class WebhookPages(Page):
     ) -> None:
         account_id = self.account(req).id
         webhook = webhooks.get_webhook(self.uow(), account_id=account_id, webhook_id=id)
-        view = unstructure(WebhookView.of(webhook))
+        view = unstructure(WebhookResponse.of(webhook))
         attempts = webhooks.list_delivery_logs(
             self.uow(), account_id=account_id, webhook_id=id, page=LogPage(1, 20)
         )
@@ -107,7 +124,7 @@ class WebhookPages(Page):
                 self.clock,
                 account_id=self.account(req).id,
                 webhook_id=id,
-                given=self._input(req),
+                given=self._input(req, UpdateWebhookRequest),
             )
             self._act(req, resp, id, "saved")
 
@@ -143,19 +160,22 @@ class WebhookPages(Page):
 
     def on_post_test(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         with self.site.failing_to(resp, lambda alert: self._show_item(req, resp, id, alert)):
-            outcome = test_message.send_test_message(
+            recipient, receipt = test_message.send_test_message(
                 self.uow(),
                 self.clock,
+                self.spf,
+                self.dkim,
                 account_id=self.account(req).id,
                 webhook_id=id,
-                sender_host=self.site.smtp_hostname,
+                hostname=self.site.smtp_hostname,
             )
-            if isinstance(outcome, Refused):
-                resp.status = falcon.HTTP_422
-                reason = f"The test message was refused: {_refusal(outcome)}."
-                self._show_item(req, resp, id, alert=reason)
+            if receipt.jobs:
+                self._act(req, resp, id, "sent")
                 return
-            self._act(req, resp, id, "sent")
+            refused = receipt.refused.get(recipient)
+            resp.status = falcon.HTTP_422
+            reason = _refusal(refused) if refused else "its SMTP policy refuses it after DATA"
+            self._show_item(req, resp, id, alert=f"The test message was refused: {reason}.")
 
     def on_post_delete(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         with self.site.failing_to(resp, lambda alert: self._show_item(req, resp, id, alert)):
