@@ -1,7 +1,7 @@
 """Dashboard sessions (cookie tokens, stored hashed).
 
 Revision ID: 0007
-Revises: 0009
+Revises: 0004
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from hookmail.adapters.sql.types import UtcDateTime
 
 revision = "0007"
-down_revision = "0009"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
