@@ -44,7 +44,7 @@ def add_dashboard(app: WsgiApp, container: Container) -> None:
     app.add_route("/domains/{id:uuid}/verify", pages, suffix="verify")
     app.add_route("/domains/{id:uuid}/delete", pages, suffix="delete")
 
-    policy_pages = policies.Policies(site, hasher)
+    policy_pages = policies.Policies(site, container.credential_hasher())
     app.add_route("/policies", policy_pages)
     app.add_route("/policies/{id:uuid}", policy_pages, suffix="item")
     app.add_route("/policies/{id:uuid}/delete", policy_pages, suffix="delete")

@@ -7,7 +7,7 @@ from uuid import UUID
 
 import falcon
 
-from hookmail.core.ports import PasswordHasher
+from hookmail.core.ports import CredentialHasher
 from hookmail.core.services import smtp_policies
 from hookmail.entrypoints.http.schemas import (
     CreateSmtpSecurityPolicyRequest,
@@ -21,7 +21,7 @@ from hookmail.entrypoints.web.site import Site, redirect
 
 
 class Policies(Page):
-    def __init__(self, site: Site, hasher: PasswordHasher) -> None:
+    def __init__(self, site: Site, hasher: CredentialHasher) -> None:
         super().__init__(site)
         self.hasher = hasher
 
