@@ -28,6 +28,7 @@ from hookmail.core.ports import (
     UnitOfWork,
     WebhookTransport,
 )
+from hookmail.core.quotas import Quotas
 from hookmail.core.services import accounts, delivery, inbound, smtp_auth, smtp_policies, webhooks
 from hookmail.core.services.delivery import DeliveryConfig
 from hookmail.core.services.domains import sync_public_domains
@@ -83,6 +84,7 @@ class Hookmail:
         dkim: DkimVerifier,
         transport: WebhookTransport,
         limits: Limits | None = None,
+        quotas: Quotas | None = None,
         delivery_config: DeliveryConfig | None = None,
         health: HealthPolicy | None = None,
         hostname: str = "localhost",
@@ -95,6 +97,7 @@ class Hookmail:
         self._hasher, self._emails, self._spf, self._dkim = hasher, emails, spf, dkim
         self._credential_hasher = credential_hasher
         self._limits = limits or Limits()
+        self._quotas = quotas or Quotas()
         self._config = delivery_config or DeliveryConfig()
         self._health, self._hostname, self._close = health, hostname, close
         sync_public_domains(uow(), clock, names=tuple(public_domains))
@@ -176,6 +179,7 @@ class Hookmail:
             dkim=container.dkim(),
             transport=container.transport(),
             limits=container.limits(),
+            quotas=container.quotas(),
             delivery_config=container.delivery_config(),
             health=container.health(),
             hostname=settings.smtp_hostname,
@@ -213,7 +217,11 @@ class Hookmail:
         `smtp_security_policy_id`); the address must be on a verified domain of the
         account or a public domain."""
         return webhooks.create_webhook(
-            self.uow(), self.clock, account_id=account.id, given=WebhookInput(**fields)
+            self.uow(),
+            self.clock,
+            self._quotas,
+            account_id=account.id,
+            given=WebhookInput(**fields),
         )
 
     def create_policy(self, account: Account, **fields: Any) -> SmtpPolicy:
@@ -222,6 +230,7 @@ class Hookmail:
             self.uow(),
             self.clock,
             self._credential_hasher,
+            self._quotas,
             account_id=account.id,
             given=PolicyInput(**fields),
         )

@@ -249,6 +249,9 @@ class InMemoryAccounts:
     def save(self, account: Account) -> None:
         self._state.accounts[account.id] = account
 
+    def lock(self, account_id: UUID) -> None:
+        return None  # the fake's commits publish whole copies; nothing to hold
+
     def delete(self, account_id: UUID) -> None:
         state = self._state
         state.accounts.pop(account_id, None)
@@ -278,6 +281,9 @@ class InMemoryDomains:
     def public(self) -> list[Domain]:
         return [d for d in self._state.domains.values() if d.is_public]
 
+    def count_of_account(self, account_id: UUID) -> int:
+        return sum(1 for d in self._state.domains.values() if d.account_id == account_id)
+
     def save(self, domain: Domain) -> None:
         for other in self.named(domain.name):
             if other.id != domain.id and (
@@ -306,6 +312,9 @@ class InMemoryPolicies:
 
     def save(self, policy: SmtpPolicy) -> None:
         self._state.policies[policy.id] = policy
+
+    def count_of_account(self, account_id: UUID) -> int:
+        return sum(1 for p in self._state.policies.values() if p.account_id == account_id)
 
     def logins(self, user: str, *, digest: str, keyed_prefix: str) -> list[StoredLogin]:
         return [
@@ -363,6 +372,9 @@ class InMemoryWebhooks:
             policy = self._state.policies.get(policy_id) if policy_id else None
             found[address] = Route(webhook, domain, policy)
         return found
+
+    def count_of_account(self, account_id: UUID) -> int:
+        return sum(1 for w in self._state.webhooks.values() if w.account_id == account_id)
 
     def using_policy(self, policy_id: UUID) -> int:
         return sum(

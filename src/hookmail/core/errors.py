@@ -117,6 +117,14 @@ class AddressTaken(Conflict):
         super().__init__(f"the address {address} already has a webhook")
 
 
+class QuotaExceeded(Conflict):
+    code = "quota_exceeded"
+
+    def __init__(self, what: str, quota: int) -> None:
+        super().__init__(f"this account already has the most {what} allowed ({quota})")
+        self.quota = quota
+
+
 class PolicyInUse(Conflict):
     code = "policy_in_use"
 

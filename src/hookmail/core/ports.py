@@ -112,6 +112,11 @@ class AccountRepository(Protocol):
         """Update an existing account by id."""
         ...
 
+    def lock(self, account_id: UUID) -> None:
+        """Hold the account's row until the transaction ends, so decisions about what the
+        account holds (quotas) are taken one at a time across every process."""
+        ...
+
     def delete(self, account_id: UUID) -> None:
         """Delete the account and everything it owns; no-op when absent."""
         ...
@@ -199,6 +204,10 @@ class DomainRepository(Protocol):
 
     def public(self) -> list[Domain]: ...
 
+    def count_of_account(self, account_id: UUID) -> int:
+        """How many domains the account has claimed (verified or not; public ones aside)."""
+        ...
+
     def save(self, domain: Domain) -> None:
         """Insert or update by id. Raises DomainTaken when a second row of one name would be
         verified, or one account would claim a name twice."""
@@ -219,6 +228,10 @@ class PolicyRepository(Protocol):
     def save(self, policy: SmtpPolicy) -> None: ...
 
     def delete(self, policy_id: UUID) -> None: ...
+
+    def count_of_account(self, account_id: UUID) -> int:
+        """How many policies the account has."""
+        ...
 
     def logins(self, user: str, *, digest: str, keyed_prefix: str) -> list[StoredLogin]:
         """The credentials (of any account) for `user` whose hash is `digest`, and those for
@@ -253,6 +266,10 @@ class WebhookRepository(Protocol):
     def lock(self, webhook_id: UUID) -> None:
         """Hold the webhook's row until the transaction ends, so rate-limit decisions about
         it are taken one at a time across every worker."""
+        ...
+
+    def count_of_account(self, account_id: UUID) -> int:
+        """How many webhooks the account has."""
         ...
 
     def using_policy(self, policy_id: UUID) -> int:

@@ -23,6 +23,7 @@ from hookmail.adapters.sql.engine import make_engine, make_sessions
 from hookmail.adapters.sql.uow import SqlUnitOfWork
 from hookmail.core.config import shared_secret_key, smtp_credential_key
 from hookmail.core.ports import Mailer, UnitOfWork
+from hookmail.core.quotas import Quotas
 from hookmail.core.services.delivery import DeliveryConfig
 from hookmail.core.services.webhook_health import HealthPolicy
 from hookmail.core.throttle import Limit, Limits
@@ -36,6 +37,14 @@ def limits_from(settings: Settings) -> Limits:
         ),
         signups=Limit(settings.signups_per_hour, timedelta(hours=1)),
         reset_requests=Limit(settings.reset_requests_per_hour, timedelta(hours=1)),
+    )
+
+
+def quotas_from(settings: Settings) -> Quotas:
+    return Quotas(
+        webhooks=settings.max_webhooks,
+        domains=settings.max_domains,
+        policies=settings.max_policies,
     )
 
 
@@ -90,6 +99,7 @@ class Container(containers.DeclarativeContainer):
     mailer = providers.Singleton(mailer_from, settings)
     background = providers.Singleton(ThreadBackground)
     limits = providers.Singleton(limits_from, settings)
+    quotas = providers.Singleton(quotas_from, settings)
     dns = providers.Singleton(DnspythonResolver, settings.provided.dns_nameservers)
     spf = providers.Singleton(PyspfChecker, dns)
     dkim = providers.Singleton(DkimpyVerifier, dns)

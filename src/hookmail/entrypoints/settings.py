@@ -152,6 +152,9 @@ class Settings:
     login_window_seconds: int = 900
     signups_per_hour: int = 20
     reset_requests_per_hour: int = 20
+    max_webhooks: int = 1000
+    max_domains: int = 100
+    max_policies: int = 100
     disable_after: int = 432000  # seconds a webhook may fail without a success (§6.3)
     sync_timeout: float = 30.0  # seconds an SMTP session waits for a sync webhook (§6.4)
 
@@ -196,6 +199,9 @@ class Settings:
         read("LOGIN_WINDOW_SECONDS", _positive_int)
         read("SIGNUPS_PER_HOUR", _positive_int)
         read("RESET_REQUESTS_PER_HOUR", _positive_int)
+        read("MAX_WEBHOOKS", _positive_int)
+        read("MAX_DOMAINS", _positive_int)
+        read("MAX_POLICIES", _positive_int)
         read("DISABLE_AFTER", _positive_int)
         read("SYNC_TIMEOUT", _positive_float)
         settings = cls(**values)  # type: ignore[arg-type]  # names and types checked above

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from hookmail.adapters.sql.rows import CredentialRow, PolicyRow
@@ -109,6 +109,12 @@ class SqlPolicyRepository:
                     for position, c in enumerate(policy.smtp_credentials)
                 ],
             )
+
+    def count_of_account(self, account_id: UUID) -> int:
+        count = self._session.scalar(
+            select(func.count()).select_from(PolicyRow).where(PolicyRow.account_id == account_id)
+        )
+        return int(count or 0)
 
     def logins(self, user: str, *, digest: str, keyed_prefix: str) -> list[StoredLogin]:
         rows = self._session.execute(

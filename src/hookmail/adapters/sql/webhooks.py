@@ -150,6 +150,12 @@ class SqlWebhookRepository:
             found[values["address"]] = Route(_webhook(cast(WebhookRow, row)), domain, policy)
         return found
 
+    def count_of_account(self, account_id: UUID) -> int:
+        count = self._session.scalar(
+            select(func.count()).select_from(WebhookRow).where(WebhookRow.account_id == account_id)
+        )
+        return int(count or 0)
+
     def using_policy(self, policy_id: UUID) -> int:
         count = self._session.scalar(
             select(func.count())

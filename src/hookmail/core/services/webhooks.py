@@ -12,6 +12,7 @@ from hookmail.core.domains import Domain
 from hookmail.core.errors import DeliveryLogNotFound, InvalidField, WebhookNotFound
 from hookmail.core.paging import Page
 from hookmail.core.ports import Clock, UnitOfWork
+from hookmail.core.quotas import Quotas, ensure_room
 from hookmail.core.webhooks import (
     Address,
     Webhook,
@@ -88,14 +89,16 @@ def _changes(uow: UnitOfWork, account_id: UUID, given: WebhookInput) -> dict[str
 
 
 def create_webhook(
-    uow: UnitOfWork, clock: Clock, *, account_id: UUID, given: WebhookInput
+    uow: UnitOfWork, clock: Clock, quotas: Quotas, *, account_id: UUID, given: WebhookInput
 ) -> Webhook:
+    """A new webhook; `409 quota_exceeded` past the account's quota."""
     if given.address is None:
         raise InvalidField("address", "is required")
     if given.target_url is None:
         raise InvalidField("target_url", "is required")
     secret = check_secret(given.secret) if given.secret is not None else new_secret()
     with uow:
+        ensure_room(uow, account_id, "webhooks", uow.webhooks.count_of_account, quotas.webhooks)
         changes = _changes(uow, account_id, given)
         webhook = Webhook.new(account_id=account_id, secret=secret, now=clock.now(), **changes)
         uow.webhooks.save(webhook)
@@ -110,9 +113,11 @@ def _own(uow: UnitOfWork, account_id: UUID, webhook_id: UUID) -> Webhook:
     return webhook
 
 
-def list_webhooks(uow: UnitOfWork, *, account_id: UUID) -> list[Webhook]:
+def list_webhooks(uow: UnitOfWork, *, account_id: UUID, page: Page | None = None) -> list[Webhook]:
+    """Oldest first; one page, or all of them (at most the quota) without `page`."""
     with uow.reading():
-        return uow.webhooks.of_account(account_id)
+        found = uow.webhooks.of_account(account_id)
+    return page.of(found) if page else found
 
 
 def get_webhook(uow: UnitOfWork, *, account_id: UUID, webhook_id: UUID) -> Webhook:

@@ -45,6 +45,7 @@ def create_app(container: Container) -> WsgiApp:
     uow, clock, hasher = container.uow, container.clock(), container.hasher()
     tokens, limits = container.access_tokens(), container.limits()
     credentials = container.credential_hasher()  # SMTP credentials of policies
+    quotas = container.quotas()
     try:
         sync_public_domains(uow(), clock, names=settings.public_domains)
     except OperationalError as exc:  # not migrated, or unreachable: /readyz will say so
@@ -87,15 +88,15 @@ def create_app(container: Container) -> WsgiApp:
         (f"{API}/sessions", sessions.SessionCollection(uow, clock, hasher, tokens, limits)),
         (f"{API}/sessions/2fa", sessions.TotpSession(uow, clock, tokens, limits)),
         (f"{API}/sessions/refresh", sessions.SessionRefresh(uow, clock, tokens)),
-        (f"{API}/domains", domains.DomainCollection(uow, clock)),
+        (f"{API}/domains", domains.DomainCollection(uow, clock, quotas)),
         (f"{API}/domains/{{id:uuid}}", domains.DomainItem(uow)),
         (
             f"{API}/domains/{{id:uuid}}/verify",
             domains.DomainVerification(uow, clock, container.dns()),
         ),
-        (f"{API}/smtp-policies", smtp_policies.PolicyCollection(uow, clock, credentials)),
+        (f"{API}/smtp-policies", smtp_policies.PolicyCollection(uow, clock, credentials, quotas)),
         (f"{API}/smtp-policies/{{id:uuid}}", smtp_policies.PolicyItem(uow, clock, credentials)),
-        (f"{API}/webhooks", webhooks.WebhookCollection(uow, clock)),
+        (f"{API}/webhooks", webhooks.WebhookCollection(uow, clock, quotas)),
         (f"{API}/webhooks/{{id:uuid}}", webhooks.WebhookItem(uow, clock)),
         (f"{API}/webhooks/{{id:uuid}}/logs", webhooks.DeliveryLogCollection(uow)),
         (f"{API}/webhooks/{{id:uuid}}/logs/{{logId:uuid}}", webhooks.DeliveryLogItem(uow)),

@@ -8,6 +8,7 @@ import falcon
 
 from hookmail.core.paging import Page
 from hookmail.core.ports import Clock
+from hookmail.core.quotas import Quotas
 from hookmail.core.services import webhooks
 from hookmail.entrypoints.http.context import Uow, json_body, query
 from hookmail.entrypoints.http.openapi import operation
@@ -25,12 +26,17 @@ PARAMETERS = {"id": "Webhook ID", "logId": "Delivery log entry ID"}
 
 
 class WebhookCollection:
-    def __init__(self, uow: Uow, clock: Clock) -> None:
-        self._uow, self._clock = uow, clock
+    def __init__(self, uow: Uow, clock: Clock, quotas: Quotas) -> None:
+        self._uow, self._clock, self._quotas = uow, clock, quotas
 
-    @operation("listWebhooks", "List webhooks", response=list[WebhookResponse])
+    @operation("listWebhooks", "List webhooks", response=list[WebhookResponse], query=PageQuery)
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        found = webhooks.list_webhooks(self._uow(), account_id=req.context.account_id)
+        asked = query(req, PageQuery)
+        found = webhooks.list_webhooks(
+            self._uow(),
+            account_id=req.context.account_id,
+            page=Page.optional(asked.page, asked.page_size),
+        )
         resp.media = [unstructure(WebhookResponse.of(w)) for w in found]
 
     @operation(
@@ -45,6 +51,7 @@ class WebhookCollection:
         webhook = webhooks.create_webhook(
             self._uow(),
             self._clock,
+            self._quotas,
             account_id=req.context.account_id,
             given=structure(json_body(req), CreateWebhookRequest),
         )
