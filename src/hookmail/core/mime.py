@@ -34,12 +34,14 @@ _MALFORMED = "the MIME structure is malformed ({}); parsed as far as possible"
 
 
 class Leaf:
-    """A part with a body (not multipart): its header fields and its body's offsets."""
+    """A part with a body (not multipart): its header fields, its content type (lower-case,
+    read once) and its body's offsets."""
 
-    __slots__ = ("end", "message", "start")
+    __slots__ = ("content_type", "end", "message", "start")
 
-    def __init__(self, message: Message, start: int, end: int) -> None:
+    def __init__(self, message: Message, content_type: str, start: int, end: int) -> None:
         self.message = message
+        self.content_type = content_type
         self.start = start
         self.end = end
 
@@ -70,21 +72,21 @@ class Scan:
         if depth == 0:
             self.fields = fields
         message = _message(fields, default_type)
-        maintype = message.get_content_maintype()
-        boundary = message.get_boundary() if maintype == "multipart" else None
+        content_type = message.get_content_type()
+        boundary = message.get_boundary() if content_type.startswith("multipart/") else None
         children = self._children(boundary, body, end) if boundary else iter(())
         first = next(children, None)
         if first is not None:  # else, as the stdlib does, the body is one part of its own
-            child_type = "message/rfc822" if message.get_content_subtype() == "digest" else ""
+            child_type = "message/rfc822" if content_type == "multipart/digest" else ""
             for child_start, child_end in chain([first], children):
                 if self.parts >= MAX_PARTS:
                     self.note(f"more than {MAX_PARTS} MIME parts; the rest were left out")
                     return
                 self.part(child_start, child_end, depth + 1, child_type or "text/plain")
-        elif message.get_content_type() == "message/rfc822" and _identity(message):
+        elif content_type == "message/rfc822" and _identity(message):
             self.part(body, end, depth + 1)
         else:
-            self.leaves.append(Leaf(message, body, end))
+            self.leaves.append(Leaf(message, content_type, body, end))
 
     def _children(self, boundary: str, start: int, end: int) -> Iterator[tuple[int, int]]:
         """The (start, end) of each part between `--boundary` lines, lazily: parts past a

@@ -95,7 +95,7 @@ def _attachment(raw: bytes, leaf: mime.Leaf, filename: str) -> Json:
     content_id = message.get("Content-ID")
     return {
         "filename": filename,
-        "content_type": message.get_content_type(),
+        "content_type": leaf.content_type,
         "size": size,
         "content_id": header_values.unescape(str(content_id)).strip() if content_id else "",
         "disposition": message.get_content_disposition() or "attachment",
@@ -113,7 +113,7 @@ class _Body:
 
     def add(self, raw: bytes, leaf: mime.Leaf) -> None:
         message = leaf.message
-        content_type = message.get_content_type()
+        content_type = leaf.content_type
         filename = header_values.decode_words(header_values.unescape(message.get_filename("")))
         inline = message.get_content_disposition() != "attachment" and not filename
         if inline and content_type in ("text/plain", "text/html"):
