@@ -39,17 +39,17 @@ def add_dashboard(app: WsgiApp, container: Container) -> None:
     app.add_route("/signup", auth.SignUp(site, hasher, container.emails(), limits))
     app.add_route("/signout", auth.SignOut(site))
 
-    pages = domains.Domains(site, container.dns())
+    pages = domains.Domains(site, container.dns(), container.quotas())
     app.add_route("/domains", pages)
     app.add_route("/domains/{id:uuid}/verify", pages, suffix="verify")
     app.add_route("/domains/{id:uuid}/delete", pages, suffix="delete")
 
-    policy_pages = policies.Policies(site, container.credential_hasher())
+    policy_pages = policies.Policies(site, container.credential_hasher(), container.quotas())
     app.add_route("/policies", policy_pages)
     app.add_route("/policies/{id:uuid}", policy_pages, suffix="item")
     app.add_route("/policies/{id:uuid}/delete", policy_pages, suffix="delete")
 
-    hooks = webhooks.WebhookPages(site, container.spf(), container.dkim())
+    hooks = webhooks.WebhookPages(site, container.spf(), container.dkim(), container.quotas())
     app.add_route("/webhooks", hooks)
     app.add_route("/webhooks/{id:uuid}", hooks, suffix="item")
     for action in ("pause", "resume", "secret", "test", "delete"):

@@ -7,15 +7,16 @@ from uuid import UUID
 import falcon
 
 from hookmail.core.ports import TxtResolver
+from hookmail.core.quotas import Quotas
 from hookmail.core.services import domains
 from hookmail.entrypoints.web.guard import Page
 from hookmail.entrypoints.web.site import Site, redirect
 
 
 class Domains(Page):
-    def __init__(self, site: Site, dns: TxtResolver) -> None:
+    def __init__(self, site: Site, dns: TxtResolver, quotas: Quotas) -> None:
         super().__init__(site)
-        self.dns = dns
+        self.dns, self.quotas = dns, quotas
 
     def _show(self, req: falcon.Request, resp: falcon.Response, alert: str | None = None) -> None:
         account = self.account(req)
@@ -38,6 +39,7 @@ class Domains(Page):
             domains.claim_domain(
                 self.uow(),
                 self.clock,
+                self.quotas,
                 account_id=self.account(req).id,
                 name=self.form(req).get("name", ""),
             )

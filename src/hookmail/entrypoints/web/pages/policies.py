@@ -8,6 +8,7 @@ from uuid import UUID
 import falcon
 
 from hookmail.core.ports import CredentialHasher
+from hookmail.core.quotas import Quotas
 from hookmail.core.services import smtp_policies
 from hookmail.entrypoints.http.schemas import (
     CreateSmtpSecurityPolicyRequest,
@@ -21,9 +22,9 @@ from hookmail.entrypoints.web.site import Site, redirect
 
 
 class Policies(Page):
-    def __init__(self, site: Site, hasher: CredentialHasher) -> None:
+    def __init__(self, site: Site, hasher: CredentialHasher, quotas: Quotas) -> None:
         super().__init__(site)
-        self.hasher = hasher
+        self.hasher, self.quotas = hasher, quotas
 
     def _show(
         self,
@@ -63,6 +64,7 @@ class Policies(Page):
                 self.uow(),
                 self.clock,
                 self.hasher,
+                self.quotas,
                 account_id=self.account(req).id,
                 given=forms.structure(CreateSmtpSecurityPolicyRequest, self.form(req)),
             )

@@ -10,6 +10,7 @@ import falcon
 
 from hookmail.core.paging import Page as LogPage
 from hookmail.core.ports import DkimVerifier, SpfChecker
+from hookmail.core.quotas import Quotas
 from hookmail.core.services import smtp_policies, test_message, webhooks
 from hookmail.core.services.inbound import RefusalReason, Refused
 from hookmail.core.services.webhooks import WebhookInput
@@ -30,9 +31,10 @@ NO_POLICY = ""
 
 
 class WebhookPages(Page):
-    def __init__(self, site: Site, spf: SpfChecker, dkim: DkimVerifier) -> None:
+    def __init__(self, site: Site, spf: SpfChecker, dkim: DkimVerifier, quotas: Quotas) -> None:
         super().__init__(site)
         self.spf, self.dkim = spf, dkim  # the test message's inbound path checks like SMTP
+        self.quotas = quotas
 
     def _fields(self, req: falcon.Request, values: Mapping[str, object]) -> list[forms.Field]:
         policies = smtp_policies.list_policies(self.uow(), account_id=self.account(req).id)
@@ -76,6 +78,7 @@ class WebhookPages(Page):
             webhook = webhooks.create_webhook(
                 self.uow(),
                 self.clock,
+                self.quotas,
                 account_id=self.account(req).id,
                 given=self._input(req, CreateWebhookRequest),
             )
