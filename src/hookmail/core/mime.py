@@ -30,6 +30,7 @@ MAX_DEPTH = 30
 _NAME = re.compile(rb"[\041-\071\073-\176]+:")  # a header field name and its colon
 _IDENTITY = {"", "7bit", "8bit", "binary"}
 _MISSES = 32  # see _Delimiters
+_SLOW_BUDGET = 4  # times the message's size (see Scan)
 _MALFORMED = "the MIME structure is malformed ({}); parsed as far as possible"
 
 
@@ -55,6 +56,9 @@ class Scan:
         self.leaves: list[Leaf] = []
         self.notes: list[str] = []
         self.parts = 0
+        # bytes the slow delimiter search (see _Delimiters) may still go over: a message of
+        # lines that only look like delimiters, nested 30 deep, would cost seconds otherwise
+        self.slow_budget = _SLOW_BUDGET * len(raw) + 2**20
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -91,7 +95,7 @@ class Scan:
     def _children(self, boundary: str, start: int, end: int) -> Iterator[tuple[int, int]]:
         """The (start, end) of each part between `--boundary` lines, lazily: parts past a
         bound are never searched for. The preamble and the epilogue are skipped."""
-        delimiters = _Delimiters(self.raw, boundary.encode("utf-8"))  # see header_values.text
+        delimiters = _Delimiters(self, boundary.encode("utf-8"))  # see header_values.text
         found = delimiters.first(start, end)
         if found is None:
             self.note(_MALFORMED.format("a multipart part has no boundary line"))
@@ -113,8 +117,9 @@ class _Delimiters:
     while lines that only start like a delimiter are few (no regex to compile for a usual
     message); past _MISSES of them, a compiled regex searches the rest at C speed."""
 
-    def __init__(self, raw: bytes, boundary: bytes) -> None:
-        self.raw = raw
+    def __init__(self, scan: Scan, boundary: bytes) -> None:
+        self.scan = scan
+        self.raw = scan.raw
         self.marker = b"\r\n--" + boundary
         self.misses = 0
         self.pattern: re.Pattern[bytes] | None = None
@@ -151,13 +156,23 @@ class _Delimiters:
                 self.pattern = re.compile(re.escape(self.marker) + rb"(--)?[ \t]*(?:\r\n|\Z)")
             pos = at + 1
         found = self.pattern.search(self.raw, pos, end)
+        self.scan.slow_budget -= (end if found is None else found.end()) - pos
+        if self.scan.slow_budget < 0:
+            raise _TooCostly
         return None if found is None else (found.start(), found.end(), bool(found.group(1)))
+
+
+class _TooCostly(Exception):
+    """The slow delimiter search went past Scan.slow_budget."""
 
 
 def scan(raw: bytes) -> Scan:
     """Walk `raw` (CRLF line endings) within MAX_PARTS and MAX_DEPTH."""
     found = Scan(raw)
-    found.part(0, len(raw), 0)
+    try:
+        found.part(0, len(raw), 0)
+    except _TooCostly:
+        found.note("the MIME structure is too costly to split further; the rest was left out")
     return found
 
 
