@@ -267,8 +267,9 @@ def test_lines_that_only_look_like_delimiters_cannot_multiply_the_walk() -> None
     raw = b"".join(head) + b"\r\n" + (b"--" + b"b" * 31 + b"z\r\n") * 60_000
     fields = payload.parse(raw)
     assert fields["subject"] == "near misses"
-    assert "the MIME structure is too costly to split further; the rest was left out" in (
-        fields["notes"]
+    assert (
+        "the MIME structure is too costly to split further; the rest was left out"
+        in (fields["notes"])
     )
 
 
