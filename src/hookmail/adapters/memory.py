@@ -660,6 +660,18 @@ class InMemoryActivity:
             if j.account_id == account_id and j.created_at >= since
         ]
 
+    def attempts_of(
+        self, webhook_id: UUID, smtp_message_id: str, since: datetime
+    ) -> list[DeliveryLog]:
+        found = [
+            g
+            for g in self._state.logs.values()
+            if g.webhook_id == webhook_id
+            and g.smtp_message_id == smtp_message_id
+            and g.attempted_at >= since
+        ]
+        return sorted(found, key=lambda g: (g.attempted_at, g.attempt))
+
 
 class InMemoryAttempts:
     def __init__(self, state: _State) -> None:

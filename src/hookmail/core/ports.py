@@ -400,7 +400,8 @@ class JobRepository(Protocol):
 
 
 class ActivityReport(Protocol):
-    """Counts over an account's recent traffic, for the dashboard's overview."""
+    """Counts over an account's recent traffic, for the dashboard's overview, and the
+    attempts of one message."""
 
     def attempts_by_hour(
         self, account_id: UUID, since: datetime, hours: int
@@ -412,6 +413,13 @@ class ActivityReport(Protocol):
     def job_statuses(self, account_id: UUID, since: datetime) -> list[tuple[UUID, JobStatus]]:
         """(message id, job status) of every delivery of a message the account received
         since `since`."""
+        ...
+
+    def attempts_of(
+        self, webhook_id: UUID, smtp_message_id: str, since: datetime
+    ) -> list[DeliveryLog]:
+        """The webhook's log rows from `since` on for the message with that Message-ID,
+        oldest first: a delivery's attempts."""
         ...
 
 

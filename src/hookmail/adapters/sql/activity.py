@@ -9,7 +9,8 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from hookmail.adapters.sql.rows import DeliveryLogRow, JobRow, WebhookRow
-from hookmail.core.deliveries import DeliveryStatus
+from hookmail.adapters.sql.webhooks import delivery_log_of
+from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
 from hookmail.core.mail import JobStatus
 
 
@@ -45,3 +46,17 @@ class SqlActivityReport:
             )
         )
         return [(message_id, JobStatus(status)) for message_id, status in found]
+
+    def attempts_of(
+        self, webhook_id: UUID, smtp_message_id: str, since: datetime
+    ) -> list[DeliveryLog]:
+        rows = self._session.scalars(
+            select(DeliveryLogRow)
+            .where(
+                DeliveryLogRow.webhook_id == webhook_id,
+                DeliveryLogRow.attempted_at >= since,
+                DeliveryLogRow.smtp_message_id == smtp_message_id,
+            )
+            .order_by(DeliveryLogRow.attempted_at, DeliveryLogRow.attempt)
+        )
+        return [delivery_log_of(row) for row in rows]

@@ -207,7 +207,7 @@ class SqlWebhookRepository:
         return bool(cast(CursorResult[Any], result).rowcount == 1)
 
 
-def _log(row: DeliveryLogRow) -> DeliveryLog:
+def delivery_log_of(row: DeliveryLogRow) -> DeliveryLog:
     return DeliveryLog(
         id=row.id,
         webhook_id=row.webhook_id,
@@ -246,7 +246,7 @@ class SqlDeliveryLogRepository:
 
     def get(self, webhook_id: UUID, log_id: UUID) -> DeliveryLog | None:
         row = self._session.get(DeliveryLogRow, log_id)
-        return _log(row) if row is not None and row.webhook_id == webhook_id else None
+        return delivery_log_of(row) if row is not None and row.webhook_id == webhook_id else None
 
     def of_webhook(self, webhook_id: UUID, *, offset: int, limit: int) -> list[DeliveryLog]:
         rows = self._session.scalars(
@@ -256,7 +256,7 @@ class SqlDeliveryLogRepository:
             .offset(offset)
             .limit(limit)
         )
-        return [_log(r) for r in rows]
+        return [delivery_log_of(r) for r in rows]
 
     def attempts_since(self, webhook_id: UUID, since: datetime) -> list[datetime]:
         return list(

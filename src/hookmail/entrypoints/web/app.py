@@ -11,7 +11,15 @@ from hookmail.core.errors import DomainError, NotFound
 from hookmail.entrypoints.container import Container
 from hookmail.entrypoints.http import errors
 from hookmail.entrypoints.web.guard import DashboardGuard, Page
-from hookmail.entrypoints.web.pages import account, auth, domains, overview, policies, webhooks
+from hookmail.entrypoints.web.pages import (
+    account,
+    auth,
+    domains,
+    messages,
+    overview,
+    policies,
+    webhooks,
+)
 from hookmail.entrypoints.web.site import Site
 
 STATIC = Path(__file__).parent / "static"
@@ -54,6 +62,12 @@ def add_dashboard(app: WsgiApp, container: Container) -> None:
     app.add_route("/webhooks/{id:uuid}", hooks, suffix="item")
     for action in ("pause", "resume", "secret", "test", "delete"):
         app.add_route(f"/webhooks/{{id:uuid}}/{action}", hooks, suffix=action)
+
+    mail = messages.MessagePages(site, container.delivery_config())
+    app.add_route("/messages", mail)
+    app.add_route("/messages/{id:uuid}", mail, suffix="item")
+    app.add_route("/messages/{id:uuid}/raw", mail, suffix="raw")
+    app.add_route("/messages/{id:uuid}/replay", mail, suffix="replay")
 
     me = account.AccountPage(site, hasher, limits)
     app.add_route("/account", me)
