@@ -26,7 +26,6 @@ def test_a_new_user_signs_up_signs_in_and_signs_out(visit: Visit) -> None:
     for name in ("Domains", "Webhooks", "Policies", "Messages", "Account"):
         expect(nav.get_by_role("link", name=name)).to_be_visible()
     expect(page.get_by_text(email)).to_be_visible()
-    visit.shot("overview")
 
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()

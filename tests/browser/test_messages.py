@@ -78,6 +78,11 @@ def test_a_real_smtp_message_shows_with_its_attempts_replays_and_downloads(
     assert raw.startswith(b"Received: ")
     assert f"Subject: {HOSTILE_SUBJECT}".encode() in raw
 
+    visit.go("/")  # the overview counts it, and charts its attempts
+    expect(page.get_by_role("img", name=re.compile("attempts per hour"))).to_be_visible()
+    visit.shot("overview")
+    page.go_back()
+
     # everything hostile shows as text: no element came from the message
     assert page.locator("script").count() == 0
     assert page.locator("img[src=x]").count() == 0

@@ -7,7 +7,7 @@ import uuid
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PUBLIC_DOMAIN, Visit
+from tests.browser.conftest import PASSWORD, PUBLIC_DOMAIN, SCREENSHOTS, Visit
 from tests.receiver import wait_for
 
 
@@ -141,3 +141,25 @@ def test_send_test_message_goes_through_the_inbound_path_to_the_receiver(visit: 
         return any(address.encode() in body for body in visit.stack.target.bodies())
 
     wait_for(arrived, what="the test message at the receiver")
+
+
+def test_pages_fit_a_phone_screen(visit: Visit) -> None:
+    email = visit.new_account()
+    phone = visit.context.browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        page = phone.new_page()
+        page.goto(visit.stack.url + "/signin")
+        page.get_by_label("Email", exact=True).fill(email)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        for path in ("/", "/domains", "/webhooks", "/policies", "/messages", "/account"):
+            page.goto(visit.stack.url + path)
+            overflow = page.evaluate(
+                "document.scrollingElement.scrollWidth - document.scrollingElement.clientWidth"
+            )
+            assert overflow <= 0, f"{path} scrolls sideways on a phone by {overflow}px"
+        page.goto(visit.stack.url + "/webhooks")
+        if SCREENSHOTS:
+            page.screenshot(path=f"{SCREENSHOTS}/phone-webhooks.png", full_page=True)
+    finally:
+        phone.close()

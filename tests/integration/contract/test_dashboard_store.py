@@ -114,3 +114,35 @@ def test_activity_counts_the_accounts_attempts_by_hour_and_its_deliveries(
         (2, DeliveryStatus.DELIVERED): 1,
     }
     assert statuses == [(message.id, JobStatus.PENDING)]
+
+
+def test_the_attempts_of_a_message_are_its_webhooks_rows_for_its_message_id(
+    uow: UnitOfWork,
+) -> None:
+    account = an_account()
+    domain = a_domain(account.id, verified=True)
+    hook, other = a_webhook(domain, account.id), a_webhook(domain, account.id, local="other")
+    first = a_log(hook.id, smtp_message_id="<m@x>", attempt=1, attempted_at=NOW)
+    second = a_log(
+        hook.id,
+        smtp_message_id="<m@x>",
+        attempt=2,
+        status=DeliveryStatus.FAILED,
+        attempted_at=NOW + timedelta(minutes=1),
+    )
+    with uow:
+        uow.accounts.add(account)
+        uow.domains.save(domain)
+        uow.webhooks.save(hook)
+        uow.webhooks.save(other)
+        for log in (
+            second,
+            first,
+            a_log(hook.id, smtp_message_id="<another@x>"),
+            a_log(other.id, smtp_message_id="<m@x>"),
+            a_log(hook.id, smtp_message_id="<m@x>", attempted_at=NOW - timedelta(days=1)),
+        ):
+            uow.delivery_logs.add(log)
+        uow.commit()
+    with uow.reading():
+        assert uow.activity.attempts_of(hook.id, "<m@x>", NOW) == [first, second]
