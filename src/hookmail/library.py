@@ -21,6 +21,7 @@ from hookmail.core.ports import (
     Clock,
     CredentialHasher,
     DkimVerifier,
+    DmarcEvaluator,
     EmailSyntax,
     HttpOutcome,
     PasswordHasher,
@@ -29,7 +30,15 @@ from hookmail.core.ports import (
     WebhookTransport,
 )
 from hookmail.core.quotas import Quotas
-from hookmail.core.services import accounts, delivery, inbound, smtp_auth, smtp_policies, webhooks
+from hookmail.core.services import (
+    accounts,
+    authentication,
+    delivery,
+    inbound,
+    smtp_auth,
+    smtp_policies,
+    webhooks,
+)
 from hookmail.core.services.delivery import DeliveryConfig
 from hookmail.core.services.domains import sync_public_domains
 from hookmail.core.services.inbound import Receipt
@@ -83,6 +92,7 @@ class Hookmail:
         spf: SpfChecker,
         dkim: DkimVerifier,
         transport: WebhookTransport,
+        dmarc: DmarcEvaluator | None = None,
         limits: Limits | None = None,
         quotas: Quotas | None = None,
         delivery_config: DeliveryConfig | None = None,
@@ -95,6 +105,7 @@ class Hookmail:
         self.clock = clock
         self.transport = transport  # deliver_due's, unless it is given another
         self._hasher, self._emails, self._spf, self._dkim = hasher, emails, spf, dkim
+        self._dmarc = dmarc or authentication.UNAVAILABLE  # none: require_dmarc refuses
         self._credential_hasher = credential_hasher
         self._limits = limits or Limits()
         self._quotas = quotas or Quotas()
@@ -121,6 +132,7 @@ class Hookmail:
             PlainPasswordHasher,
             RecordingTransport,
             StubDkim,
+            StubDmarc,
             StubSpf,
         )
 
@@ -133,6 +145,7 @@ class Hookmail:
             emails=PermissiveEmailSyntax(),
             spf=StubSpf(),
             dkim=StubDkim(),
+            dmarc=StubDmarc(),
             transport=RecordingTransport(),
             hostname=hostname,
             public_domains=public_domains,
@@ -177,6 +190,7 @@ class Hookmail:
             emails=container.emails(),
             spf=container.spf(),
             dkim=container.dkim(),
+            dmarc=container.dmarc(),
             transport=container.transport(),
             limits=container.limits(),
             quotas=container.quotas(),
@@ -279,6 +293,7 @@ class Hookmail:
             hostname=self._hostname,
             smtp_user=smtp_user if authenticated else None,
             authenticated_policies=authenticated,
+            dmarc=self._dmarc,
         )
 
     def deliver_due(self, transport: WebhookTransport | None = None) -> list[Sent]:

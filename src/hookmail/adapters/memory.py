@@ -20,7 +20,14 @@ from hookmail.core.accounts import Account
 from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
 from hookmail.core.domains import Domain, DomainName
 from hookmail.core.errors import AddressTaken, DomainTaken, EmailTaken, InvalidField, InvalidToken
-from hookmail.core.mail import DeliveryJob, DkimResult, InboundMessage, JobStatus, SpfOutcome
+from hookmail.core.mail import (
+    DeliveryJob,
+    DkimResult,
+    DmarcOutcome,
+    InboundMessage,
+    JobStatus,
+    SpfOutcome,
+)
 from hookmail.core.messages import (
     HEAD_BYTES,
     MessageStatus,
@@ -206,6 +213,35 @@ class StubDkim:
         return tuple(
             DkimResult(d.lower(), "pass" if d.lower() in self.valid else "fail") for d in found
         )
+
+
+@define
+class StubDmarc:
+    """`policies` maps a From domain to the policy it publishes (`none`, `quarantine`,
+    `reject`); no entry is no record, a domain in `failing` is a DNS failure. Alignment is
+    relaxed, read as "one domain is the other or under it" (no public suffix list)."""
+
+    policies: dict[str, str] = field(factory=dict)
+    failing: set[str] = field(factory=set)
+
+    def evaluate(
+        self, *, from_domain: str, spf: SpfOutcome | None, dkim: tuple[DkimResult, ...]
+    ) -> DmarcOutcome:
+        domain = from_domain.lower()
+        if domain in self.failing:
+            return DmarcOutcome("temperror", domain, None)
+        policy = self.policies.get(domain)
+        if policy is None:
+            return DmarcOutcome("none", domain, None)
+
+        def aligned(other: str) -> bool:
+            other = other.lower()
+            return other == domain or other.endswith("." + domain) or domain.endswith("." + other)
+
+        passing = [d.domain for d in dkim if d.result == "pass"]
+        if spf is not None and spf.result == "pass":
+            passing.append(spf.domain)
+        return DmarcOutcome("pass" if any(map(aligned, passing)) else "fail", domain, policy)
 
 
 @define

@@ -159,3 +159,10 @@ class DeliveryLogNotFound(NotFound):
 class MessageNotFound(NotFound):
     def __init__(self) -> None:
         super().__init__("message not found")
+
+
+class AttachmentNotFound(NotFound):
+    """Tampered, unknown, expired, or its message is gone: one answer for all."""
+
+    def __init__(self) -> None:
+        super().__init__("attachment not found (the URL is wrong, expired, or its mail is gone)")

@@ -15,7 +15,14 @@ from attrs import frozen
 from hookmail.core.accounts import Account
 from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
 from hookmail.core.domains import Domain, DomainName
-from hookmail.core.mail import DeliveryJob, DkimResult, InboundMessage, JobStatus, SpfOutcome
+from hookmail.core.mail import (
+    DeliveryJob,
+    DkimResult,
+    DmarcOutcome,
+    InboundMessage,
+    JobStatus,
+    SpfOutcome,
+)
 from hookmail.core.messages import MessageStatus, MessageSummary
 from hookmail.core.smtp_policies import SmtpPolicy, StoredLogin
 from hookmail.core.tokens import IssuedToken, TokenKind
@@ -451,6 +458,17 @@ class SpfChecker(Protocol):
 class DkimVerifier(Protocol):
     def verify(self, raw: bytes) -> tuple[DkimResult, ...]:
         """One result per DKIM-Signature header; () when the message is unsigned."""
+        ...
+
+
+class DmarcEvaluator(Protocol):
+    def evaluate(
+        self, *, from_domain: str, spf: SpfOutcome | None, dkim: tuple[DkimResult, ...]
+    ) -> DmarcOutcome:
+        """DMARC (RFC 7489) of a message whose RFC 5322 From domain is `from_domain`, given
+        its SPF and DKIM results: the record at `_dmarc.<from_domain>`, else at the
+        organisational domain; `none` without a record, `temperror` when DNS fails. Never
+        raises."""
         ...
 
 

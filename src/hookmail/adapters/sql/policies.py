@@ -39,6 +39,7 @@ def policy_of(row: Any, credentials: tuple[Credential, ...] = ()) -> SmtpPolicy:
         allowed_spf_domains=_domains(row.allowed_spf_domains),
         require_dkim=row.require_dkim,
         allowed_dkim_domains=_domains(row.allowed_dkim_domains),
+        require_dmarc=row.require_dmarc,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -55,6 +56,7 @@ def _row(policy: SmtpPolicy) -> PolicyRow:
         allowed_spf_domains=",".join(d.value for d in policy.allowed_spf_domains),
         require_dkim=policy.require_dkim,
         allowed_dkim_domains=",".join(d.value for d in policy.allowed_dkim_domains),
+        require_dmarc=policy.require_dmarc,
         created_at=policy.created_at,
         updated_at=policy.updated_at,
     )

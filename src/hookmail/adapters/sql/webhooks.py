@@ -29,7 +29,7 @@ from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
 from hookmail.core.domains import DomainName
 from hookmail.core.errors import AddressTaken
 from hookmail.core.ports import Route
-from hookmail.core.webhooks import FAILING, Address, DeliveryMode, Webhook
+from hookmail.core.webhooks import FAILING, Address, DeliveryMode, PayloadFormat, Webhook
 
 
 def _stored_address(stored: str) -> Address:
@@ -51,6 +51,8 @@ def _webhook(row: WebhookRow) -> Webhook:
         previous_secret_until=row.previous_secret_until,
         custom_headers=json.loads(row.custom_headers),
         payload_template=row.payload_template,
+        payload_format=PayloadFormat(row.payload_format),
+        attachment_url_threshold=row.attachment_url_threshold,
         rate_limit=row.rate_limit,
         active=row.active,
         smtp_security_policy_id=row.smtp_security_policy_id,
@@ -74,6 +76,8 @@ def _webhook_row(webhook: Webhook) -> WebhookRow:
         previous_secret_until=webhook.previous_secret_until,
         custom_headers=json.dumps(webhook.custom_headers),
         payload_template=webhook.payload_template,
+        payload_format=webhook.payload_format.value,
+        attachment_url_threshold=webhook.attachment_url_threshold,
         rate_limit=webhook.rate_limit,
         active=webhook.active,
         smtp_security_policy_id=webhook.smtp_security_policy_id,

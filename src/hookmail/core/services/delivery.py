@@ -12,8 +12,9 @@ from uuid import UUID
 from attrs import evolve, frozen
 
 from hookmail._version import __version__
-from hookmail.core import payload, retry, signing, templates
+from hookmail.core import formats, payload, retry, signing
 from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
+from hookmail.core.formats import AttachmentLinks
 from hookmail.core.mail import DeliveryJob, InboundMessage, JobStatus
 from hookmail.core.ports import Clock, HttpOutcome, UnitOfWork, WebhookTransport
 from hookmail.core.services import webhook_health
@@ -32,6 +33,7 @@ class DeliveryConfig:
     retry_schedule: tuple[int, ...] = DEFAULT_RETRY_SCHEDULE
     timeout: float = 10.0
     user_agent: str = f"hookmail/{__version__}"
+    attachment_links: AttachmentLinks | None = None  # None: attachments always inline
 
 
 @frozen
@@ -107,17 +109,12 @@ def claim(uow: UnitOfWork, clock: Clock, config: DeliveryConfig, *, limit: int) 
     return work
 
 
-def _body(work: Work, parsed: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
-    data = payload.build(work.message, work.job, parsed)
-    if work.webhook.payload_template:
-        view = payload.template_view(data, timezone=work.timezone)
-        return templates.render_body(work.webhook.payload_template, view), data
-    return payload.encode(data), data
-
-
-def _headers(work: Work, body: bytes, config: DeliveryConfig, now: datetime) -> dict[str, str]:
+def _headers(
+    work: Work, body: formats.Body, config: DeliveryConfig, now: datetime
+) -> dict[str, str]:
     timestamp = int(now.timestamp())
-    headers = {"Content-Type": "application/json", "User-Agent": config.user_agent}
+    headers = {"Content-Type": body.content_type, "User-Agent": config.user_agent}
+    headers.update(body.headers)
     for name, value in work.webhook.custom_headers.items():
         for existing in [h for h in headers if h.lower() == name.lower()]:
             del headers[existing]
@@ -128,7 +125,7 @@ def _headers(work: Work, body: bytes, config: DeliveryConfig, now: datetime) -> 
         work.webhook.signing_secrets(now),
         event_id=work.job.event_id,
         timestamp=timestamp,
-        body=body,
+        body=body.content,
     )
     return headers
 
@@ -139,8 +136,16 @@ def build_request(
     """The body and headers an attempt at `work` sends at `now` (`parsed`: the message's
     fields, `payload.parse(work.message.raw)`). `hookmail.webhooks.signed_request` builds
     receivers' test requests with this very function."""
-    body, _ = _body(work, parsed)
-    return body, _headers(work, body, config, now)
+    body = formats.build(
+        work.message,
+        work.job,
+        work.webhook,
+        parsed,
+        timezone=work.timezone,
+        links=config.attachment_links,
+        now=now,
+    )
+    return body.content, _headers(work, body, config, now)
 
 
 def _outcome_status(

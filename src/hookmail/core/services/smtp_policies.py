@@ -32,13 +32,14 @@ class PolicyInput:
     allowed_spf_domains: str | None = None
     require_dkim: bool | None = None
     allowed_dkim_domains: str | None = None
+    require_dmarc: bool | None = None
 
 
 def _changes(given: PolicyInput, stored: SmtpPolicy, hasher: CredentialHasher) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     if given.name is not None:
         changes["name"] = check_name(given.name)
-    for flag in ("require_smtp_auth", "require_spf", "require_dkim"):
+    for flag in ("require_smtp_auth", "require_spf", "require_dkim", "require_dmarc"):
         if getattr(given, flag) is not None:
             changes[flag] = getattr(given, flag)
     if given.smtp_credentials is not None:

@@ -15,9 +15,12 @@ from hookmail.core.ports import Clock, UnitOfWork
 from hookmail.core.quotas import Quotas, ensure_room
 from hookmail.core.webhooks import (
     Address,
+    PayloadFormat,
     Webhook,
+    check_attachment_url_threshold,
     check_delivery_mode,
     check_headers,
+    check_payload_format,
     check_rate_limit,
     check_secret,
     check_target_url,
@@ -35,6 +38,9 @@ class WebhookInput:
     secret: str | None = None
     custom_headers: dict[str, str] | None = None
     payload_template: str | None = None
+    payload_format: PayloadFormat | None = None
+    attachment_url_threshold: int | None = None
+    clear_attachment_url_threshold: bool = False  # set by a JSON null: back to always inline
     rate_limit: int | None = None
     active: bool | None = None
     smtp_security_policy_id: UUID | None = None
@@ -65,6 +71,14 @@ def _changes(uow: UnitOfWork, account_id: UUID, given: WebhookInput) -> dict[str
         changes["custom_headers"] = check_headers(given.custom_headers)
     if given.payload_template is not None:
         changes["payload_template"] = check_template(given.payload_template) or None
+    if given.payload_format is not None:
+        changes["payload_format"] = check_payload_format(given.payload_format)
+    if given.clear_attachment_url_threshold:
+        changes["attachment_url_threshold"] = None
+    elif given.attachment_url_threshold is not None:
+        changes["attachment_url_threshold"] = check_attachment_url_threshold(
+            given.attachment_url_threshold
+        )
     if given.rate_limit is not None:
         changes["rate_limit"] = check_rate_limit(given.rate_limit)
     if given.active is not None:
@@ -101,6 +115,7 @@ def create_webhook(
         ensure_room(uow, account_id, "webhooks", uow.webhooks.count_of_account, quotas.webhooks)
         changes = _changes(uow, account_id, given)
         webhook = Webhook.new(account_id=account_id, secret=secret, now=clock.now(), **changes)
+        webhook = webhook.checked(format_given=given.payload_format is not None)
         uow.webhooks.save(webhook)
         uow.commit()
     return webhook
@@ -139,6 +154,7 @@ def update_webhook(
         domain = uow.domains.get(webhook.domain_id)
         if given.address is None and domain is not None and domain.is_public:
             webhook.address.check_shareable()  # one made before the rule keeps no other change
+        webhook = webhook.checked(format_given=given.payload_format is not None)
         uow.webhooks.save(webhook)
         uow.commit()
     return webhook

@@ -21,6 +21,7 @@ from hookmail.entrypoints.http.metrics import HttpMetrics
 from hookmail.entrypoints.http.openapi import document
 from hookmail.entrypoints.http.resources import (
     accounts,
+    attachments,
     domains,
     messages,
     sessions,
@@ -105,6 +106,11 @@ def create_app(container: Container) -> WsgiApp:
         (f"{API}/messages/{{id:uuid}}", messages.MessageItem(uow)),
         (f"{API}/messages/{{id:uuid}}/raw", messages.MessageRaw(uow)),
         (f"{API}/messages/{{id:uuid}}/replay", messages.MessageReplay(uow, clock)),
+        (
+            f"{API}/attachments/{{token}}",
+            # the key is read from the store on first use: the app starts on an unmigrated store
+            attachments.AttachmentItem(uow, clock, lambda: container.attachment_links().key),
+        ),
         ("/healthz", system.Health()),
         ("/readyz", system.Ready(lambda: ping(engine))),
         ("/metrics", system.Metrics(_exposition() or metrics.registry)),

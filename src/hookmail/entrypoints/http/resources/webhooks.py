@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
 from uuid import UUID
 
 import falcon
+from attrs import evolve
 
 from hookmail.core.paging import Page
 from hookmail.core.ports import Clock
@@ -22,7 +24,16 @@ from hookmail.entrypoints.http.schemas import (
     unstructure,
 )
 
+Given = TypeVar("Given", CreateWebhookRequest, UpdateWebhookRequest)
 PARAMETERS = {"id": "Webhook ID", "logId": "Delivery log entry ID"}
+
+
+def _given(req: falcon.Request, cls: type[Given]) -> Given:
+    body = json_body(req)
+    given = structure(body, cls)
+    if isinstance(body, dict) and body.get("attachment_url_threshold", 0) is None:
+        given = evolve(given, clear_attachment_url_threshold=True)  # null: always inline
+    return given
 
 
 class WebhookCollection:
@@ -53,7 +64,7 @@ class WebhookCollection:
             self._clock,
             self._quotas,
             account_id=req.context.account_id,
-            given=structure(json_body(req), CreateWebhookRequest),
+            given=_given(req, CreateWebhookRequest),
         )
         resp.status = falcon.HTTP_201
         resp.media = unstructure(WebhookResponse.of(webhook))
@@ -83,7 +94,7 @@ class WebhookItem:
             self._clock,
             account_id=req.context.account_id,
             webhook_id=id,
-            given=structure(json_body(req), UpdateWebhookRequest),
+            given=_given(req, UpdateWebhookRequest),
         )
         resp.media = unstructure(WebhookResponse.of(webhook))
 
