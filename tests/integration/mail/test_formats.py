@@ -28,7 +28,7 @@ from hookmail.core import attachment_urls, payload
 from hookmail.core.mail import AuthResults, Envelope, InboundMessage
 from hookmail.core.services.attachments import open_attachment
 from hookmail.entrypoints.container import Container
-from hookmail.entrypoints.http_app import create_app
+from hookmail.entrypoints.http.app import create_app
 from tests.conftest import clean_engine
 from tests.integration.mail.conftest import Pipeline
 from tests.receiver import Received, wait_for
