@@ -29,6 +29,7 @@ from hookmail.core.mail import AuthResults, Envelope, InboundMessage
 from hookmail.core.services.attachments import open_attachment
 from hookmail.entrypoints.container import Container
 from hookmail.entrypoints.http.app import create_app
+from hookmail.webhooks import signed_request, verify
 from tests.conftest import clean_engine
 from tests.integration.mail.conftest import Pipeline
 from tests.receiver import Received, wait_for
@@ -342,3 +343,21 @@ def test_a_20_mib_attachment_is_served_holding_the_message_once(
         tracemalloc.stop()
     assert sent == found.size == size
     assert peak < stored_size + 4 * 1024 * 1024, f"peak {peak} for a {stored_size}-byte message"
+
+
+def test_signed_request_builds_each_format() -> None:
+    secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    raw_body, raw_headers = signed_request(secret, SIMPLE, payload_format="raw")
+    Verifier(secret).verify(raw_body, raw_headers, json_parse=False)  # over the raw bytes
+    assert raw_headers["Content-Type"] == "message/rfc822"
+    assert raw_body.startswith(b"Received: ")
+    assert raw_body.endswith(SIMPLE.encode())
+    assert raw_headers["hookmail-rcpt-to"] == "inbox@example.com"
+    body, headers = signed_request(secret, SIMPLE, payload_format="json_with_raw")
+    payload = verify(secret, headers, body)
+    assert base64.b64decode(payload["raw_base64"]).endswith(SIMPLE.encode())
+    assert payload["reply_text"] == "Thanks, see you then."
+    with pytest.raises(ValueError, match="payload_template"):
+        signed_request(secret, SIMPLE, payload_format="raw", template="{}")
+    with pytest.raises(ValueError, match="unknown payload format"):
+        signed_request(secret, SIMPLE, payload_format="xml")
