@@ -1,14 +1,14 @@
 """Payload formats and attachment URLs per webhook; DMARC in SMTP policies.
 
 Revision ID: 0006
-Revises: 0009
+Revises: 0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0009"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
