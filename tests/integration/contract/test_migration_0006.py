@@ -1,6 +1,6 @@
-"""Migration 0006 on SQLite and PostgreSQL: down to 0004 and up again keeps every row (no
-table copy whose drop would cascade to jobs, logs or credentials), and the new columns come
-back with their defaults."""
+"""Migration 0006 on SQLite and PostgreSQL: down to the revision before and up again keeps
+every row (no table copy whose drop would cascade to jobs, logs or credentials), and the new
+columns come back with their defaults."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from tests.conftest import SQL_STORES, clean_engine
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 4, 2, 12, 0, tzinfo=UTC)
+BEFORE = "0007"  # the revision 0006 follows
 TABLES = ("webhooks", "smtp_policies", "messages", "delivery_jobs", "delivery_logs")
 
 
@@ -42,7 +43,7 @@ def _counts(engine: Engine) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("store", SQL_STORES)
-def test_down_to_0004_and_up_again_keeps_every_row(
+def test_down_to_the_revision_before_and_up_again_keeps_every_row(
     request: pytest.FixtureRequest, store: str
 ) -> None:
     engine = clean_engine(request, store)
@@ -96,7 +97,7 @@ def test_down_to_0004_and_up_again_keeps_every_row(
     before = _counts(engine)
     assert set(before.values()) == {1}
     try:
-        _downgrade(engine, "0004")
+        _downgrade(engine, BEFORE)
         assert _counts(engine) == before
     finally:
         migrate(engine)  # the session's engine is shared: leave it at head

@@ -1,7 +1,7 @@
 """Payload formats and attachment URLs per webhook; DMARC in SMTP policies.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0007
 
 Plain ADD/DROP COLUMN, never a batch table copy: on SQLite a copy drops the old table,
 and with foreign keys on that deletes every row that references it (delivery jobs and logs
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
