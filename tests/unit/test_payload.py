@@ -362,6 +362,22 @@ def test_nothing_keeps_a_reference_to_the_message() -> None:
     assert after == before
 
 
+def test_twelve_big_messages_in_a_row_leave_nothing_behind() -> None:
+    raw = _big(2 * 2**20)
+    payload.encode(payload.build(*_message(raw), payload.parse(raw)))  # warm up imports
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(12):
+            message, job = _message(raw)
+            body = payload.encode(payload.build(message, job, payload.parse(message.raw)))
+            del message, job, body
+        left = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert left < 64 * 1024, f"{left} bytes left"
+
+
 # -- JSON -----------------------------------------------------------------------------------
 
 
