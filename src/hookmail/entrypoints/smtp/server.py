@@ -62,6 +62,7 @@ def smtp_controller(container: Container, registry: CollectorRegistry | None = N
         container.credential_hasher(),
         container.limits().failures,
         concurrency=settings.smtp_auth_concurrency,
+        registry=registry,
     )
     handler = InboundHandler(
         container.uow,
