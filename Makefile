@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint typecheck migrate bench clean
+.PHONY: install run test test-fast lint typecheck migrate bench clean browser screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,24 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src tests
 
-test: lint typecheck
-	$(BIN)/pytest tests/unit tests/integration
+test: lint typecheck browser
+	$(BIN)/pytest tests/unit tests/integration tests/browser
+
+# The browser tests drive Debian's Chromium (never `playwright install`, which downloads a
+# browser of its own). Installed here when missing and we are root with apt-get; elsewhere
+# the browser tests skip saying why (and fail under CI).
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "chromium is missing and can't be installed here: the browser tests will skip"; \
+	  fi; \
+	fi
+
+# docs/dashboard.md's screenshots, taken by the browser tests.
+screenshots: $(STAMP) browser
+	HOOKMAIL_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/browser
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not integration and not e2e" tests

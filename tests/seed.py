@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dependency_injector import providers
 
 from hookmail.core.ports import UnitOfWork
+from hookmail.core.quotas import Quotas
 from hookmail.core.services import accounts, domains, webhooks
 from hookmail.core.services.webhooks import WebhookInput
 from hookmail.core.webhooks import Webhook
@@ -35,7 +36,10 @@ def public_webhooks(
         password="correct horse battery",
         client="seed",
     )
-    return [webhooks.create_webhook(uow(), clock, account_id=account.id, given=h) for h in hooks]
+    return [
+        webhooks.create_webhook(uow(), clock, Quotas(), account_id=account.id, given=h)
+        for h in hooks
+    ]
 
 
 def wait_smtp(port: int) -> None:

@@ -21,6 +21,7 @@ from hookmail.core.ports import (
     Clock,
     CredentialHasher,
     DkimVerifier,
+    DmarcEvaluator,
     EmailSyntax,
     HttpOutcome,
     PasswordHasher,
@@ -28,7 +29,16 @@ from hookmail.core.ports import (
     UnitOfWork,
     WebhookTransport,
 )
-from hookmail.core.services import accounts, delivery, inbound, smtp_auth, smtp_policies, webhooks
+from hookmail.core.quotas import Quotas
+from hookmail.core.services import (
+    accounts,
+    authentication,
+    delivery,
+    inbound,
+    smtp_auth,
+    smtp_policies,
+    webhooks,
+)
 from hookmail.core.services.delivery import DeliveryConfig
 from hookmail.core.services.domains import sync_public_domains
 from hookmail.core.services.inbound import Receipt
@@ -82,7 +92,9 @@ class Hookmail:
         spf: SpfChecker,
         dkim: DkimVerifier,
         transport: WebhookTransport,
+        dmarc: DmarcEvaluator | None = None,
         limits: Limits | None = None,
+        quotas: Quotas | None = None,
         delivery_config: DeliveryConfig | None = None,
         health: HealthPolicy | None = None,
         hostname: str = "localhost",
@@ -93,8 +105,10 @@ class Hookmail:
         self.clock = clock
         self.transport = transport  # deliver_due's, unless it is given another
         self._hasher, self._emails, self._spf, self._dkim = hasher, emails, spf, dkim
+        self._dmarc = dmarc or authentication.UNAVAILABLE  # none: require_dmarc refuses
         self._credential_hasher = credential_hasher
         self._limits = limits or Limits()
+        self._quotas = quotas or Quotas()
         self._config = delivery_config or DeliveryConfig()
         self._health, self._hostname, self._close = health, hostname, close
         sync_public_domains(uow(), clock, names=tuple(public_domains))
@@ -118,6 +132,7 @@ class Hookmail:
             PlainPasswordHasher,
             RecordingTransport,
             StubDkim,
+            StubDmarc,
             StubSpf,
         )
 
@@ -130,6 +145,7 @@ class Hookmail:
             emails=PermissiveEmailSyntax(),
             spf=StubSpf(),
             dkim=StubDkim(),
+            dmarc=StubDmarc(),
             transport=RecordingTransport(),
             hostname=hostname,
             public_domains=public_domains,
@@ -174,8 +190,10 @@ class Hookmail:
             emails=container.emails(),
             spf=container.spf(),
             dkim=container.dkim(),
+            dmarc=container.dmarc(),
             transport=container.transport(),
             limits=container.limits(),
+            quotas=container.quotas(),
             delivery_config=container.delivery_config(),
             health=container.health(),
             hostname=settings.smtp_hostname,
@@ -213,7 +231,11 @@ class Hookmail:
         `smtp_security_policy_id`); the address must be on a verified domain of the
         account or a public domain."""
         return webhooks.create_webhook(
-            self.uow(), self.clock, account_id=account.id, given=WebhookInput(**fields)
+            self.uow(),
+            self.clock,
+            self._quotas,
+            account_id=account.id,
+            given=WebhookInput(**fields),
         )
 
     def create_policy(self, account: Account, **fields: Any) -> SmtpPolicy:
@@ -222,6 +244,7 @@ class Hookmail:
             self.uow(),
             self.clock,
             self._credential_hasher,
+            self._quotas,
             account_id=account.id,
             given=PolicyInput(**fields),
         )
@@ -233,7 +256,7 @@ class Hookmail:
         raw: bytes | str,
         *,
         mail_from: str,
-        rcpt_to: Collection[str],
+        rcpt_to: Collection[str] | str,
         remote_ip: str = "127.0.0.1",
         helo: str = "localhost",
         smtp_user: str | None = None,
@@ -264,12 +287,13 @@ class Hookmail:
             self._dkim,
             raw=raw.encode("utf-8") if isinstance(raw, str) else raw,
             mail_from=mail_from,
-            rcpt_to=rcpt_to,
+            rcpt_to=(rcpt_to,) if isinstance(rcpt_to, str) else tuple(rcpt_to),
             remote_ip=remote_ip,
             helo=helo,
             hostname=self._hostname,
             smtp_user=smtp_user if authenticated else None,
             authenticated_policies=authenticated,
+            dmarc=self._dmarc,
         )
 
     def deliver_due(self, transport: WebhookTransport | None = None) -> list[Sent]:

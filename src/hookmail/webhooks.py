@@ -71,7 +71,27 @@ class Attachment(TypedDict):
     size: Annotated[int, "the exact size of the decoded content, in bytes"]
     content_id: Annotated[str, 'the part\'s Content-ID header, brackets kept; "" when none']
     disposition: Annotated[str, '"attachment" or "inline"']
-    content_base64: Annotated[str, "the exact decoded bytes, base64-encoded"]
+    content_base64: Annotated[
+        str | None,
+        "the exact decoded bytes, base64-encoded; null when the attachment is sent as `url`",
+    ]
+    url: Annotated[
+        str | None,
+        "where to GET the bytes (no token header: the URL is the credential), when the "
+        "attachment is larger than the webhook's attachment_url_threshold; else null",
+    ]
+
+
+class Dmarc(TypedDict):
+    result: Annotated[
+        Literal["pass", "fail", "none", "temperror", "permerror"],
+        "DMARC (RFC 7489) of the From domain: none when it publishes no record",
+    ]
+    domain: Annotated[str, 'the RFC 5322 From domain; "" when the mail has no single one']
+    policy: Annotated[
+        Literal["none", "quarantine", "reject"] | None,
+        "the policy the domain publishes for it (p, or sp for a subdomain); null when none",
+    ]
 
 
 class DkimResult(TypedDict):
@@ -90,6 +110,10 @@ class Auth(TypedDict):
         list[DkimResult], "one entry per DKIM signature; empty when unchecked or unsigned"
     ]
     smtp_user: Annotated[str | None, "the SMTP AUTH user the sender logged in as, or null"]
+    dmarc: Annotated[
+        Dmarc | None,
+        "DMARC; null when not evaluated (no policy asks and HOOKMAIL_AUTH_CHECKS is policy)",
+    ]
 
 
 WebhookPayload = TypedDict(  # functional form: `from` is a Python keyword
@@ -116,6 +140,11 @@ WebhookPayload = TypedDict(  # functional form: `from` is a Python keyword
             "Received header first",
         ],
         "text": Annotated[str, 'the text/plain body, decoded, LF line endings; "" when none'],
+        "reply_text": Annotated[
+            str | None,
+            "the new part of a reply: text without quoted history and signature; null "
+            "when text is empty",
+        ],
         "html": Annotated[str, 'the text/html body, decoded; "" when none'],
         "attachments": Annotated[list[Attachment], "every other part; [] when none"],
         "notes": Annotated[
@@ -279,7 +308,7 @@ def signed_request(
     secret: str,
     raw: bytes | str,
     *,
-    rcpt_to: Iterable[str] = ("inbox@example.com",),
+    rcpt_to: Iterable[str] | str = ("inbox@example.com",),
     mail_from: str = "sender@example.org",
     webhook_id: UUID | str | None = None,
     remote_ip: str = "192.0.2.1",
@@ -292,8 +321,9 @@ def signed_request(
     """The body and headers a delivery of the raw message `raw` (RFC 5322 bytes) to a
     webhook with this secret would POST: hookmail's own receiving, payload and signing code
     builds them, so a receiver's tests see exactly what production sends. `template` is a
-    webhook's `payload_template`; `now` (default the current time) is when the mail is
-    received and signed; `hostname` names hookmail in the `Received` header.
+    webhook's `payload_template` (only with the `json` format); `payload_format` is `json`,
+    `json_with_raw` or `raw` (a ValueError otherwise); `now` (default the current time) is
+    when the mail is received and signed; `hostname` names hookmail in the `Received` header.
 
     Loads hookmail's core (attrs, chevron) when called."""
     # Imported here, so that `import hookmail.webhooks` stays standard library only.
@@ -302,15 +332,18 @@ def signed_request(
     from attrs import evolve
 
     from hookmail.core import payload
+    from hookmail.core.errors import InvalidField
     from hookmail.core.mail import AuthResults
     from hookmail.core.mail import Envelope as SmtpEnvelope
     from hookmail.core.services import delivery, inbound
-    from hookmail.core.webhooks import Address, Webhook
+    from hookmail.core.webhooks import Address, Webhook, check_payload_format
 
-    if payload_format != "json":
-        raise ValueError(f"unknown payload format {payload_format!r}")
+    try:
+        shape = check_payload_format(payload_format)
+    except InvalidField:
+        raise ValueError(f"unknown payload format {payload_format!r}") from None
     at = now or datetime.now(UTC)
-    recipients = [Address.parse(r) for r in rcpt_to]
+    recipients = [Address.parse(r) for r in ([rcpt_to] if isinstance(rcpt_to, str) else rcpt_to)]
     webhook = Webhook.new(
         account_id=uuid4(),
         domain_id=uuid4(),
@@ -319,7 +352,12 @@ def signed_request(
         secret=secret,
         now=at,
         payload_template=template or None,
+        payload_format=shape,
     )
+    try:
+        webhook.checked(format_given=True)
+    except InvalidField as exc:
+        raise ValueError(str(exc)) from None
     if webhook_id is not None:
         webhook = evolve(webhook, id=UUID(str(webhook_id)))
     prepared = inbound.prepare_message(

@@ -131,3 +131,29 @@ def test_mail_for_no_webhook_at_all_is_refused_and_nothing_is_stored() -> None:
     assert receipt.jobs == ()
     assert set(receipt.refused) == {"orders@inbound.example", "nobody@inbound.example"}
     assert hm.deliver_due() == []
+
+
+def test_one_recipient_may_be_given_as_a_string() -> None:
+    hm = Hookmail.in_memory(public_domains=(DOMAIN,))
+    account = hm.sign_up("me@example.com", "correct horse battery")
+    hm.create_webhook(account, address="orders@inbound.example", target_url="https://t.example/")
+    receipt = hm.receive(RAW, mail_from="alice@example.org", rcpt_to="orders@inbound.example")
+    assert [a.recipient for a in receipt.accepted] == ["orders@inbound.example"]
+    assert receipt.refused == {}
+
+
+def test_a_dkim_policy_refuses_after_the_message_is_read() -> None:
+    hm = Hookmail.in_memory(public_domains=(DOMAIN,))
+    account = hm.sign_up("me@example.com", "correct horse battery")
+    signed_only = hm.create_policy(account, name="signed", require_dkim=True)
+    hm.create_webhook(
+        account,
+        address="orders@inbound.example",
+        target_url="https://t.example/",
+        smtp_security_policy_id=signed_only.id,
+    )
+    receipt = hm.receive(RAW, mail_from="alice@example.org", rcpt_to=["orders@inbound.example"])
+    assert receipt.message is None
+    refused = receipt.refused["orders@inbound.example"]
+    assert refused.reason is RefusalReason.POLICY
+    assert "DKIM" in refused.detail

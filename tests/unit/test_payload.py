@@ -256,6 +256,23 @@ def test_a_2000_deep_message_keeps_its_headers_and_what_fits() -> None:
     assert shallow["notes"] == []
 
 
+def test_lines_that_only_look_like_delimiters_cannot_multiply_the_walk() -> None:
+    """30 levels whose boundaries are prefixes of one another, over lines that start like a
+    delimiter of each: every level would search the whole message again."""
+    head = [b"From: a@example.org\r\nSubject: near misses\r\n"]
+    for n in range(1, 31):
+        boundary = b"b" * n
+        head.append(b'Content-Type: multipart/mixed; boundary="' + boundary + b'"\r\n\r\n--')
+        head.append(boundary + b"\r\n")
+    raw = b"".join(head) + b"\r\n" + (b"--" + b"b" * 31 + b"z\r\n") * 60_000
+    fields = payload.parse(raw)
+    assert fields["subject"] == "near misses"
+    assert (
+        "the MIME structure is too costly to split further; the rest was left out"
+        in (fields["notes"])
+    )
+
+
 def test_adjacent_boundaries_make_no_empty_parts_like_the_stdlib() -> None:
     raw = (
         b'Content-Type: multipart/mixed; boundary="b"\r\n\r\npreamble\r\n--b\r\n--b\r\n'
@@ -343,6 +360,22 @@ def test_nothing_keeps_a_reference_to_the_message() -> None:
     after = sys.getrefcount(message.raw)  # outside the assert, which keeps its operands
     assert body
     assert after == before
+
+
+def test_twelve_big_messages_in_a_row_leave_nothing_behind() -> None:
+    raw = _big(2 * 2**20)
+    payload.encode(payload.build(*_message(raw), payload.parse(raw)))  # warm up imports
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(12):
+            message, job = _message(raw)
+            body = payload.encode(payload.build(message, job, payload.parse(message.raw)))
+            del message, job, body
+        left = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert left < 64 * 1024, f"{left} bytes left"
 
 
 # -- JSON -----------------------------------------------------------------------------------

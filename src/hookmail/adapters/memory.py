@@ -17,10 +17,17 @@ from uuid import UUID
 from attrs import define, evolve, field
 
 from hookmail.core.accounts import Account
-from hookmail.core.deliveries import DeliveryLog
+from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
 from hookmail.core.domains import Domain, DomainName
 from hookmail.core.errors import AddressTaken, DomainTaken, EmailTaken, InvalidField, InvalidToken
-from hookmail.core.mail import DeliveryJob, DkimResult, InboundMessage, JobStatus, SpfOutcome
+from hookmail.core.mail import (
+    DeliveryJob,
+    DkimResult,
+    DmarcOutcome,
+    InboundMessage,
+    JobStatus,
+    SpfOutcome,
+)
 from hookmail.core.messages import (
     HEAD_BYTES,
     MessageStatus,
@@ -31,6 +38,7 @@ from hookmail.core.messages import (
 from hookmail.core.ports import AccessClaims, DnsFailure, HttpOutcome, Route
 from hookmail.core.smtp_policies import Credential, SmtpPolicy, StoredLogin
 from hookmail.core.tokens import IssuedToken, TokenKind
+from hookmail.core.web_sessions import WebSession
 from hookmail.core.webhooks import FAILING, Webhook
 
 __all__ = [  # the repositories are reached through InMemoryUnitOfWork
@@ -208,9 +216,39 @@ class StubDkim:
 
 
 @define
+class StubDmarc:
+    """`policies` maps a From domain to the policy it publishes (`none`, `quarantine`,
+    `reject`); no entry is no record, a domain in `failing` is a DNS failure. Alignment is
+    relaxed, read as "one domain is the other or under it" (no public suffix list)."""
+
+    policies: dict[str, str] = field(factory=dict)
+    failing: set[str] = field(factory=set)
+
+    def evaluate(
+        self, *, from_domain: str, spf: SpfOutcome | None, dkim: tuple[DkimResult, ...]
+    ) -> DmarcOutcome:
+        domain = from_domain.lower()
+        if domain in self.failing:
+            return DmarcOutcome("temperror", domain, None)
+        policy = self.policies.get(domain)
+        if policy is None:
+            return DmarcOutcome("none", domain, None)
+
+        def aligned(other: str) -> bool:
+            other = other.lower()
+            return other == domain or other.endswith("." + domain) or domain.endswith("." + other)
+
+        passing = [d.domain for d in dkim if d.result == "pass"]
+        if spf is not None and spf.result == "pass":
+            passing.append(spf.domain)
+        return DmarcOutcome("pass" if any(map(aligned, passing)) else "fail", domain, policy)
+
+
+@define
 class _State:
     accounts: dict[UUID, Account] = field(factory=dict)
     tokens: dict[UUID, IssuedToken] = field(factory=dict)
+    web_sessions: dict[UUID, WebSession] = field(factory=dict)
     attempts: list[tuple[str, datetime]] = field(factory=list)
     config: dict[str, str] = field(factory=dict)
     domains: dict[UUID, Domain] = field(factory=dict)
@@ -247,10 +285,16 @@ class InMemoryAccounts:
     def save(self, account: Account) -> None:
         self._state.accounts[account.id] = account
 
+    def lock(self, account_id: UUID) -> None:
+        return None  # the fake's commits publish whole copies; nothing to hold
+
     def delete(self, account_id: UUID) -> None:
         state = self._state
         state.accounts.pop(account_id, None)
         state.tokens = {k: t for k, t in state.tokens.items() if t.account_id != account_id}
+        state.web_sessions = {
+            k: s for k, s in state.web_sessions.items() if s.account_id != account_id
+        }
         state.drop_webhooks({w.id for w in state.webhooks.values() if w.account_id == account_id})
         state.domains = {k: d for k, d in state.domains.items() if d.account_id != account_id}
         state.policies = {k: p for k, p in state.policies.items() if p.account_id != account_id}
@@ -272,6 +316,9 @@ class InMemoryDomains:
 
     def public(self) -> list[Domain]:
         return [d for d in self._state.domains.values() if d.is_public]
+
+    def count_of_account(self, account_id: UUID) -> int:
+        return sum(1 for d in self._state.domains.values() if d.account_id == account_id)
 
     def save(self, domain: Domain) -> None:
         for other in self.named(domain.name):
@@ -301,6 +348,9 @@ class InMemoryPolicies:
 
     def save(self, policy: SmtpPolicy) -> None:
         self._state.policies[policy.id] = policy
+
+    def count_of_account(self, account_id: UUID) -> int:
+        return sum(1 for p in self._state.policies.values() if p.account_id == account_id)
 
     def logins(self, user: str, *, digest: str, keyed_prefix: str) -> list[StoredLogin]:
         return [
@@ -367,6 +417,9 @@ class InMemoryWebhooks:
             policy = self._state.policies.get(policy_id) if policy_id else None
             found[address] = Route(webhook, domain, policy)
         return found
+
+    def count_of_account(self, account_id: UUID) -> int:
+        return sum(1 for w in self._state.webhooks.values() if w.account_id == account_id)
 
     def using_policy(self, policy_id: UUID) -> int:
         return sum(
@@ -650,6 +703,63 @@ class InMemoryTokens:
                 self._state.tokens[t.id] = evolve(t, used_at=now)
 
 
+class InMemoryWebSessions:
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    def add(self, session: WebSession) -> None:
+        self._state.web_sessions[session.id] = session
+
+    def by_hash(self, token_hash: str) -> WebSession | None:
+        found = self._state.web_sessions.values()
+        return next((s for s in found if s.token_hash == token_hash), None)
+
+    def delete(self, session_id: UUID) -> None:
+        self._state.web_sessions.pop(session_id, None)
+
+    def prune(self, before: datetime) -> None:
+        sessions = self._state.web_sessions
+        self._state.web_sessions = {k: s for k, s in sessions.items() if s.expires_at >= before}
+
+
+class InMemoryActivity:
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    def _webhooks(self, account_id: UUID) -> set[UUID]:
+        return {w.id for w in self._state.webhooks.values() if w.account_id == account_id}
+
+    def attempts_by_hour(
+        self, account_id: UUID, since: datetime, hours: int
+    ) -> dict[tuple[int, DeliveryStatus], int]:
+        ours = self._webhooks(account_id)
+        counts: dict[tuple[int, DeliveryStatus], int] = {}
+        for log in self._state.logs.values():
+            if log.webhook_id in ours and log.attempted_at >= since:
+                hour = min(hours - 1, int((log.attempted_at - since).total_seconds() // 3600))
+                counts[hour, log.status] = counts.get((hour, log.status), 0) + 1
+        return counts
+
+    def job_statuses(self, account_id: UUID, since: datetime) -> list[tuple[UUID, JobStatus]]:
+        return [
+            (j.message_id, j.status)
+            for j in self._state.jobs.values()
+            if j.account_id == account_id and j.created_at >= since
+        ]
+
+    def attempts_of(
+        self, webhook_id: UUID, smtp_message_id: str, since: datetime
+    ) -> list[DeliveryLog]:
+        found = [
+            g
+            for g in self._state.logs.values()
+            if g.webhook_id == webhook_id
+            and g.smtp_message_id == smtp_message_id
+            and g.attempted_at >= since
+        ]
+        return sorted(found, key=lambda g: (g.attempted_at, g.attempt))
+
+
 class InMemoryAttempts:
     def __init__(self, state: _State) -> None:
         self._state = state
@@ -701,6 +811,10 @@ class InMemoryUnitOfWork:
         return InMemoryTokens(self._work())
 
     @property
+    def web_sessions(self) -> InMemoryWebSessions:
+        return InMemoryWebSessions(self._work())
+
+    @property
     def attempts(self) -> InMemoryAttempts:
         return InMemoryAttempts(self._work())
 
@@ -731,6 +845,10 @@ class InMemoryUnitOfWork:
     @property
     def jobs(self) -> InMemoryJobs:
         return InMemoryJobs(self._work())
+
+    @property
+    def activity(self) -> InMemoryActivity:
+        return InMemoryActivity(self._work())
 
     def reading(self) -> Self:
         self._local.read_only = True

@@ -117,6 +117,14 @@ class AddressTaken(Conflict):
         super().__init__(f"the address {address} already has a webhook")
 
 
+class QuotaExceeded(Conflict):
+    code = "quota_exceeded"
+
+    def __init__(self, what: str, quota: int) -> None:
+        super().__init__(f"this account already has the most {what} allowed ({quota})")
+        self.quota = quota
+
+
 class PolicyInUse(Conflict):
     code = "policy_in_use"
 
@@ -151,3 +159,10 @@ class DeliveryLogNotFound(NotFound):
 class MessageNotFound(NotFound):
     def __init__(self) -> None:
         super().__init__("message not found")
+
+
+class AttachmentNotFound(NotFound):
+    """Tampered, unknown, expired, or its message is gone: one answer for all."""
+
+    def __init__(self) -> None:
+        super().__init__("attachment not found (the URL is wrong, expired, or its mail is gone)")

@@ -64,6 +64,15 @@ class SpfOutcome:
     explanation: str = ""
 
 
+@frozen
+class DmarcOutcome:
+    """DMARC (RFC 7489) of the RFC 5322 From domain."""
+
+    result: str  # pass, fail, none, temperror, permerror
+    domain: str  # the From domain ("" when the message has none)
+    policy: str | None = None  # none, quarantine, reject: the policy that applies; None without
+
+
 @frozen(kw_only=True)
 class Envelope:
     mail_from: str
@@ -75,10 +84,12 @@ class Envelope:
 
 @frozen(kw_only=True)
 class AuthResults:
-    """What was checked. `spf` is None (and `dkim` empty) when no policy asked for it."""
+    """What was checked. `spf` and `dmarc` are None (and `dkim` empty) when nothing asked for
+    them (no recipient's policy, and HOOKMAIL_AUTH_CHECKS is not `always`)."""
 
     spf: SpfOutcome | None = None
     dkim: tuple[DkimResult, ...] = ()
+    dmarc: DmarcOutcome | None = None
 
 
 @frozen(kw_only=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
@@ -31,7 +32,11 @@ class MessageStatus(StrEnum):
 
 
 def status_of(deliveries: tuple[DeliveryJob, ...]) -> MessageStatus:
-    statuses = {d.status for d in deliveries}
+    return status_from({d.status for d in deliveries})
+
+
+def status_from(statuses: Collection[JobStatus]) -> MessageStatus:
+    """Pending while any delivery is, else failed if any failed, else delivered."""
     if JobStatus.PENDING in statuses:
         return MessageStatus.PENDING
     if JobStatus.FAILED in statuses:

@@ -30,16 +30,19 @@ MAX_DEPTH = 30
 _NAME = re.compile(rb"[\041-\071\073-\176]+:")  # a header field name and its colon
 _IDENTITY = {"", "7bit", "8bit", "binary"}
 _MISSES = 32  # see _Delimiters
+_SLOW_BUDGET = 4  # times the message's size (see Scan)
 _MALFORMED = "the MIME structure is malformed ({}); parsed as far as possible"
 
 
 class Leaf:
-    """A part with a body (not multipart): its header fields and its body's offsets."""
+    """A part with a body (not multipart): its header fields, its content type (lower-case,
+    read once) and its body's offsets."""
 
-    __slots__ = ("end", "message", "start")
+    __slots__ = ("content_type", "end", "message", "start")
 
-    def __init__(self, message: Message, start: int, end: int) -> None:
+    def __init__(self, message: Message, content_type: str, start: int, end: int) -> None:
         self.message = message
+        self.content_type = content_type
         self.start = start
         self.end = end
 
@@ -53,6 +56,9 @@ class Scan:
         self.leaves: list[Leaf] = []
         self.notes: list[str] = []
         self.parts = 0
+        # bytes the slow delimiter search (see _Delimiters) may still go over: a message of
+        # lines that only look like delimiters, nested 30 deep, would cost seconds otherwise
+        self.slow_budget = _SLOW_BUDGET * len(raw) + 2**20
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -70,26 +76,26 @@ class Scan:
         if depth == 0:
             self.fields = fields
         message = _message(fields, default_type)
-        maintype = message.get_content_maintype()
-        boundary = message.get_boundary() if maintype == "multipart" else None
+        content_type = message.get_content_type()
+        boundary = message.get_boundary() if content_type.startswith("multipart/") else None
         children = self._children(boundary, body, end) if boundary else iter(())
         first = next(children, None)
         if first is not None:  # else, as the stdlib does, the body is one part of its own
-            child_type = "message/rfc822" if message.get_content_subtype() == "digest" else ""
+            child_type = "message/rfc822" if content_type == "multipart/digest" else ""
             for child_start, child_end in chain([first], children):
                 if self.parts >= MAX_PARTS:
                     self.note(f"more than {MAX_PARTS} MIME parts; the rest were left out")
                     return
                 self.part(child_start, child_end, depth + 1, child_type or "text/plain")
-        elif message.get_content_type() == "message/rfc822" and _identity(message):
+        elif content_type == "message/rfc822" and _identity(message):
             self.part(body, end, depth + 1)
         else:
-            self.leaves.append(Leaf(message, body, end))
+            self.leaves.append(Leaf(message, content_type, body, end))
 
     def _children(self, boundary: str, start: int, end: int) -> Iterator[tuple[int, int]]:
         """The (start, end) of each part between `--boundary` lines, lazily: parts past a
         bound are never searched for. The preamble and the epilogue are skipped."""
-        delimiters = _Delimiters(self.raw, boundary.encode("utf-8"))  # see header_values.text
+        delimiters = _Delimiters(self, boundary.encode("utf-8"))  # see header_values.text
         found = delimiters.first(start, end)
         if found is None:
             self.note(_MALFORMED.format("a multipart part has no boundary line"))
@@ -111,8 +117,9 @@ class _Delimiters:
     while lines that only start like a delimiter are few (no regex to compile for a usual
     message); past _MISSES of them, a compiled regex searches the rest at C speed."""
 
-    def __init__(self, raw: bytes, boundary: bytes) -> None:
-        self.raw = raw
+    def __init__(self, scan: Scan, boundary: bytes) -> None:
+        self.scan = scan
+        self.raw = scan.raw
         self.marker = b"\r\n--" + boundary
         self.misses = 0
         self.pattern: re.Pattern[bytes] | None = None
@@ -149,13 +156,23 @@ class _Delimiters:
                 self.pattern = re.compile(re.escape(self.marker) + rb"(--)?[ \t]*(?:\r\n|\Z)")
             pos = at + 1
         found = self.pattern.search(self.raw, pos, end)
+        self.scan.slow_budget -= (end if found is None else found.end()) - pos
+        if self.scan.slow_budget < 0:
+            raise _TooCostly
         return None if found is None else (found.start(), found.end(), bool(found.group(1)))
+
+
+class _TooCostly(Exception):
+    """The slow delimiter search went past Scan.slow_budget."""
 
 
 def scan(raw: bytes) -> Scan:
     """Walk `raw` (CRLF line endings) within MAX_PARTS and MAX_DEPTH."""
     found = Scan(raw)
-    found.part(0, len(raw), 0)
+    try:
+        found.part(0, len(raw), 0)
+    except _TooCostly:
+        found.note("the MIME structure is too costly to split further; the rest was left out")
     return found
 
 

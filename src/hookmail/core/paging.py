@@ -33,6 +33,13 @@ class Page:
             raise InvalidField("page_size", f"must be 1 to {MAX_PAGE_SIZE}")
         return cls(number, size)
 
+    @classmethod
+    def optional(cls, number: int | None, size: int | None) -> Page | None:
+        """The page asked for, or None when neither is given (the whole list)."""
+        if number is None and size is None:
+            return None
+        return cls.parse(number, size)
+
     @property
     def offset(self) -> int:
         return (self.number - 1) * self.size

@@ -15,17 +15,20 @@ import binascii
 import io
 import secrets
 from datetime import datetime
+from email.message import Message
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
 
-from hookmail.core import header_values, mime
+from hookmail.core import dmarc, header_values, mime, reply
 from hookmail.core.mail import DeliveryJob, InboundMessage, normalise_line_endings
 
 MAX_PARTS = mime.MAX_PARTS
 MAX_DEPTH = mime.MAX_DEPTH
+ATTACHMENT_PARTS = "attachment_parts"  # parse() keeps each attachment's leaf index; not sent
+_NOT_IN_PAYLOAD = frozenset({"message_id", ATTACHMENT_PARTS})
 
 Json = dict[str, Any]
 
@@ -95,12 +98,17 @@ def _attachment(raw: bytes, leaf: mime.Leaf, filename: str) -> Json:
     content_id = message.get("Content-ID")
     return {
         "filename": filename,
-        "content_type": message.get_content_type(),
+        "content_type": leaf.content_type,
         "size": size,
         "content_id": header_values.unescape(str(content_id)).strip() if content_id else "",
         "disposition": message.get_content_disposition() or "attachment",
         "content_base64": encoded,
     }
+
+
+def attachment_filename(message: Message) -> str:
+    """A part's file name as the payload gives it (RFC 2231 and RFC 2047 decoded)."""
+    return header_values.decode_words(header_values.unescape(message.get_filename("")))
 
 
 class _Body:
@@ -110,11 +118,12 @@ class _Body:
         self.text: list[str] = []
         self.html: list[str] = []
         self.attachments: list[Json] = []
+        self.attachment_parts: list[int] = []  # each attachment's leaf index, for its URL
 
-    def add(self, raw: bytes, leaf: mime.Leaf) -> None:
+    def add(self, raw: bytes, leaf: mime.Leaf, index: int) -> None:
         message = leaf.message
-        content_type = message.get_content_type()
-        filename = header_values.decode_words(header_values.unescape(message.get_filename("")))
+        content_type = leaf.content_type
+        filename = attachment_filename(message)
         inline = message.get_content_disposition() != "attachment" and not filename
         if inline and content_type in ("text/plain", "text/html"):
             data = _content(raw, leaf)
@@ -123,6 +132,7 @@ class _Body:
             (self.text if content_type == "text/plain" else self.html).append(text)
         else:
             self.attachments.append(_attachment(raw, leaf, filename))
+            self.attachment_parts.append(index)
 
 
 def parse(raw: bytes) -> Json:
@@ -138,9 +148,9 @@ def parse(raw: bytes) -> Json:
     for name, value in scan.fields:
         fields.setdefault(name.lower(), []).append(value)
     body = _Body()
-    for leaf in scan.leaves:
+    for index, leaf in enumerate(scan.leaves):
         try:
-            body.add(raw, leaf)
+            body.add(raw, leaf, index)
         except (ValueError, LookupError, TypeError, AssertionError) as exc:  # binascii too
             notes.append(f"a MIME part could not be read ({type(exc).__name__}); left out")
     subject = _first(fields, "subject")
@@ -159,6 +169,8 @@ def parse(raw: bytes) -> Json:
         "notes": notes,
     }
     _valid(parsed)  # in place
+    parsed["reply_text"] = reply.reply_text(parsed["text"])
+    parsed[ATTACHMENT_PARTS] = body.attachment_parts
     return parsed
 
 
@@ -190,13 +202,14 @@ def build(message: InboundMessage, job: DeliveryJob, parsed: Json) -> Json:
             "remote_ip": envelope.remote_ip,
             "helo": _valid(envelope.helo),
         },
-        **{k: v for k, v in parsed.items() if k != "message_id"},
+        **{k: v for k, v in parsed.items() if k not in _NOT_IN_PAYLOAD},
         "message_id": parsed.get("message_id") or _valid(message.message_id),
         "auth": {
             "spf": spf.result if spf else None,
             "spf_domain": _valid(spf.domain) if spf else None,
             "dkim": [{"domain": _valid(d.domain), "result": d.result} for d in message.auth.dkim],
             "smtp_user": _valid(envelope.smtp_user),
+            "dmarc": dmarc.as_json(message.auth.dmarc),
         },
         "size": message.size,
     }

@@ -13,12 +13,20 @@ from uuid import UUID
 from attrs import frozen
 
 from hookmail.core.accounts import Account
-from hookmail.core.deliveries import DeliveryLog
+from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
 from hookmail.core.domains import Domain, DomainName
-from hookmail.core.mail import DeliveryJob, DkimResult, InboundMessage, JobStatus, SpfOutcome
+from hookmail.core.mail import (
+    DeliveryJob,
+    DkimResult,
+    DmarcOutcome,
+    InboundMessage,
+    JobStatus,
+    SpfOutcome,
+)
 from hookmail.core.messages import MessageStatus, MessageSummary
 from hookmail.core.smtp_policies import SmtpPolicy, StoredLogin
 from hookmail.core.tokens import IssuedToken, TokenKind
+from hookmail.core.web_sessions import WebSession
 from hookmail.core.webhooks import Webhook
 
 
@@ -111,6 +119,11 @@ class AccountRepository(Protocol):
         """Update an existing account by id."""
         ...
 
+    def lock(self, account_id: UUID) -> None:
+        """Hold the account's row until the transaction ends, so decisions about what the
+        account holds (quotas) are taken one at a time across every process."""
+        ...
+
     def delete(self, account_id: UUID) -> None:
         """Delete the account and everything it owns; no-op when absent."""
         ...
@@ -131,6 +144,22 @@ class TokenRepository(Protocol):
 
     def revoke_all(self, account_id: UUID, kind: TokenKind, now: datetime) -> None:
         """Mark every unused token of that kind of the account used."""
+        ...
+
+
+class WebSessionRepository(Protocol):
+    def add(self, session: WebSession) -> None: ...
+
+    def by_hash(self, token_hash: str) -> WebSession | None:
+        """The session with that token digest (expired or not), or None."""
+        ...
+
+    def delete(self, session_id: UUID) -> None:
+        """End the session; no-op when absent."""
+        ...
+
+    def prune(self, before: datetime) -> None:
+        """Forget every session that expired before `before`."""
         ...
 
 
@@ -182,6 +211,10 @@ class DomainRepository(Protocol):
 
     def public(self) -> list[Domain]: ...
 
+    def count_of_account(self, account_id: UUID) -> int:
+        """How many domains the account has claimed (verified or not; public ones aside)."""
+        ...
+
     def save(self, domain: Domain) -> None:
         """Insert or update by id. Raises DomainTaken when a second row of one name would be
         verified, or one account would claim a name twice."""
@@ -202,6 +235,10 @@ class PolicyRepository(Protocol):
     def save(self, policy: SmtpPolicy) -> None: ...
 
     def delete(self, policy_id: UUID) -> None: ...
+
+    def count_of_account(self, account_id: UUID) -> int:
+        """How many policies the account has."""
+        ...
 
     def logins(self, user: str, *, digest: str, keyed_prefix: str) -> list[StoredLogin]:
         """The credentials (of any account) for `user` whose hash is `digest`, and those for
@@ -241,6 +278,10 @@ class WebhookRepository(Protocol):
     def lock(self, webhook_id: UUID) -> None:
         """Hold the webhook's row until the transaction ends, so rate-limit decisions about
         it are taken one at a time across every worker."""
+        ...
+
+    def count_of_account(self, account_id: UUID) -> int:
+        """How many webhooks the account has."""
         ...
 
     def using_policy(self, policy_id: UUID) -> int:
@@ -390,6 +431,30 @@ class JobRepository(Protocol):
         ...
 
 
+class ActivityReport(Protocol):
+    """Counts over an account's recent traffic, for the dashboard's overview, and the
+    attempts of one message."""
+
+    def attempts_by_hour(
+        self, account_id: UUID, since: datetime, hours: int
+    ) -> dict[tuple[int, DeliveryStatus], int]:
+        """Delivery log rows of the account's webhooks from `since` on, counted by
+        (hour index from `since`, 0 to hours - 1, status)."""
+        ...
+
+    def job_statuses(self, account_id: UUID, since: datetime) -> list[tuple[UUID, JobStatus]]:
+        """(message id, job status) of every delivery of a message the account received
+        since `since`."""
+        ...
+
+    def attempts_of(
+        self, webhook_id: UUID, smtp_message_id: str, since: datetime
+    ) -> list[DeliveryLog]:
+        """The webhook's log rows from `since` on for the message with that Message-ID,
+        oldest first: a delivery's attempts."""
+        ...
+
+
 @frozen
 class HttpOutcome:
     """What one POST came to. `http_status` is 0 when no HTTP answer came."""
@@ -421,6 +486,17 @@ class DkimVerifier(Protocol):
         ...
 
 
+class DmarcEvaluator(Protocol):
+    def evaluate(
+        self, *, from_domain: str, spf: SpfOutcome | None, dkim: tuple[DkimResult, ...]
+    ) -> DmarcOutcome:
+        """DMARC (RFC 7489) of a message whose RFC 5322 From domain is `from_domain`, given
+        its SPF and DKIM results: the record at `_dmarc.<from_domain>`, else at the
+        organisational domain; `none` without a record, `temperror` when DNS fails. Never
+        raises."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction; leaving the block without commit() discards the work."""
 
@@ -428,6 +504,8 @@ class UnitOfWork(Protocol):
     def accounts(self) -> AccountRepository: ...
     @property
     def tokens(self) -> TokenRepository: ...
+    @property
+    def web_sessions(self) -> WebSessionRepository: ...
     @property
     def attempts(self) -> AttemptLog: ...
     @property
@@ -444,6 +522,8 @@ class UnitOfWork(Protocol):
     def messages(self) -> MessageRepository: ...
     @property
     def jobs(self) -> JobRepository: ...
+    @property
+    def activity(self) -> ActivityReport: ...
 
     def reading(self) -> Self:
         """This unit of work, for its next `with` block only, as a read-only transaction

@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection
 from uuid import UUID
 
 from hookmail.core.domains import DomainName
-from hookmail.core.mail import DkimResult, SpfOutcome
+from hookmail.core.mail import AuthResults, SpfOutcome
 from hookmail.core.smtp_policies import SmtpPolicy
 
 
@@ -17,6 +17,10 @@ def wants_spf(policy: SmtpPolicy | None) -> bool:
 
 def wants_dkim(policy: SmtpPolicy | None) -> bool:
     return policy is not None and (policy.require_dkim or bool(policy.allowed_dkim_domains))
+
+
+def wants_dmarc(policy: SmtpPolicy | None) -> bool:
+    return policy is not None and policy.require_dmarc
 
 
 def _within(domain: str, allowed: tuple[DomainName, ...]) -> bool:
@@ -60,10 +64,16 @@ def refusal_at_rcpt(
     return None
 
 
-def refusal_after_data(policy: SmtpPolicy | None, dkim: tuple[DkimResult, ...]) -> str | None:
-    """Why the policy refuses the message after DATA (DKIM), or None."""
-    if policy is None or not wants_dkim(policy):
+def refusal_after_data(policy: SmtpPolicy | None, auth: AuthResults) -> str | None:
+    """Why the policy refuses the message after DATA (DKIM, DMARC), or None."""
+    if policy is None:
         return None
+    if wants_dmarc(policy) and (auth.dmarc is None or auth.dmarc.result != "pass"):
+        result, domain = (auth.dmarc.result, auth.dmarc.domain) if auth.dmarc else ("none", "")
+        return f"DMARC {result} for {domain or 'a message without a From domain'}"
+    if not wants_dkim(policy):
+        return None
+    dkim = auth.dkim
     passing = [r.domain for r in dkim if r.result == "pass"]
     if not passing:
         return "no valid DKIM signature" if dkim else "the message is not DKIM-signed"

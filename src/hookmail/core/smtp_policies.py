@@ -135,6 +135,7 @@ class SmtpPolicy:
     allowed_spf_domains: tuple[DomainName, ...] = ()
     require_dkim: bool = False
     allowed_dkim_domains: tuple[DomainName, ...] = ()
+    require_dmarc: bool = False
     created_at: datetime
     updated_at: datetime
 

@@ -50,10 +50,21 @@ LIMITS = Limits()
 def parse(template: str) -> tuple[Node, ...]:
     """The template as a tree. Raises InvalidField (payload_template) for a syntax error, a
     partial, or sections nested past MAX_NESTING."""
+    if len(template) <= _CACHED:
+        return _cached(template)
     return _compile(template)
 
 
-@lru_cache(maxsize=256)  # templates only (never payloads): a webhook's is compiled once
+# Templates only (never payloads) are kept, and only usual-sized ones: a tree of tags takes
+# up to ~15x its template, so 128 of at most 8 KiB hold at most ~15 MB.
+_CACHED = 8 * 1024
+
+
+@lru_cache(maxsize=128)
+def _cached(template: str) -> tuple[Node, ...]:
+    return _compile(template)
+
+
 def _compile(template: str) -> tuple[Node, ...]:
     stack: list[tuple[str, str, list[Node]]] = [("root", "", [])]
     try:
@@ -193,7 +204,7 @@ def render(template: str, data: Mapping[str, Any], *, limits: Limits = LIMITS) -
     when the template is invalid or uses a partial, its output passes `limits.max_output`
     characters, or it runs past `limits.max_seconds`."""
     try:
-        tree = _compile(template)
+        tree = parse(template)
     except InvalidField as exc:
         raise TemplateRenderError(f"the template can't be used: {exc}") from None
     rendering = _Render(limits)

@@ -37,6 +37,7 @@ _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,100}$")  # RFC 9110 field-n
 # what HTTP/1.1 sends as a header value: Latin-1, printable, HTAB allowed, no CR or LF
 _HEADER_VALUE = re.compile("[\t\x20-\x7e\xa0-\xff]*")
 _FORBIDDEN_HEADERS = {"host", "content-length", "transfer-encoding", "connection"}
+_RESERVED_PREFIXES = ("webhook-", "hookmail-")  # ours: signature and raw-format envelope
 _LOCAL_ASCII = frozenset("abcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+/=?^_`{|}~.-")
 MAX_LOCAL = 64  # octets (RFC 5321)
 
@@ -187,7 +188,7 @@ def check_headers(headers: Mapping[str, str]) -> dict[str, str]:
         lowered = name.lower()
         if not _TOKEN.match(name):
             raise InvalidField("custom_headers", f"{name!r} is not a valid header name")
-        if lowered in _FORBIDDEN_HEADERS or lowered.startswith("webhook-"):
+        if lowered in _FORBIDDEN_HEADERS or lowered.startswith(_RESERVED_PREFIXES):
             raise InvalidField("custom_headers", f"{name!r} can't be set")
         if len(value) > 4096:
             raise InvalidField("custom_headers", f"the value of {name!r} is over 4096 characters")
@@ -228,6 +229,33 @@ def check_delivery_mode(raw: str) -> DeliveryMode:
 FAILING = "failing"  # disabled_reason of a webhook hookmail paused after failing too long
 
 
+class PayloadFormat(StrEnum):
+    """What a delivery's body is (SPEC §6.5)."""
+
+    JSON = "json"  # the §5 payload (or the rendered template)
+    JSON_WITH_RAW = "json_with_raw"  # the same plus "raw_base64"
+    RAW = "raw"  # the stored message itself, message/rfc822
+
+
+def check_payload_format(raw: str | PayloadFormat) -> PayloadFormat:
+    try:
+        return PayloadFormat(raw)
+    except ValueError:
+        names = ", ".join(f.value for f in PayloadFormat)
+        raise InvalidField("payload_format", f"must be one of {names}") from None
+
+
+MAX_ATTACHMENT_URL_THRESHOLD = 2**40
+
+
+def check_attachment_url_threshold(value: int) -> int:
+    if not 0 <= value <= MAX_ATTACHMENT_URL_THRESHOLD:
+        raise InvalidField(
+            "attachment_url_threshold", "must be a number of bytes, 0 or more (null: inline)"
+        )
+    return value
+
+
 def check_rate_limit(value: int) -> int:
     if not 0 <= value <= MAX_RATE_LIMIT:
         raise InvalidField("rate_limit", f"must be 0 (unlimited) to {MAX_RATE_LIMIT}")
@@ -246,6 +274,8 @@ class Webhook:
     previous_secret_until: datetime | None = None
     custom_headers: dict[str, str] = field(factory=dict)
     payload_template: str | None = None
+    payload_format: PayloadFormat = PayloadFormat.JSON
+    attachment_url_threshold: int | None = None  # bytes; larger attachments go as URLs
     rate_limit: int = 0
     active: bool = True
     smtp_security_policy_id: UUID | None = None
@@ -278,6 +308,13 @@ class Webhook:
             updated_at=now,
             **options,  # type: ignore[arg-type]
         )
+
+    def checked(self, *, format_given: bool = False) -> Webhook:
+        """Self, if its fields agree: a template goes only with the JSON format."""
+        if self.payload_template and self.payload_format is not PayloadFormat.JSON:
+            name = "payload_format" if format_given else "payload_template"
+            raise InvalidField(name, "a payload_template goes only with payload_format json")
+        return self
 
     def with_secret(self, secret: str, now: datetime) -> Webhook:
         """A new secret; the old one keeps signing beside it for 24 hours."""

@@ -12,6 +12,7 @@ from hookmail import __version__
 from hookmail.adapters.access_tokens import JwtAccessTokens
 from hookmail.adapters.background import ThreadBackground
 from hookmail.adapters.clock import SystemClock
+from hookmail.adapters.dmarc import DmarcLibEvaluator
 from hookmail.adapters.dns import DnspythonResolver
 from hookmail.adapters.emails import EmailValidatorSyntax
 from hookmail.adapters.http import PinnedHttpTransport
@@ -21,8 +22,11 @@ from hookmail.adapters.notify import notifier_for
 from hookmail.adapters.passwords import Argon2PasswordHasher, KeyedArgon2CredentialHasher
 from hookmail.adapters.sql.engine import make_engine, make_sessions
 from hookmail.adapters.sql.uow import SqlUnitOfWork
+from hookmail.core import attachment_urls
 from hookmail.core.config import shared_secret_key, smtp_credential_key
+from hookmail.core.formats import AttachmentLinks
 from hookmail.core.ports import Mailer, UnitOfWork
+from hookmail.core.quotas import Quotas
 from hookmail.core.services.delivery import DeliveryConfig
 from hookmail.core.services.webhook_health import HealthPolicy
 from hookmail.core.throttle import Limit, Limits
@@ -39,6 +43,14 @@ def limits_from(settings: Settings) -> Limits:
     )
 
 
+def quotas_from(settings: Settings) -> Quotas:
+    return Quotas(
+        webhooks=settings.max_webhooks,
+        domains=settings.max_domains,
+        policies=settings.max_policies,
+    )
+
+
 def mailer_from(settings: Settings) -> Mailer:
     if settings.mail_relay == "log":
         return LogMailer()
@@ -47,11 +59,21 @@ def mailer_from(settings: Settings) -> Mailer:
     return SmtpMailer(relay.hostname or "localhost", relay.port or 25, sender=sender)
 
 
-def delivery_config_from(settings: Settings) -> DeliveryConfig:
+def attachment_links_from(settings: Settings, uow: UnitOfWork) -> AttachmentLinks:
+    """Attachment URLs: signed with the key kept in the store, so every process agrees."""
+    return AttachmentLinks(
+        key=attachment_urls.shared_key(uow),
+        public_url=settings.public_url,
+        ttl=timedelta(seconds=settings.attachment_url_ttl),
+    )
+
+
+def delivery_config_from(settings: Settings, links: AttachmentLinks) -> DeliveryConfig:
     return DeliveryConfig(
         retry_schedule=settings.retry_schedule,
         timeout=settings.delivery_timeout,
         user_agent=f"hookmail/{__version__}",
+        attachment_links=links,
     )
 
 
@@ -90,12 +112,15 @@ class Container(containers.DeclarativeContainer):
     mailer = providers.Singleton(mailer_from, settings)
     background = providers.Singleton(ThreadBackground)
     limits = providers.Singleton(limits_from, settings)
+    quotas = providers.Singleton(quotas_from, settings)
     dns = providers.Singleton(DnspythonResolver, settings.provided.dns_nameservers)
     spf = providers.Singleton(PyspfChecker, dns)
     dkim = providers.Singleton(DkimpyVerifier, dns)
+    dmarc = providers.Singleton(DmarcLibEvaluator, dns)
     transport = providers.Singleton(
         PinnedHttpTransport, allow_private=settings.provided.allow_private_targets
     )
-    delivery_config = providers.Singleton(delivery_config_from, settings)
+    attachment_links = providers.Singleton(attachment_links_from, settings, uow)
+    delivery_config = providers.Singleton(delivery_config_from, settings, attachment_links)
     health = providers.Singleton(health_from, settings, mailer)
     access_tokens = providers.Singleton(access_tokens_from, settings, uow)

@@ -112,6 +112,12 @@ def _http_url(raw: str) -> str:
     return raw.rstrip("/")
 
 
+def _auth_checks(raw: str) -> str:
+    if raw not in {"policy", "always"}:
+        raise ValueError("expected 'policy' or 'always'")
+    return raw
+
+
 def _database_url(raw: str) -> str:
     try:
         backend = make_url(raw).get_backend_name()
@@ -152,8 +158,13 @@ class Settings:
     login_window_seconds: int = 900
     signups_per_hour: int = 20
     reset_requests_per_hour: int = 20
+    max_webhooks: int = 1000
+    max_domains: int = 100
+    max_policies: int = 100
     disable_after: int = 432000  # seconds a webhook may fail without a success (§6.3)
     sync_timeout: float = 30.0  # seconds an SMTP session waits for a sync webhook (§6.4)
+    attachment_url_ttl: int = 604800
+    auth_checks: str = "policy"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -196,8 +207,13 @@ class Settings:
         read("LOGIN_WINDOW_SECONDS", _positive_int)
         read("SIGNUPS_PER_HOUR", _positive_int)
         read("RESET_REQUESTS_PER_HOUR", _positive_int)
+        read("MAX_WEBHOOKS", _positive_int)
+        read("MAX_DOMAINS", _positive_int)
+        read("MAX_POLICIES", _positive_int)
         read("DISABLE_AFTER", _positive_int)
         read("SYNC_TIMEOUT", _positive_float)
+        read("ATTACHMENT_URL_TTL", _positive_int)
+        read("AUTH_CHECKS", _auth_checks)
         settings = cls(**values)  # type: ignore[arg-type]  # names and types checked above
         if (settings.tls_cert is None) != (settings.tls_key is None):
             raise SettingsError(f"{PREFIX}TLS_CERT and {PREFIX}TLS_KEY must be set together")

@@ -11,18 +11,26 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from uuid import UUID
 
 import pytest
 import requests
 from attrs import evolve
+from dependency_injector import providers
+from sqlalchemy import Engine
 
+from hookmail.core.quotas import Quotas
 from hookmail.core.webhooks import Address
+from hookmail.entrypoints.container import Container, quotas_from
+from hookmail.entrypoints.settings import Settings
+from tests.conftest import SQL_STORES, clean_engine
 from tests.dns_server import DnsServer
-from tests.integration.e2e.conftest import PASSWORD, PUBLIC_DOMAIN, Api
+from tests.integration.e2e.conftest import PASSWORD, PUBLIC_DOMAIN, Api, make_api
 
 pytestmark = pytest.mark.e2e
 
@@ -468,6 +476,126 @@ def test_a_sign_in_with_any_long_string_is_a_plain_401(api: Api) -> None:
     for email in ["a" * 100_000, "a" * 400 + "@example.com", "@" * 500, "x@" + "b" * 70 + ".c"]:
         result = api.call("POST", "/api/v1/sessions", json={"email": email, "password": "x"})
         assert (result.status_code, result.json["code"]) == (401, "unauthorized")
+
+
+# -- SPEC §3: quotas (409 quota_exceeded, held in the store) and optional paging ---------------
+
+
+def _small_quotas(request: pytest.FixtureRequest, engine: Engine, dns: DnsServer) -> Api:
+    settings = Settings(
+        smtp_hostname="mx.test",
+        public_domains=(PUBLIC_DOMAIN,),
+        dns_nameservers=dns.nameservers,
+        max_webhooks=3,
+        max_domains=2,
+        max_policies=2,
+    )
+    container = Container(settings=providers.Object(settings))
+    container.engine.override(providers.Object(engine))
+    return make_api(container)
+
+
+@pytest.fixture(params=SQL_STORES)
+def small(request: pytest.FixtureRequest, dns: DnsServer) -> tuple[Api, Api]:
+    """Two apps (as two API processes) over one store with quotas of 3 webhooks, 2 domains
+    and 2 policies."""
+    dns.zone.txt.clear()
+    engine = clean_engine(request, request.param)
+    first = _small_quotas(request, engine, dns)
+    second = _small_quotas(request, engine, dns)
+    second.clock = first.clock
+    return first, second
+
+
+def _create(api: Api, token: str, what: str, n: int) -> Any:
+    if what == "webhooks":
+        body: dict[str, object] = {
+            "address": f"hook{n}@{PUBLIC_DOMAIN}",
+            "target_url": "https://h.example.net/",
+        }
+    elif what == "domains":
+        body = {"name": f"d{n}.example.com"}
+    else:
+        body = {"name": f"policy {n}", "smtp_credentials": f"user{n}:password{n}"}
+    return api.call("POST", f"/api/v1/{what}", token, json=body)
+
+
+QUOTAS = {"webhooks": 3, "domains": 2, "smtp-policies": 2}
+
+
+@pytest.mark.parametrize("what", list(QUOTAS))
+def test_one_past_the_quota_is_409_and_a_delete_frees_a_slot(
+    small: tuple[Api, Api], what: str
+) -> None:
+    api, other_process = small
+    token = api.new_user("alice@example.com")
+    made = [_create(api, token, what, n) for n in range(QUOTAS[what])]
+    assert [r.status_code for r in made] == [201] * QUOTAS[what]
+    for app in (api, other_process):
+        over = _create(app, token, what, 99)
+        assert (over.status_code, over.json["code"]) == (409, "quota_exceeded")
+        assert str(QUOTAS[what]) in over.json["error"]
+    bob = api.new_user("bob@example.com")
+    assert _create(api, bob, what, 50).status_code == 201  # per account
+    assert api.call("DELETE", f"/api/v1/{what}/{made[0].json['id']}", token).status_code == 204
+    assert _create(other_process, token, what, 99).status_code == 201
+
+
+@pytest.mark.parametrize("what", list(QUOTAS))
+def test_concurrent_creates_cannot_both_take_the_last_slot(
+    small: tuple[Api, Api], what: str
+) -> None:
+    api, other_process = small
+    token = api.new_user("alice@example.com")
+    for n in range(QUOTAS[what] - 1):
+        assert _create(api, token, what, n).status_code == 201
+    racers = 6
+    start = threading.Barrier(racers, timeout=30)
+
+    def race(n: int) -> int:
+        start.wait()
+        return int(_create((api, other_process)[n % 2], token, what, 100 + n).status_code)
+
+    with ThreadPoolExecutor(racers) as pool:
+        statuses = sorted(pool.map(race, range(racers)))
+    assert statuses == [201] + [409] * (racers - 1)
+    listed = api.call("GET", f"/api/v1/{what}", token).json
+    own = [item for item in listed if item.get("is_public") is not True]
+    assert len(own) == QUOTAS[what]
+
+
+def test_the_quotas_default_to_the_spec() -> None:
+    assert Quotas() == Quotas(webhooks=1000, domains=100, policies=100)
+    assert quotas_from(Settings(smtp_hostname="mx.test")) == Quotas()
+    env = {"HOOKMAIL_MAX_WEBHOOKS": "7", "HOOKMAIL_MAX_DOMAINS": "8", "HOOKMAIL_MAX_POLICIES": "9"}
+    assert quotas_from(Settings.from_env(env)) == Quotas(webhooks=7, domains=8, policies=9)
+
+
+@pytest.mark.parametrize("what", ["webhooks", "domains", "smtp-policies"])
+def test_lists_page_when_asked_and_answer_whole_otherwise(api: Api, what: str) -> None:
+    token = api.new_user()
+    for n in range(5):
+        assert _create(api, token, what, n).status_code == 201
+        api.clock.advance(seconds=1)  # oldest first: distinct creation times
+    path = f"/api/v1/{what}"
+    whole = api.call("GET", path, token).json
+    assert len(whole) == 5 + (1 if what == "domains" else 0)  # the public domain is listed too
+    ids = [item["id"] for item in whole]
+    pages = [
+        api.call("GET", path, token, params={"page": str(n), "page_size": "2"}).json
+        for n in (1, 2, 3, 4)
+    ]
+    assert [item["id"] for page in pages for item in page] == ids
+    assert [len(page) for page in pages] == [2, 2, 2 if what == "domains" else 1, 0]
+    first_page = api.call("GET", path, token, params={"page": "1"}).json
+    assert [item["id"] for item in first_page] == ids  # page_size defaults to 20
+    sized = api.call("GET", path, token, params={"page_size": "3"}).json
+    assert [item["id"] for item in sized] == ids[:3]  # page defaults to 1
+    far = api.call("GET", path, token, params={"page": "9223372036854775807"})
+    assert (far.status_code, far.json) == (200, [])
+    for bad in ({"page": "0"}, {"page_size": "101"}, {"page_size": "0"}, {"page": "x"}):
+        refused = api.call("GET", path, token, params=bad)
+        assert (refused.status_code, refused.json["code"]) == (422, "validation_error"), bad
 
 
 # -- under gunicorn, over a socket: chunked bodies, and deep nesting on a real stack ----------

@@ -212,6 +212,11 @@ def test_the_eleventh_failure_from_one_address_answers_454_until_the_window_pass
     clock.advance(minutes=15, seconds=1)
     assert _auth(connect("127.0.0.20"), "relay", "the-right-password")[0] == 235
 
+    def attempts(outcome: str) -> float | None:
+        return owner.registry.get_sample_value("hookmail_smtp_auth_total", {"outcome": outcome})
+
+    assert (attempts("failed"), attempts("throttled"), attempts("ok")) == (10, 1, 2)
+
 
 def test_the_eleventh_failure_for_one_user_name_answers_454_from_any_address(
     owner: Pipeline, connect: Callable[..., smtplib.SMTP]

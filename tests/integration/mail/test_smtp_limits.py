@@ -11,9 +11,14 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import SQL_STORES
 from tests.integration.mail.conftest import Pipeline
 
-pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.integration,
+    pytest.mark.parametrize("pipeline", SQL_STORES, indirect=True),
+]
 
 CAP = 5
 GREETING = 0.5

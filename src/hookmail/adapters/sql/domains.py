@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -64,6 +64,12 @@ class SqlDomainRepository:
             domain_of(r)
             for r in self._session.scalars(select(DomainRow).where(DomainRow.is_public))
         ]
+
+    def count_of_account(self, account_id: UUID) -> int:
+        count = self._session.scalar(
+            select(func.count()).select_from(DomainRow).where(DomainRow.account_id == account_id)
+        )
+        return int(count or 0)
 
     def save(self, domain: Domain) -> None:
         self._session.merge(_row(domain))

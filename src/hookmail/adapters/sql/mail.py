@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
+import attrs
 from attrs import evolve
 from sqlalchemy import (
     ColumnElement,
@@ -29,6 +30,7 @@ from hookmail.core.mail import (
     AuthResults,
     DeliveryJob,
     DkimResult,
+    DmarcOutcome,
     Envelope,
     InboundMessage,
     JobStatus,
@@ -43,6 +45,7 @@ def _auth_json(auth: AuthResults) -> str:
         {
             "spf": [spf.result, spf.domain, spf.explanation] if spf else None,
             "dkim": [[d.domain, d.result] for d in auth.dkim],
+            "dmarc": attrs.astuple(auth.dmarc) if auth.dmarc else None,
         }
     )
 
@@ -50,7 +53,8 @@ def _auth_json(auth: AuthResults) -> str:
 def _auth(raw: str) -> AuthResults:
     data = json.loads(raw)
     spf = SpfOutcome(*data["spf"]) if data["spf"] else None
-    return AuthResults(spf=spf, dkim=tuple(DkimResult(d, r) for d, r in data["dkim"]))
+    dmarc = DmarcOutcome(*data["dmarc"]) if data.get("dmarc") else None
+    return AuthResults(spf=spf, dkim=tuple(DkimResult(d, r) for d, r in data["dkim"]), dmarc=dmarc)
 
 
 def _message_values(message: InboundMessage) -> dict[str, object]:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from hookmail.adapters.sql.rows import CredentialRow, PolicyRow
@@ -39,6 +39,7 @@ def policy_of(row: Any, credentials: tuple[Credential, ...] = ()) -> SmtpPolicy:
         allowed_spf_domains=_domains(row.allowed_spf_domains),
         require_dkim=row.require_dkim,
         allowed_dkim_domains=_domains(row.allowed_dkim_domains),
+        require_dmarc=row.require_dmarc,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -55,6 +56,7 @@ def _row(policy: SmtpPolicy) -> PolicyRow:
         allowed_spf_domains=",".join(d.value for d in policy.allowed_spf_domains),
         require_dkim=policy.require_dkim,
         allowed_dkim_domains=",".join(d.value for d in policy.allowed_dkim_domains),
+        require_dmarc=policy.require_dmarc,
         created_at=policy.created_at,
         updated_at=policy.updated_at,
     )
@@ -109,6 +111,12 @@ class SqlPolicyRepository:
                     for position, c in enumerate(policy.smtp_credentials)
                 ],
             )
+
+    def count_of_account(self, account_id: UUID) -> int:
+        count = self._session.scalar(
+            select(func.count()).select_from(PolicyRow).where(PolicyRow.account_id == account_id)
+        )
+        return int(count or 0)
 
     def logins(self, user: str, *, digest: str, keyed_prefix: str) -> list[StoredLogin]:
         rows = self._session.execute(

@@ -84,6 +84,12 @@ class SqlAccountRepository:
         self._session.merge(_account_row(account))
         self._session.flush()
 
+    def lock(self, account_id: UUID) -> None:
+        # FOR UPDATE on PostgreSQL; SQLite's write transactions are serial (BEGIN IMMEDIATE)
+        self._session.execute(
+            select(AccountRow.id).where(AccountRow.id == account_id).with_for_update()
+        )
+
     def delete(self, account_id: UUID) -> None:
         # Foreign keys cascade to everything the account owns, queued jobs included; then
         # the messages no other account's job still needs go too.

@@ -66,6 +66,19 @@ class IssuedTokenRow(Base):
     __table_args__ = (Index("ix_issued_tokens_account_kind", "account_id", "kind"),)
 
 
+class WebSessionRow(Base):
+    __tablename__ = "web_sessions"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    account_id: Mapped[UUID] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_version: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class AttemptRow(Base):
     __tablename__ = "attempts"
 
@@ -125,6 +138,7 @@ class PolicyRow(Base):
     allowed_spf_domains: Mapped[str] = mapped_column(Text)
     require_dkim: Mapped[bool]
     allowed_dkim_domains: Mapped[str] = mapped_column(Text)
+    require_dmarc: Mapped[bool]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -161,6 +175,8 @@ class WebhookRow(Base):
     previous_secret_until: Mapped[datetime | None]
     custom_headers: Mapped[str] = mapped_column(Text)  # JSON object
     payload_template: Mapped[str | None] = mapped_column(Text)
+    payload_format: Mapped[str] = mapped_column(String(16))
+    attachment_url_threshold: Mapped[int | None] = mapped_column(BigInteger)
     rate_limit: Mapped[int]
     active: Mapped[bool]
     smtp_security_policy_id: Mapped[UUID | None] = mapped_column(

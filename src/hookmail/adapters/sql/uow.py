@@ -8,6 +8,7 @@ from sqlalchemy import event, text
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, sessionmaker
 
 from hookmail.adapters.notify import JOBS, ROUTES, Notifier, PgNotifier, pg_notify_statement
+from hookmail.adapters.sql.activity import SqlActivityReport
 from hookmail.adapters.sql.domains import SqlDomainRepository
 from hookmail.adapters.sql.engine import READ_ONLY
 from hookmail.adapters.sql.mail import SqlJobRepository, SqlMessageRepository
@@ -18,6 +19,7 @@ from hookmail.adapters.sql.repositories import (
     SqlConfigStore,
     SqlTokenRepository,
 )
+from hookmail.adapters.sql.web_sessions import SqlWebSessionRepository
 from hookmail.adapters.sql.webhooks import SqlDeliveryLogRepository, SqlWebhookRepository
 
 # Writes to these tables change how RCPT TO is answered: SMTP workers drop their route cache.
@@ -67,6 +69,7 @@ class SqlUnitOfWork:
 
     accounts: SqlAccountRepository
     tokens: SqlTokenRepository
+    web_sessions: SqlWebSessionRepository
     attempts: SqlAttemptLog
     config: SqlConfigStore
     domains: SqlDomainRepository
@@ -75,6 +78,7 @@ class SqlUnitOfWork:
     delivery_logs: SqlDeliveryLogRepository
     messages: SqlMessageRepository
     jobs: SqlJobRepository
+    activity: SqlActivityReport
 
     def __init__(self, sessions: sessionmaker[Session], notifier: Notifier | None = None) -> None:
         self._sessions = sessions
@@ -93,6 +97,7 @@ class SqlUnitOfWork:
         self._session = session
         self.accounts = SqlAccountRepository(session)
         self.tokens = SqlTokenRepository(session)
+        self.web_sessions = SqlWebSessionRepository(session)
         self.attempts = SqlAttemptLog(session)
         self.config = SqlConfigStore(session)
         self.domains = SqlDomainRepository(session)
@@ -101,6 +106,7 @@ class SqlUnitOfWork:
         self.delivery_logs = SqlDeliveryLogRepository(session)
         self.messages = SqlMessageRepository(session)
         self.jobs = SqlJobRepository(session)
+        self.activity = SqlActivityReport(session)
         return self
 
     def __exit__(self, *exc: object) -> None:

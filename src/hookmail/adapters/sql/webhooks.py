@@ -36,7 +36,7 @@ from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
 from hookmail.core.domains import DomainName
 from hookmail.core.errors import AddressTaken
 from hookmail.core.ports import Route
-from hookmail.core.webhooks import FAILING, Address, DeliveryMode, Webhook
+from hookmail.core.webhooks import FAILING, Address, DeliveryMode, PayloadFormat, Webhook
 
 
 def _stored_address(stored: str) -> Address:
@@ -58,6 +58,8 @@ def _webhook(row: WebhookRow) -> Webhook:
         previous_secret_until=row.previous_secret_until,
         custom_headers=json.loads(row.custom_headers),
         payload_template=row.payload_template,
+        payload_format=PayloadFormat(row.payload_format),
+        attachment_url_threshold=row.attachment_url_threshold,
         rate_limit=row.rate_limit,
         active=row.active,
         smtp_security_policy_id=row.smtp_security_policy_id,
@@ -81,6 +83,8 @@ def _webhook_row(webhook: Webhook) -> WebhookRow:
         previous_secret_until=webhook.previous_secret_until,
         custom_headers=json.dumps(webhook.custom_headers),
         payload_template=webhook.payload_template,
+        payload_format=webhook.payload_format.value,
+        attachment_url_threshold=webhook.attachment_url_threshold,
         rate_limit=webhook.rate_limit,
         active=webhook.active,
         smtp_security_policy_id=webhook.smtp_security_policy_id,
@@ -167,6 +171,12 @@ class SqlWebhookRepository:
             found[values["address"]] = Route(_webhook(cast(WebhookRow, row)), domain, policy)
         return found
 
+    def count_of_account(self, account_id: UUID) -> int:
+        count = self._session.scalar(
+            select(func.count()).select_from(WebhookRow).where(WebhookRow.account_id == account_id)
+        )
+        return int(count or 0)
+
     def using_policy(self, policy_id: UUID) -> int:
         count = self._session.scalar(
             select(func.count())
@@ -218,7 +228,7 @@ class SqlWebhookRepository:
         return bool(cast(CursorResult[Any], result).rowcount == 1)
 
 
-def _log(row: DeliveryLogRow) -> DeliveryLog:
+def delivery_log_of(row: DeliveryLogRow) -> DeliveryLog:
     return DeliveryLog(
         id=row.id,
         webhook_id=row.webhook_id,
@@ -263,7 +273,7 @@ class SqlDeliveryLogRepository:
 
     def get(self, webhook_id: UUID, log_id: UUID) -> DeliveryLog | None:
         row = self._session.get(DeliveryLogRow, log_id)
-        return _log(row) if row is not None and row.webhook_id == webhook_id else None
+        return delivery_log_of(row) if row is not None and row.webhook_id == webhook_id else None
 
     def of_webhook(self, webhook_id: UUID, *, offset: int, limit: int) -> list[DeliveryLog]:
         rows = self._session.scalars(
@@ -273,7 +283,7 @@ class SqlDeliveryLogRepository:
             .offset(offset)
             .limit(limit)
         )
-        return [_log(r) for r in rows]
+        return [delivery_log_of(r) for r in rows]
 
     def attempts_since(self, webhook_id: UUID, since: datetime) -> list[datetime]:
         return list(

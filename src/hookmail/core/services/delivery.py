@@ -11,8 +11,9 @@ from uuid import UUID
 from attrs import evolve, field, frozen
 
 from hookmail._version import __version__
-from hookmail.core import payload, retry, signing, templates
+from hookmail.core import formats, payload, retry, signing
 from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
+from hookmail.core.formats import AttachmentLinks
 from hookmail.core.mail import DeliveryJob, InboundMessage, JobStatus
 from hookmail.core.ports import Clock, HttpOutcome, UnitOfWork, WebhookTransport
 from hookmail.core.services import webhook_health
@@ -33,6 +34,7 @@ class DeliveryConfig:
     retry_schedule: tuple[int, ...] = DEFAULT_RETRY_SCHEDULE
     timeout: float = 10.0
     user_agent: str = f"hookmail/{__version__}"
+    attachment_links: AttachmentLinks | None = None  # None: attachments always inline
     # Fair share: at most this many attempts in flight per webhook across all workers, so
     # a hanging target holds that many threads and no more (SPEC §5, fair delivery).
     per_webhook: int = 4
@@ -132,17 +134,12 @@ def _claim(
     return work
 
 
-def _body(work: Work, parsed: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
-    data = payload.build(work.message, work.job, parsed)
-    if work.webhook.payload_template:
-        view = payload.template_view(data, timezone=work.timezone)
-        return templates.render_body(work.webhook.payload_template, view), data
-    return payload.encode(data), data
-
-
-def _headers(work: Work, body: bytes, config: DeliveryConfig, now: datetime) -> dict[str, str]:
+def _headers(
+    work: Work, body: formats.Body, config: DeliveryConfig, now: datetime
+) -> dict[str, str]:
     timestamp = int(now.timestamp())
-    headers = {"Content-Type": "application/json", "User-Agent": config.user_agent}
+    headers = {"Content-Type": body.content_type, "User-Agent": config.user_agent}
+    headers.update(body.headers)
     for name, value in work.webhook.custom_headers.items():
         for existing in [h for h in headers if h.lower() == name.lower()]:
             del headers[existing]
@@ -153,7 +150,7 @@ def _headers(work: Work, body: bytes, config: DeliveryConfig, now: datetime) -> 
         work.webhook.signing_secrets(now),
         event_id=work.job.event_id,
         timestamp=timestamp,
-        body=body,
+        body=body.content,
     )
     return headers
 
@@ -164,8 +161,16 @@ def build_request(
     """The body and headers an attempt at `work` sends at `now` (`parsed`: the message's
     fields, `payload.parse(work.message.raw)`). `hookmail.webhooks.signed_request` builds
     receivers' test requests with this very function."""
-    body, _ = _body(work, parsed)
-    return body, _headers(work, body, config, now)
+    body = formats.build(
+        work.message,
+        work.job,
+        work.webhook,
+        parsed,
+        timezone=work.timezone,
+        links=config.attachment_links,
+        now=now,
+    )
+    return body.content, _headers(work, body, config, now)
 
 
 def _outcome_status(
@@ -215,12 +220,10 @@ def attempt(
     attempt like any other: logged with the reason, retried on the schedule (SPEC §5)."""
     started = clock.now()
     try:
-        body, _ = _body(work, work.parsed(work.message))
-        headers = _headers(work, body, config, started)
-    except Exception as exc:
+        body, headers = build_request(work, work.parsed(work.message), config, started)
+    except Exception as exc:  # any failure to build is this attempt's failure
         outcome = HttpOutcome(0, f"could not build the delivery: {_printable(exc)}")
     else:
-        del _
         try:
             outcome = transport.post(
                 work.webhook.target_url, headers=headers, body=body, timeout=config.timeout

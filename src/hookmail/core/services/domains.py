@@ -10,7 +10,9 @@ from attrs import evolve
 
 from hookmail.core.domains import Domain, DomainName
 from hookmail.core.errors import DnsVerificationFailed, DomainNotFound, DomainTaken
+from hookmail.core.paging import Page
 from hookmail.core.ports import Clock, DnsFailure, TxtResolver, UnitOfWork
+from hookmail.core.quotas import Quotas, ensure_room
 
 
 def sync_public_domains(uow: UnitOfWork, clock: Clock, *, names: Iterable[str]) -> None:
@@ -46,10 +48,14 @@ def _hidden(domain: Domain, now: datetime) -> Domain:
     return evolve(domain, verified=False, updated_at=now)
 
 
-def claim_domain(uow: UnitOfWork, clock: Clock, *, account_id: UUID, name: str) -> Domain:
-    """Claim a domain; it stays unverified until its TXT record is seen."""
+def claim_domain(
+    uow: UnitOfWork, clock: Clock, quotas: Quotas, *, account_id: UUID, name: str
+) -> Domain:
+    """Claim a domain; it stays unverified until its TXT record is seen. `409
+    quota_exceeded` past the account's quota (claims count, verified or not)."""
     domain_name = DomainName.parse(name)
     with uow:
+        ensure_room(uow, account_id, "domains", uow.domains.count_of_account, quotas.domains)
         for other in uow.domains.named(domain_name):
             if other.verified or other.account_id == account_id:
                 raise DomainTaken(domain_name.value)
@@ -59,9 +65,12 @@ def claim_domain(uow: UnitOfWork, clock: Clock, *, account_id: UUID, name: str) 
     return domain
 
 
-def list_domains(uow: UnitOfWork, *, account_id: UUID) -> list[Domain]:
+def list_domains(uow: UnitOfWork, *, account_id: UUID, page: Page | None = None) -> list[Domain]:
+    """The account's domains and the public ones, oldest first; one page, or all without
+    `page` (bounded by the quota and the operator's public list)."""
     with uow.reading():
-        return [d for d in uow.domains.visible_to(account_id) if d.verified or not d.is_public]
+        found = [d for d in uow.domains.visible_to(account_id) if d.verified or not d.is_public]
+    return page.of(found) if page else found
 
 
 def _visible(uow: UnitOfWork, account_id: UUID, domain_id: UUID) -> Domain:

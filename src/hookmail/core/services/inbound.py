@@ -25,10 +25,13 @@ from hookmail.core.mail import (
 from hookmail.core.ports import (
     Clock,
     DkimVerifier,
+    DmarcEvaluator,
     Route,
     SpfChecker,
     UnitOfWork,
 )
+from hookmail.core.services import authentication
+from hookmail.core.services.authentication import AuthChecks
 from hookmail.core.smtp_policies import SmtpPolicy
 from hookmail.core.webhooks import Address, Webhook, candidates, route
 
@@ -154,7 +157,7 @@ def check_recipient(
 @frozen
 class Prepared:
     """A message ready to commit: the message (None when every recipient was refused), one
-    job per webhook, and a log row per DKIM refusal."""
+    job per webhook, and a log row per DKIM or DMARC refusal."""
 
     message: InboundMessage | None
     jobs: tuple[DeliveryJob, ...]
@@ -170,9 +173,9 @@ def prepare_message(
     accepted: list[Accepted],
     hostname: str,
 ) -> Prepared:
-    """Apply the DKIM side of each recipient's policy and build what to store: the message
-    as received (line endings normalised, hookmail's `Received` header on top), one job
-    per webhook, a log row per DKIM refusal. No I/O."""
+    """Apply the DKIM and DMARC side of each recipient's policy and build what to store: the
+    message as received (line endings normalised, hookmail's `Received` header on top), one
+    job per webhook, a log row per DKIM or DMARC refusal. No I/O."""
     now = clock.now()
     raw = normalise_line_endings(raw)
     received = received_header(
@@ -185,7 +188,7 @@ def prepare_message(
     owners: dict[UUID, UUID] = {}
     refusals: dict[UUID, DeliveryLog] = {}
     for item in accepted:
-        reason = sender_policy.refusal_after_data(item.policy, auth.dkim)
+        reason = sender_policy.refusal_after_data(item.policy, auth)
         if reason is None:
             by_webhook.setdefault(item.webhook.id, []).append(item.recipient)
             owners[item.webhook.id] = item.webhook.account_id
@@ -247,9 +250,12 @@ def receive(
     hostname: str,
     smtp_user: str | None = None,
     authenticated_policies: Collection[UUID] = (),
+    dmarc: DmarcEvaluator = authentication.UNAVAILABLE,
+    auth_checks: AuthChecks = AuthChecks.POLICY,
 ) -> Receipt:
     """The whole inbound path of one message, at once: each recipient routed and checked
-    against its webhook's policy (as at RCPT), then DKIM (as after DATA), then the message
+    against its webhook's policy (as at RCPT), then DKIM and DMARC (as after DATA, per
+    `auth_checks`), then the message
     stored durably with its jobs. The SMTP worker runs the same steps across the session
     (check_recipient's parts at RCPT, prepare_message and commit_prepared at DATA)."""
     checked: list[SpfOutcome] = []
@@ -277,7 +283,17 @@ def receive(
             refused[recipient] = decision
     if not accepted:
         return Receipt(None, (), (), refused)
-    wanted = any(sender_policy.wants_dkim(a.policy) for a in accepted)
+    wanted = authentication.needs((a.policy for a in accepted), auth_checks)
+    auth = AuthResults(spf=checked[0] if checked else None)
+    if wanted.any:
+        auth = authentication.check(
+            wanted,
+            dkim,
+            dmarc,
+            raw=normalise_line_endings(raw),
+            spf=spf_once,
+            spf_known=auth.spf,
+        )
     prepared = prepare_message(
         clock,
         raw=raw,
@@ -288,10 +304,7 @@ def receive(
             helo=helo,
             smtp_user=smtp_user,
         ),
-        auth=AuthResults(
-            spf=checked[0] if checked else None,
-            dkim=dkim.verify(normalise_line_endings(raw)) if wanted else (),
-        ),
+        auth=auth,
         accepted=accepted,
         hostname=hostname,
     )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 from uuid import UUID
 
 from attrs import field, frozen
@@ -57,6 +59,11 @@ def open_session(
     return Session(access_token=access, refresh_token=plain, expires_in=tokens.lifetime_seconds)
 
 
+S = TypeVar("S")
+Opener = Callable[[UnitOfWork, Account, datetime], S]
+"""Opens a session of one face (API tokens, dashboard cookie) in the caller's transaction."""
+
+
 def sign_in(
     uow: UnitOfWork,
     clock: Clock,
@@ -68,8 +75,33 @@ def sign_in(
     password: str,
     client: str,
 ) -> Session | TotpChallenge:
-    """Check the password; answer a session, or a 2FA challenge when TOTP is on.
+    """Check the password; answer API tokens, or a 2FA challenge when TOTP is on."""
+    return sign_in_with(
+        uow,
+        clock,
+        hasher,
+        limits,
+        lambda u, account, now: open_session(u, tokens, account, now),
+        email=email,
+        password=password,
+        client=client,
+    )
 
+
+def sign_in_with(
+    uow: UnitOfWork,
+    clock: Clock,
+    hasher: PasswordHasher,
+    limits: Limits,
+    opener: Opener[S],
+    *,
+    email: str,
+    password: str,
+    client: str,
+) -> S | TotpChallenge:
+    """Check the password; answer what `opener` opens, or a 2FA challenge when TOTP is on.
+
+    Every face signs in here, so the rate limits and 2FA rules are the same for all.
     Unknown email and wrong password fail alike and cost the same time.
     """
     now = clock.now()
@@ -90,7 +122,7 @@ def sign_in(
             uow.tokens.add(challenge)
             uow.commit()
             return TotpChallenge(token=plain)
-        session = open_session(uow, tokens, account, now)
+        session = opener(uow, account, now)
         uow.commit()
     return session
 
@@ -105,7 +137,31 @@ def complete_totp_sign_in(
     code: str,
     client: str,
 ) -> Session:
-    """Trade a challenge and a TOTP or backup code for a session. The challenge is single use."""
+    """Trade a challenge and a TOTP or backup code for API tokens."""
+    return complete_totp_with(
+        uow,
+        clock,
+        limits,
+        lambda u, account, now: open_session(u, tokens, account, now),
+        challenge=challenge,
+        code=code,
+        client=client,
+    )
+
+
+def complete_totp_with(
+    uow: UnitOfWork,
+    clock: Clock,
+    limits: Limits,
+    opener: Opener[S],
+    *,
+    challenge: str,
+    code: str,
+    client: str,
+) -> S:
+    """Trade a challenge and a TOTP or backup code for what `opener` opens.
+
+    The challenge is single use."""
     now = clock.now()
     with uow:
         stored = uow.tokens.by_hash(TokenKind.TOTP_CHALLENGE, digest(challenge))
@@ -125,7 +181,7 @@ def complete_totp_sign_in(
         uow.tokens.save(stored.used(now))
         account = account.with_totp(accepted, now)
         uow.accounts.save(account)
-        session = open_session(uow, tokens, account, now)
+        session = opener(uow, account, now)
         uow.commit()
     return session
 

@@ -7,8 +7,10 @@ from uuid import UUID
 
 from attrs import frozen
 
-from hookmail.core.errors import PolicyInUse, PolicyNotFound
+from hookmail.core.errors import PolicyInUse, PolicyNotFound, QuotaExceeded
+from hookmail.core.paging import Page
 from hookmail.core.ports import Clock, CredentialHasher, UnitOfWork
+from hookmail.core.quotas import Quotas, ensure_room
 from hookmail.core.smtp_policies import (
     SmtpPolicy,
     check_name,
@@ -30,13 +32,14 @@ class PolicyInput:
     allowed_spf_domains: str | None = None
     require_dkim: bool | None = None
     allowed_dkim_domains: str | None = None
+    require_dmarc: bool | None = None
 
 
 def _changes(given: PolicyInput, stored: SmtpPolicy, hasher: CredentialHasher) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     if given.name is not None:
         changes["name"] = check_name(given.name)
-    for flag in ("require_smtp_auth", "require_spf", "require_dkim"):
+    for flag in ("require_smtp_auth", "require_spf", "require_dkim", "require_dmarc"):
         if getattr(given, flag) is not None:
             changes[flag] = getattr(given, flag)
     if given.smtp_credentials is not None:
@@ -53,12 +56,27 @@ def _changes(given: PolicyInput, stored: SmtpPolicy, hasher: CredentialHasher) -
 
 
 def create_policy(
-    uow: UnitOfWork, clock: Clock, hasher: CredentialHasher, *, account_id: UUID, given: PolicyInput
+    uow: UnitOfWork,
+    clock: Clock,
+    hasher: CredentialHasher,
+    quotas: Quotas,
+    *,
+    account_id: UUID,
+    given: PolicyInput,
 ) -> SmtpPolicy:
+    """A new policy; `409 quota_exceeded` past the account's quota. The quota is looked at
+    before any password is hashed (so a full account costs no hashing), and counted again
+    under the account's lock when the policy is stored."""
     now = clock.now()
     blank = SmtpPolicy.new(account_id=account_id, name=check_name(given.name or ""), now=now)
+    with uow.reading():
+        if uow.policies.count_of_account(account_id) >= quotas.policies:
+            raise QuotaExceeded("SMTP policies", quotas.policies)
     policy = blank.changed(now, **_changes(given, blank, hasher))
     with uow:
+        ensure_room(
+            uow, account_id, "SMTP policies", uow.policies.count_of_account, quotas.policies
+        )
         uow.policies.save(policy)
         uow.commit()
     return policy
@@ -71,9 +89,13 @@ def _own(uow: UnitOfWork, account_id: UUID, policy_id: UUID) -> SmtpPolicy:
     return policy
 
 
-def list_policies(uow: UnitOfWork, *, account_id: UUID) -> list[SmtpPolicy]:
+def list_policies(
+    uow: UnitOfWork, *, account_id: UUID, page: Page | None = None
+) -> list[SmtpPolicy]:
+    """Oldest first; one page, or all of them (at most the quota) without `page`."""
     with uow.reading():
-        return uow.policies.of_account(account_id)
+        found = uow.policies.of_account(account_id)
+    return page.of(found) if page else found
 
 
 def get_policy(uow: UnitOfWork, *, account_id: UUID, policy_id: UUID) -> SmtpPolicy:

@@ -12,11 +12,15 @@ from hookmail.core.domains import Domain
 from hookmail.core.errors import DeliveryLogNotFound, InvalidField, WebhookNotFound
 from hookmail.core.paging import Page
 from hookmail.core.ports import Clock, UnitOfWork
+from hookmail.core.quotas import Quotas, ensure_room
 from hookmail.core.webhooks import (
     Address,
+    PayloadFormat,
     Webhook,
+    check_attachment_url_threshold,
     check_delivery_mode,
     check_headers,
+    check_payload_format,
     check_rate_limit,
     check_secret,
     check_target_url,
@@ -34,6 +38,9 @@ class WebhookInput:
     secret: str | None = None
     custom_headers: dict[str, str] | None = None
     payload_template: str | None = None
+    payload_format: PayloadFormat | None = None
+    attachment_url_threshold: int | None = None
+    clear_attachment_url_threshold: bool = False  # set by a JSON null: back to always inline
     rate_limit: int | None = None
     active: bool | None = None
     smtp_security_policy_id: UUID | None = None
@@ -64,6 +71,14 @@ def _changes(uow: UnitOfWork, account_id: UUID, given: WebhookInput) -> dict[str
         changes["custom_headers"] = check_headers(given.custom_headers)
     if given.payload_template is not None:
         changes["payload_template"] = check_template(given.payload_template) or None
+    if given.payload_format is not None:
+        changes["payload_format"] = check_payload_format(given.payload_format)
+    if given.clear_attachment_url_threshold:
+        changes["attachment_url_threshold"] = None
+    elif given.attachment_url_threshold is not None:
+        changes["attachment_url_threshold"] = check_attachment_url_threshold(
+            given.attachment_url_threshold
+        )
     if given.rate_limit is not None:
         changes["rate_limit"] = check_rate_limit(given.rate_limit)
     if given.active is not None:
@@ -88,16 +103,19 @@ def _changes(uow: UnitOfWork, account_id: UUID, given: WebhookInput) -> dict[str
 
 
 def create_webhook(
-    uow: UnitOfWork, clock: Clock, *, account_id: UUID, given: WebhookInput
+    uow: UnitOfWork, clock: Clock, quotas: Quotas, *, account_id: UUID, given: WebhookInput
 ) -> Webhook:
+    """A new webhook; `409 quota_exceeded` past the account's quota."""
     if given.address is None:
         raise InvalidField("address", "is required")
     if given.target_url is None:
         raise InvalidField("target_url", "is required")
     secret = check_secret(given.secret) if given.secret is not None else new_secret()
     with uow:
+        ensure_room(uow, account_id, "webhooks", uow.webhooks.count_of_account, quotas.webhooks)
         changes = _changes(uow, account_id, given)
         webhook = Webhook.new(account_id=account_id, secret=secret, now=clock.now(), **changes)
+        webhook = webhook.checked(format_given=given.payload_format is not None)
         uow.webhooks.save(webhook)
         uow.commit()
     return webhook
@@ -110,9 +128,11 @@ def _own(uow: UnitOfWork, account_id: UUID, webhook_id: UUID) -> Webhook:
     return webhook
 
 
-def list_webhooks(uow: UnitOfWork, *, account_id: UUID) -> list[Webhook]:
+def list_webhooks(uow: UnitOfWork, *, account_id: UUID, page: Page | None = None) -> list[Webhook]:
+    """Oldest first; one page, or all of them (at most the quota) without `page`."""
     with uow.reading():
-        return uow.webhooks.of_account(account_id)
+        found = uow.webhooks.of_account(account_id)
+    return page.of(found) if page else found
 
 
 def get_webhook(uow: UnitOfWork, *, account_id: UUID, webhook_id: UUID) -> Webhook:
@@ -134,6 +154,7 @@ def update_webhook(
         domain = uow.domains.get(webhook.domain_id)
         if given.address is None and domain is not None and domain.is_public:
             webhook.address.check_shareable()  # one made before the rule keeps no other change
+        webhook = webhook.checked(format_given=given.payload_format is not None)
         uow.webhooks.save(webhook)
         uow.commit()
     return webhook

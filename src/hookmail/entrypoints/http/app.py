@@ -21,6 +21,7 @@ from hookmail.entrypoints.http.metrics import HttpMetrics
 from hookmail.entrypoints.http.openapi import document
 from hookmail.entrypoints.http.resources import (
     accounts,
+    attachments,
     domains,
     messages,
     sessions,
@@ -29,6 +30,7 @@ from hookmail.entrypoints.http.resources import (
     two_factor,
     webhooks,
 )
+from hookmail.entrypoints.web.app import add_dashboard
 
 API = "/api/v1"
 
@@ -44,6 +46,7 @@ def create_app(container: Container) -> WsgiApp:
     uow, clock, hasher = container.uow, container.clock(), container.hasher()
     tokens, limits = container.access_tokens(), container.limits()
     credentials = container.credential_hasher()  # SMTP credentials of policies
+    quotas = container.quotas()
     try:
         sync_public_domains(uow(), clock, names=settings.public_domains)
     except OperationalError as exc:  # not migrated, or unreachable: /readyz will say so
@@ -86,15 +89,15 @@ def create_app(container: Container) -> WsgiApp:
         (f"{API}/sessions", sessions.SessionCollection(uow, clock, hasher, tokens, limits)),
         (f"{API}/sessions/2fa", sessions.TotpSession(uow, clock, tokens, limits)),
         (f"{API}/sessions/refresh", sessions.SessionRefresh(uow, clock, tokens)),
-        (f"{API}/domains", domains.DomainCollection(uow, clock)),
+        (f"{API}/domains", domains.DomainCollection(uow, clock, quotas)),
         (f"{API}/domains/{{id:uuid}}", domains.DomainItem(uow)),
         (
             f"{API}/domains/{{id:uuid}}/verify",
             domains.DomainVerification(uow, clock, container.dns()),
         ),
-        (f"{API}/smtp-policies", smtp_policies.PolicyCollection(uow, clock, credentials)),
+        (f"{API}/smtp-policies", smtp_policies.PolicyCollection(uow, clock, credentials, quotas)),
         (f"{API}/smtp-policies/{{id:uuid}}", smtp_policies.PolicyItem(uow, clock, credentials)),
-        (f"{API}/webhooks", webhooks.WebhookCollection(uow, clock)),
+        (f"{API}/webhooks", webhooks.WebhookCollection(uow, clock, quotas)),
         (f"{API}/webhooks/{{id:uuid}}", webhooks.WebhookItem(uow, clock)),
         (f"{API}/webhooks/{{id:uuid}}/logs", webhooks.DeliveryLogCollection(uow)),
         (f"{API}/webhooks/{{id:uuid}}/logs/{{logId:uuid}}", webhooks.DeliveryLogItem(uow)),
@@ -103,6 +106,11 @@ def create_app(container: Container) -> WsgiApp:
         (f"{API}/messages/{{id:uuid}}", messages.MessageItem(uow)),
         (f"{API}/messages/{{id:uuid}}/raw", messages.MessageRaw(uow)),
         (f"{API}/messages/{{id:uuid}}/replay", messages.MessageReplay(uow, clock)),
+        (
+            f"{API}/attachments/{{token}}",
+            # the key is read from the store on first use: the app starts on an unmigrated store
+            attachments.AttachmentItem(uow, clock, lambda: container.attachment_links().key),
+        ),
         ("/healthz", system.Health()),
         ("/readyz", system.Ready(lambda: ping(engine))),
         ("/metrics", system.Metrics(_exposition() or metrics.registry)),
@@ -112,6 +120,7 @@ def create_app(container: Container) -> WsgiApp:
     routes.append((spec, system.OpenApi(document([*routes, (spec, system.OpenApi)]))))
     for template, resource in routes:
         app.add_route(template, resource)
+    add_dashboard(app, container)  # the pages at /, over the same use cases
     return app
 
 

@@ -14,7 +14,8 @@ from hookmail.entrypoints.settings import Network
 
 
 def public(responder: object) -> object:
-    """Mark a responder as needing no access token."""
+    """Mark a responder as needing no access token (a class attribute
+    `__hookmail_public__ = True` marks every responder of a resource)."""
     responder.__hookmail_public__ = True  # type: ignore[attr-defined]
     return responder
 
@@ -38,6 +39,8 @@ class AuthMiddleware:
             return
         responder = getattr(resource, f"on_{req.method.lower()}", None)
         if responder is None or getattr(responder, "__hookmail_public__", False):
+            return
+        if getattr(resource, "__hookmail_public__", False):  # a whole resource, like a page
             return
         header = req.get_header("Authorization") or ""
         scheme, _, token = header.partition(" ")

@@ -12,7 +12,6 @@ import attrs
 import falcon
 
 from hookmail.core.errors import InvalidField
-from hookmail.core.paging import Page
 from hookmail.core.ports import UnitOfWork
 from hookmail.entrypoints.http.errors import InvalidJson, PayloadTooLarge
 from hookmail.entrypoints.settings import Network
@@ -141,11 +140,3 @@ def int_param(req: falcon.Request, name: str) -> int | None:
     digits = raw.lstrip("-")
     value = _HUGE if len(digits) > 18 else int(digits)
     return -value if raw.startswith("-") else value
-
-
-def page_param(req: falcon.Request) -> Page | None:
-    """The `page` and `page_size` asked for; None when neither is given (the whole list)."""
-    number, size = int_param(req, "page"), int_param(req, "page_size")
-    if number is None and size is None:
-        return None
-    return Page.parse(number, size)

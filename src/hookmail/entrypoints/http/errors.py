@@ -58,10 +58,15 @@ class PayloadTooLarge(falcon.HTTPContentTooLarge):
         super().__init__(description=f"the request body is over {limit} bytes")
 
 
+def status_for(ex: DomainError) -> str:
+    """The HTTP status of a refusal, by its family: the API's and the dashboard's."""
+    return next((s for cls, s in _STATUS if isinstance(ex, cls)), falcon.HTTP_400)
+
+
 def handle_domain_error(
     req: falcon.Request, resp: falcon.Response, ex: DomainError, _: object
 ) -> None:
-    resp.status = next((s for cls, s in _STATUS if isinstance(ex, cls)), falcon.HTTP_400)
+    resp.status = status_for(ex)
     resp.media = {"code": ex.code, "error": str(ex)}
     if isinstance(ex, RateLimited):
         resp.set_header("Retry-After", str(ex.retry_after))

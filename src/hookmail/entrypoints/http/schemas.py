@@ -20,7 +20,15 @@ from hookmail.core.services.sessions import Session, TotpChallenge
 from hookmail.core.services.smtp_policies import PolicyInput
 from hookmail.core.services.webhooks import WebhookInput
 from hookmail.core.smtp_policies import SmtpPolicy, format_credentials, format_networks
-from hookmail.core.webhooks import FAILING, MAX_HEADERS, MAX_RATE_LIMIT, DeliveryMode, Webhook
+from hookmail.core.webhooks import (
+    FAILING,
+    MAX_ATTACHMENT_URL_THRESHOLD,
+    MAX_HEADERS,
+    MAX_RATE_LIMIT,
+    DeliveryMode,
+    PayloadFormat,
+    Webhook,
+)
 
 T = TypeVar("T")
 
@@ -164,6 +172,10 @@ class _WebhookFields(WebhookInput):
     delivery_mode: str | None = field(
         default=None, metadata={"schema": {"enum": [*(m.value for m in DeliveryMode), None]}}
     )
+    attachment_url_threshold: int | None = field(
+        default=None,
+        metadata={"schema": {"minimum": 0, "maximum": MAX_ATTACHMENT_URL_THRESHOLD}},
+    )
 
 
 @frozen(kw_only=True)
@@ -174,7 +186,9 @@ class CreateWebhookRequest(_WebhookFields):
 
 @frozen(kw_only=True)
 class UpdateWebhookRequest(_WebhookFields):
-    """Only the fields given change; `clear_security_policy: true` detaches the policy."""
+    """Only the fields given change; `clear_security_policy: true` detaches the policy;
+    `attachment_url_threshold: null` (or `clear_attachment_url_threshold: true`) sends every
+    attachment inline again."""
 
 
 @frozen
@@ -257,6 +271,7 @@ class SmtpSecurityPolicyResponse:
     allowed_spf_domains: str
     require_dkim: bool
     allowed_dkim_domains: str
+    require_dmarc: bool
     created_at: datetime
     updated_at: datetime
 
@@ -272,6 +287,7 @@ class SmtpSecurityPolicyResponse:
             allowed_spf_domains=",".join(d.value for d in policy.allowed_spf_domains),
             require_dkim=policy.require_dkim,
             allowed_dkim_domains=",".join(d.value for d in policy.allowed_dkim_domains),
+            require_dmarc=policy.require_dmarc,
             created_at=policy.created_at,
             updated_at=policy.updated_at,
         )
@@ -285,6 +301,8 @@ class WebhookResponse:
     secret: str
     custom_headers: dict[str, str]
     payload_template: str | None
+    payload_format: PayloadFormat
+    attachment_url_threshold: int | None
     rate_limit: int
     active: bool
     smtp_security_policy_id: UUID | None
@@ -304,6 +322,8 @@ class WebhookResponse:
             secret=webhook.secret,
             custom_headers=webhook.custom_headers,
             payload_template=webhook.payload_template,
+            payload_format=webhook.payload_format,
+            attachment_url_threshold=webhook.attachment_url_threshold,
             rate_limit=webhook.rate_limit,
             active=webhook.active,
             smtp_security_policy_id=webhook.smtp_security_policy_id,

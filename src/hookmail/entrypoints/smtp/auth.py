@@ -22,6 +22,7 @@ from functools import partial
 from typing import Any, Final
 
 from aiosmtpd.smtp import SMTP, AuthResult
+from prometheus_client import CollectorRegistry, Counter
 
 from hookmail.core.ports import Clock, CredentialHasher, UnitOfWork
 from hookmail.core.services import smtp_auth
@@ -51,12 +52,20 @@ class SmtpAuthenticator:
         limit: Limit,
         *,
         concurrency: int,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._hasher = hasher
         self._limit = limit
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="smtp-auth")
+        self.attempts = Counter(
+            "hookmail_smtp_auth",
+            "SMTP AUTH attempts by outcome: ok (235), failed (535), throttled (454 after too "
+            "many failures) or error (454, the check itself failed).",
+            ["outcome"],
+            registry=registry,
+        )
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -111,11 +120,14 @@ class SmtpAuthenticator:
             outcome = await asyncio.get_running_loop().run_in_executor(self._pool, check)
         except Exception:
             log.exception("SMTP AUTH check failed; answered 454")
+            self.attempts.labels("error").inc()
             return AuthResult(success=False, handled=False, message=replies.AUTH_UNAVAILABLE)
         if isinstance(outcome, smtp_auth.LoggedIn):
+            self.attempts.labels("ok").inc()
             # (user, policies): what the handler reads at RCPT (handler._login)
             return AuthResult(success=True, auth_data=(outcome.user, set(outcome.policies)))
         if isinstance(outcome, smtp_auth.LoginThrottled):
-            log.info("SMTP AUTH throttled for %s", _client(server))
+            self.attempts.labels("throttled").inc()
             return AuthResult(success=False, handled=False, message=replies.AUTH_THROTTLED)
+        self.attempts.labels("failed").inc()
         return AuthResult(success=False, handled=False, message=replies.AUTH_FAILED)

@@ -1,6 +1,7 @@
-"""Sessions that can't exhaust the worker: a cap on open connections per client address, a
-deadline for saying HELO/EHLO, and a 451 (never aiosmtpd's `500 Error: (…)`) when a
-command fails unexpectedly."""
+"""Sessions that can't hurt the worker: a cap on open connections per client address, a
+deadline for saying HELO/EHLO, HELO/MAIL/RCPT arguments refused (501) unless they are
+printable text, and a 451 (never aiosmtpd's `500 Error: (…)`) when a command fails
+unexpectedly."""
 
 from __future__ import annotations
 
@@ -36,6 +37,13 @@ class ClientSlots:
 
     def open(self, address: str) -> int:
         return self._open[address]
+
+
+def _printable(arg: str | None) -> bool:
+    """aiosmtpd hands arguments over decoded with `surrogateescape`: bytes that are not UTF-8
+    arrive as lone surrogates, which no store can encode, and NUL, which PostgreSQL refuses.
+    RFC 5321 (and 6531) allow neither in a host name or an address."""
+    return arg is None or arg.isprintable()
 
 
 def _address(peer: Any) -> str:
@@ -103,12 +111,30 @@ class GuardedSMTP(HookmailSMTP):
             self._greeting_deadline = None
 
     async def smtp_HELO(self, hostname: str) -> None:  # noqa: N802
+        if not _printable(hostname):
+            await self.push(replies.BAD_HELO)
+            return
         await super().smtp_HELO(hostname)
         self._greeted()
 
     async def smtp_EHLO(self, hostname: str) -> None:  # noqa: N802
+        if not _printable(hostname):
+            await self.push(replies.BAD_HELO)
+            return
         await super().smtp_EHLO(hostname)
         self._greeted()
+
+    async def smtp_MAIL(self, arg: str | None) -> None:  # noqa: N802
+        if not _printable(arg):
+            await self.push(replies.BAD_SENDER)
+            return
+        await super().smtp_MAIL(arg)
+
+    async def smtp_RCPT(self, arg: str | None) -> None:  # noqa: N802
+        if not _printable(arg):
+            await self.push(replies.BAD_ADDRESS)
+            return
+        await super().smtp_RCPT(arg)
 
     async def handle_exception(self, error: Exception) -> str:
         # Called within aiosmtpd's `except` block, so the traceback is logged

@@ -28,7 +28,6 @@ from hookmail.core import sender_policy
 from hookmail.core.mail import (
     AuthResults,
     DeliveryJob,
-    DkimResult,
     SpfOutcome,
     normalise_line_endings,
 )
@@ -36,12 +35,14 @@ from hookmail.core.mail import Envelope as MailEnvelope
 from hookmail.core.ports import (
     Clock,
     DkimVerifier,
+    DmarcEvaluator,
     Route,
     SpfChecker,
     UnitOfWork,
     WebhookTransport,
 )
-from hookmail.core.services import delivery, inbound, sync_delivery
+from hookmail.core.services import authentication, delivery, inbound, sync_delivery
+from hookmail.core.services.authentication import AuthChecks
 from hookmail.core.services.delivery import Attempt, DeliveryConfig, Work
 from hookmail.core.services.inbound import Accepted, Prepared, Refused
 from hookmail.core.services.sync_delivery import Verdict
@@ -125,9 +126,11 @@ class InboundHandler:
         auth: SmtpAuthenticator,
         spf: SpfChecker,
         dkim: DkimVerifier,
+        dmarc: DmarcEvaluator,
         *,
         hostname: str,
         routes_changed: Listener | None = None,
+        auth_checks: AuthChecks = AuthChecks.POLICY,
         registry: CollectorRegistry | None = None,
         transport: WebhookTransport | None = None,
         delivery: DeliveryConfig | None = None,
@@ -151,6 +154,11 @@ class InboundHandler:
         self._auth = auth
         self._spf = spf
         self._dkim = dkim
+        self._dmarc = dmarc
+        self._auth_checks = auth_checks
+        # SPF, DKIM and DMARC wait on DNS here, not in the default pool that every session's
+        # RCPT checks and stores use: a slow name server can't stall other sessions.
+        self._auth_pool = ThreadPoolExecutor(32, thread_name_prefix="hookmail-auth")
         self._hostname = hostname
         self._committer = GroupCommitter(uow)
         self.messages = Counter(
@@ -170,6 +178,7 @@ class InboundHandler:
         """Commit what is queued, then stop the committer (after the server stopped)."""
         self._committer.close()
         self._sync_pool.shutdown(wait=False, cancel_futures=True)
+        self._auth_pool.shutdown(wait=False, cancel_futures=True)
         if self._routes_changed is not None:
             self._routes_changed.close()
         self._auth.close()
@@ -269,7 +278,9 @@ class InboundHandler:
                 and sender_policy.wants_spf(found.policy)
                 and transaction.spf is None
             ):
-                await asyncio.to_thread(self._spf_once(session, transaction))
+                await asyncio.get_running_loop().run_in_executor(  # DNS: on the auth pool
+                    self._auth_pool, self._spf_once(session, transaction)
+                )
             decision = inbound.decide_recipient(
                 found,
                 recipient=str(parsed),
@@ -305,10 +316,11 @@ class InboundHandler:
         raw = envelope.original_content or b""
         envelope.original_content = envelope.content = None  # one copy of a big message
         try:
-            if len(raw) <= _INLINE_BYTES and not self._wants_dkim(transaction):
-                prepared = self._prepare(session, transaction, raw)
+            auth = await self._authenticate(session, transaction, raw)
+            if len(raw) <= _INLINE_BYTES:
+                prepared = self._prepare(session, transaction, raw, auth)
             else:
-                prepared = await asyncio.to_thread(self._prepare, session, transaction, raw)
+                prepared = await asyncio.to_thread(self._prepare, session, transaction, raw, auth)
             del raw
             if prepared.message is None and not prepared.refusals:
                 return replies.NO_RECIPIENTS_LEFT + "no recipients"
@@ -385,15 +397,31 @@ class InboundHandler:
             raise RuntimeError("sync delivery needs a transport and a delivery config")
         return delivery.attempt(self._clock, self._transport, self._sync_config, work=work)
 
-    @staticmethod
-    def _wants_dkim(envelope: HookmailEnvelope) -> bool:
-        return any(sender_policy.wants_dkim(a.policy) for a in envelope.accepted)
+    async def _authenticate(
+        self, session: Session, envelope: HookmailEnvelope, raw: bytes
+    ) -> AuthResults:
+        """What the recipients' policies (or AUTH_CHECKS=always) need checked after DATA,
+        on the auth pool; no thread hop when nothing is."""
+        wanted = authentication.needs((a.policy for a in envelope.accepted), self._auth_checks)
+        if not wanted.any:
+            return AuthResults(spf=envelope.spf)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._auth_pool,
+            lambda: authentication.check(
+                wanted,
+                self._dkim,
+                self._dmarc,
+                raw=normalise_line_endings(raw),
+                spf=self._spf_once(session, envelope),
+                spf_known=envelope.spf,
+            ),
+        )
 
-    def _prepare(self, session: Session, envelope: HookmailEnvelope, raw: bytes) -> Prepared:
+    def _prepare(
+        self, session: Session, envelope: HookmailEnvelope, raw: bytes, auth: AuthResults
+    ) -> Prepared:
         accepted = envelope.accepted
-        dkim: tuple[DkimResult, ...] = ()
-        if self._wants_dkim(envelope):
-            dkim = self._dkim.verify(normalise_line_endings(raw))
         user, _ = _login(session)
         mail_envelope = MailEnvelope(
             mail_from=envelope.mail_from or "",
@@ -406,7 +434,7 @@ class InboundHandler:
             self._clock,
             raw=raw,
             envelope=mail_envelope,
-            auth=AuthResults(spf=envelope.spf, dkim=dkim),
+            auth=auth,
             accepted=accepted,
             hostname=self._hostname,
         )

@@ -17,6 +17,8 @@ TOO_MANY_CONNECTIONS: Final = "421 4.7.0 Too many connections from your address;
 GREETING_TIMEOUT: Final = "421 4.4.2 No HELO/EHLO in time; closing connection"
 SESSION_FAILED: Final = "451 4.3.0 Temporary failure; try again later"
 BAD_ADDRESS: Final = "501 5.1.3 Bad recipient address syntax"
+BAD_SENDER: Final = "501 5.1.7 Bad sender address syntax"
+BAD_HELO: Final = "501 5.5.2 Bad HELO/EHLO argument"
 
 # aiosmtpd's own words for these cases, and ours: the same codes, with enhanced status codes
 REWRITES: Final = {

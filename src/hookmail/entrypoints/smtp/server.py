@@ -10,6 +10,7 @@ from aiosmtpd.controller import Controller
 from prometheus_client import CollectorRegistry
 
 from hookmail.adapters.notify import ROUTES
+from hookmail.core.services.authentication import AuthChecks
 from hookmail.entrypoints.container import Container
 from hookmail.entrypoints.smtp.auth import SmtpAuthenticator
 from hookmail.entrypoints.smtp.guard import ClientSlots, GuardedSMTP
@@ -61,6 +62,7 @@ def smtp_controller(container: Container, registry: CollectorRegistry | None = N
         container.credential_hasher(),
         container.limits().failures,
         concurrency=settings.smtp_auth_concurrency,
+        registry=registry,
     )
     handler = InboundHandler(
         container.uow,
@@ -68,8 +70,10 @@ def smtp_controller(container: Container, registry: CollectorRegistry | None = N
         auth,
         container.spf(),
         container.dkim(),
+        container.dmarc(),
         hostname=settings.smtp_hostname,
         routes_changed=container.notifier().listen(ROUTES),
+        auth_checks=AuthChecks(settings.auth_checks),
         registry=registry,
         transport=container.transport(),
         delivery=container.delivery_config(),

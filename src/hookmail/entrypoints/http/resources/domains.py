@@ -6,13 +6,16 @@ from uuid import UUID
 
 import falcon
 
+from hookmail.core.paging import Page
 from hookmail.core.ports import Clock, TxtResolver
+from hookmail.core.quotas import Quotas
 from hookmail.core.services import domains
-from hookmail.entrypoints.http.context import Uow, json_body
+from hookmail.entrypoints.http.context import Uow, json_body, query
 from hookmail.entrypoints.http.openapi import operation
 from hookmail.entrypoints.http.schemas import (
     CreateDomainRequest,
     DomainResponse,
+    PageQuery,
     structure,
     unstructure,
 )
@@ -21,12 +24,17 @@ PARAMETERS = {"id": "Domain ID"}
 
 
 class DomainCollection:
-    def __init__(self, uow: Uow, clock: Clock) -> None:
-        self._uow, self._clock = uow, clock
+    def __init__(self, uow: Uow, clock: Clock, quotas: Quotas) -> None:
+        self._uow, self._clock, self._quotas = uow, clock, quotas
 
-    @operation("listDomains", "List domains", response=list[DomainResponse])
+    @operation("listDomains", "List domains", response=list[DomainResponse], query=PageQuery)
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        found = domains.list_domains(self._uow(), account_id=req.context.account_id)
+        asked = query(req, PageQuery)
+        found = domains.list_domains(
+            self._uow(),
+            account_id=req.context.account_id,
+            page=Page.optional(asked.page, asked.page_size),
+        )
         resp.media = [unstructure(DomainResponse.of(d)) for d in found]
 
     @operation(
@@ -40,7 +48,11 @@ class DomainCollection:
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = structure(json_body(req), CreateDomainRequest)
         domain = domains.claim_domain(
-            self._uow(), self._clock, account_id=req.context.account_id, name=body.name
+            self._uow(),
+            self._clock,
+            self._quotas,
+            account_id=req.context.account_id,
+            name=body.name,
         )
         resp.status = falcon.HTTP_201
         resp.media = unstructure(DomainResponse.of(domain))

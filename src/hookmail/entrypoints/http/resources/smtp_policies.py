@@ -6,12 +6,15 @@ from uuid import UUID
 
 import falcon
 
+from hookmail.core.paging import Page
 from hookmail.core.ports import Clock, CredentialHasher
+from hookmail.core.quotas import Quotas
 from hookmail.core.services import smtp_policies
-from hookmail.entrypoints.http.context import Uow, json_body
+from hookmail.entrypoints.http.context import Uow, json_body, query
 from hookmail.entrypoints.http.openapi import operation
 from hookmail.entrypoints.http.schemas import (
     CreateSmtpSecurityPolicyRequest,
+    PageQuery,
     SmtpSecurityPolicyResponse,
     UpdateSmtpSecurityPolicyRequest,
     structure,
@@ -23,16 +26,22 @@ PARAMETERS = {"id": "SMTP security policy ID"}
 
 
 class PolicyCollection:
-    def __init__(self, uow: Uow, clock: Clock, hasher: CredentialHasher) -> None:
-        self._uow, self._clock, self._hasher = uow, clock, hasher
+    def __init__(self, uow: Uow, clock: Clock, hasher: CredentialHasher, quotas: Quotas) -> None:
+        self._uow, self._clock, self._hasher, self._quotas = uow, clock, hasher, quotas
 
     @operation(
         "listSmtpSecurityPolicies",
         "List SMTP security policies",
         response=list[SmtpSecurityPolicyResponse],
+        query=PageQuery,
     )
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        found = smtp_policies.list_policies(self._uow(), account_id=req.context.account_id)
+        asked = query(req, PageQuery)
+        found = smtp_policies.list_policies(
+            self._uow(),
+            account_id=req.context.account_id,
+            page=Page.optional(asked.page, asked.page_size),
+        )
         resp.media = [unstructure(SmtpSecurityPolicyResponse.of(p)) for p in found]
 
     @operation(
@@ -41,12 +50,14 @@ class PolicyCollection:
         status=201,
         response=SmtpSecurityPolicyResponse,
         body=CreateSmtpSecurityPolicyRequest,
+        errors=(409,),
     )
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         policy = smtp_policies.create_policy(
             self._uow(),
             self._clock,
             self._hasher,
+            self._quotas,
             account_id=req.context.account_id,
             given=structure(json_body(req), CreateSmtpSecurityPolicyRequest),
         )

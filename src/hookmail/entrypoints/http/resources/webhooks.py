@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
 from uuid import UUID
 
 import falcon
+from attrs import evolve
 
 from hookmail.core.paging import Page
 from hookmail.core.ports import Clock
+from hookmail.core.quotas import Quotas
 from hookmail.core.services import webhooks
 from hookmail.entrypoints.http.context import Uow, json_body, query
 from hookmail.entrypoints.http.openapi import operation
@@ -21,16 +24,30 @@ from hookmail.entrypoints.http.schemas import (
     unstructure,
 )
 
+Given = TypeVar("Given", CreateWebhookRequest, UpdateWebhookRequest)
 PARAMETERS = {"id": "Webhook ID", "logId": "Delivery log entry ID"}
 
 
-class WebhookCollection:
-    def __init__(self, uow: Uow, clock: Clock) -> None:
-        self._uow, self._clock = uow, clock
+def _given(req: falcon.Request, cls: type[Given]) -> Given:
+    body = json_body(req)
+    given = structure(body, cls)
+    if isinstance(body, dict) and body.get("attachment_url_threshold", 0) is None:
+        given = evolve(given, clear_attachment_url_threshold=True)  # null: always inline
+    return given
 
-    @operation("listWebhooks", "List webhooks", response=list[WebhookResponse])
+
+class WebhookCollection:
+    def __init__(self, uow: Uow, clock: Clock, quotas: Quotas) -> None:
+        self._uow, self._clock, self._quotas = uow, clock, quotas
+
+    @operation("listWebhooks", "List webhooks", response=list[WebhookResponse], query=PageQuery)
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        found = webhooks.list_webhooks(self._uow(), account_id=req.context.account_id)
+        asked = query(req, PageQuery)
+        found = webhooks.list_webhooks(
+            self._uow(),
+            account_id=req.context.account_id,
+            page=Page.optional(asked.page, asked.page_size),
+        )
         resp.media = [unstructure(WebhookResponse.of(w)) for w in found]
 
     @operation(
@@ -45,8 +62,9 @@ class WebhookCollection:
         webhook = webhooks.create_webhook(
             self._uow(),
             self._clock,
+            self._quotas,
             account_id=req.context.account_id,
-            given=structure(json_body(req), CreateWebhookRequest),
+            given=_given(req, CreateWebhookRequest),
         )
         resp.status = falcon.HTTP_201
         resp.media = unstructure(WebhookResponse.of(webhook))
@@ -76,7 +94,7 @@ class WebhookItem:
             self._clock,
             account_id=req.context.account_id,
             webhook_id=id,
-            given=structure(json_body(req), UpdateWebhookRequest),
+            given=_given(req, UpdateWebhookRequest),
         )
         resp.media = unstructure(WebhookResponse.of(webhook))
 
