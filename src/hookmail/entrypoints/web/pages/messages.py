@@ -3,6 +3,7 @@ deliveries and every attempt, the raw download, and Replay."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from uuid import UUID
 
 import falcon
@@ -20,9 +21,11 @@ PAGE_SIZE = 25
 
 
 class MessagePages(Page):
-    def __init__(self, site: Site, config: DeliveryConfig) -> None:
+    def __init__(self, site: Site, config: Callable[[], DeliveryConfig]) -> None:
         super().__init__(site)
-        self.config = config  # to build the payload a delivery sends, as the worker does
+        # to build the payload a delivery sends, as the worker does; read on first use, since
+        # it holds a key kept in the store, and the app must start while the store is down
+        self.config = config
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         account_id = self.account(req).id
@@ -59,7 +62,7 @@ class MessagePages(Page):
         self, req: falcon.Request, resp: falcon.Response, id: UUID, alert: str | None = None
     ) -> None:
         detail = message_detail(
-            self.uow(), self.clock, self.config, account_id=self.account(req).id, message_id=id
+            self.uow(), self.clock, self.config(), account_id=self.account(req).id, message_id=id
         )
         self.site.render(req, resp, "message.html", detail=detail, alert=alert)
 
