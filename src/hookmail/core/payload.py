@@ -168,8 +168,8 @@ def parse(raw: bytes) -> Json:
         "attachments": body.attachments,
         "notes": notes,
     }
-    _valid(parsed)  # in place
     parsed["reply_text"] = reply.reply_text(parsed["text"])
+    _valid(parsed)  # in place, over every field
     parsed[ATTACHMENT_PARTS] = body.attachment_parts
     return parsed
 
