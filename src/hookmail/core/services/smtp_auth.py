@@ -19,10 +19,14 @@ from attrs import frozen
 from hookmail.core import throttle
 from hookmail.core.errors import RateLimited
 from hookmail.core.ports import Clock, CredentialHasher, UnitOfWork
+from hookmail.core.smtp_policies import MAX_CREDENTIAL_PASSWORD
 from hookmail.core.throttle import Limit
 
-MAX_USER = 255  # longer names, or ones with control characters, can't be stored: no match
-MAX_PASSWORD = 256
+# No stored credential is longer (policies saved before the API's caps allowed 255-character
+# user names, hence not MAX_CREDENTIAL_USER), nor has control characters: such an attempt
+# fails without a hash.
+MAX_USER = 255
+MAX_PASSWORD = MAX_CREDENTIAL_PASSWORD
 
 
 @frozen
