@@ -62,13 +62,17 @@ def _message(key: bytes | None) -> bytes:
 
 
 def _time(label: str, runs: int, work: Callable[[], object]) -> float:
+    """Microseconds per call: the best of five batches (a shared machine is noisy)."""
     work()
-    started = time.perf_counter()
-    for _ in range(runs):
-        work()
-    per = (time.perf_counter() - started) / runs * 1e6
-    print(f"{label:<58} {per:9.0f} µs")
-    return per
+    batch = max(runs // 5, 1)
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(batch):
+            work()
+        best = min(best, (time.perf_counter() - started) / batch * 1e6)
+    print(f"{label:<58} {best:9.0f} µs")
+    return best
 
 
 def main() -> None:
@@ -86,7 +90,8 @@ def main() -> None:
             check=True,
             capture_output=True,
         ).stdout
-        private = open(f"{folder}/k.pem", "rb").read()
+        with open(f"{folder}/k.pem", "rb") as pem:
+            private = pem.read()
     raw = _message(private)
     message = InboundMessage.receive(
         raw=raw,
@@ -172,7 +177,8 @@ def main() -> None:
                 ),
                 spf_known=None,
             )
-            assert result.dmarc is not None and result.dmarc.result == "pass", result
+            assert result.dmarc is not None, result
+            assert result.dmarc.result == "pass", result
             return result
 
         _time("AUTH_CHECKS=always: SPF + DKIM + DMARC (local DNS)", max(n // 3, 20), check)
