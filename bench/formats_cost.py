@@ -121,7 +121,7 @@ def main() -> None:
         now=NOW,
     )
     links = AttachmentLinks(
-        key=b"k" * 43, public_url="http://127.0.0.1:8000", ttl=timedelta(days=7)
+        key=lambda: b"k" * 43, public_url="http://127.0.0.1:8000", ttl=timedelta(days=7)
     )
     parsed = payload.parse(raw)
     text = parsed["text"]
