@@ -63,7 +63,7 @@ def add_dashboard(app: WsgiApp, container: Container) -> None:
     for action in ("pause", "resume", "secret", "test", "delete"):
         app.add_route(f"/webhooks/{{id:uuid}}/{action}", hooks, suffix=action)
 
-    mail = messages.MessagePages(site, container.delivery_config())
+    mail = messages.MessagePages(site, container.delivery_config)
     app.add_route("/messages", mail)
     app.add_route("/messages/{id:uuid}", mail, suffix="item")
     app.add_route("/messages/{id:uuid}/raw", mail, suffix="raw")

@@ -3,6 +3,7 @@ deliveries and every attempt, the raw download, and Replay."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from uuid import UUID
 
 import falcon
@@ -20,9 +21,12 @@ PAGE_SIZE = 25
 
 
 class MessagePages(Page):
-    def __init__(self, site: Site, config: DeliveryConfig) -> None:
+    def __init__(self, site: Site, config: Callable[[], DeliveryConfig]) -> None:
         super().__init__(site)
-        self.config = config  # to build the payload a delivery sends, as the worker does
+        # to build the payload a delivery sends, as the worker does; a provider, read per
+        # request, because it reads the store (the attachment URL key) and the app must
+        # start on an unmigrated store
+        self.config = config
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         account_id = self.account(req).id
@@ -59,7 +63,7 @@ class MessagePages(Page):
         self, req: falcon.Request, resp: falcon.Response, id: UUID, alert: str | None = None
     ) -> None:
         detail = message_detail(
-            self.uow(), self.clock, self.config, account_id=self.account(req).id, message_id=id
+            self.uow(), self.clock, self.config(), account_id=self.account(req).id, message_id=id
         )
         self.site.render(req, resp, "message.html", detail=detail, alert=alert)
 
