@@ -28,20 +28,49 @@ _CJK = ("ja", "ko", "zh")
 _CJK_TEXT = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uff00-\uffef]")
 
 
+class _NoHeaders:
+    """Handed to the library as its header pattern once the text is cut at the first
+    header: nothing left to split."""
+
+    def findall(self, text: str) -> list[tuple[str, ...]]:
+        return []
+
+
+# A header the library knows has a colon on its line or the next two ("On …\nwrote:"), or
+# is a dashed separator ("-----Original Message-----"): where its search may begin.
+_HEADER_HINT = re.compile(r"[:\uff1a]|-----")
+
+
 class _Parser:
     """The library's patterns for some languages, compiled once (it compiles them per
-    message otherwise)."""
+    message otherwise).
+
+    Its header search is one alternation of every language's patterns, tried at every
+    character of the text: the costliest step by far. So it runs here once, with `search`,
+    from two lines before the first line that could hold a header (text without a colon
+    can't), and the text is cut at the header it finds; the library then only takes the
+    signature and disclaimers off the new part. The library itself would split the whole
+    text at every header and return the part before the first: the same text."""
 
     def __init__(self, languages: list[str]) -> None:
         self.languages = languages
         prototype = EmailMessage(text="", languages=list(languages))
+        self.headers = prototype.HEADER_REGEX
         self.patterns = {
-            "_header_regex": prototype.HEADER_REGEX,
+            "_header_regex": _NoHeaders(),
             "_disclaimers_regex": prototype.DISCLAIMERS_REGEX,
             "_signature_regex": prototype.SIGNATURE_REGEX,
         }
 
     def reply(self, text: str) -> str:
+        hint = _HEADER_HINT.search(text)
+        if hint is not None:
+            start = hint.start()
+            for _ in range(3):  # back to the start of the line, then two lines up
+                start = text.rfind("\n", 0, max(start - 1, 0)) + 1 if start > 0 else 0
+            found = self.headers.search(text, start)
+            if found is not None:
+                text = text[: found.start()]
         message = EmailMessage(text=text, languages=list(self.languages), **self.patterns)
         message.read()
         return message.replies[0].body if message.replies else ""
