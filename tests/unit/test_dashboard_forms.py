@@ -24,6 +24,8 @@ def test_every_request_field_becomes_a_labelled_control() -> None:
     assert fields["active"].kind == "checkbox"
     assert fields["delivery_mode"].kind == "select"  # the schema's enum
     assert ("queue", "queue") in fields["delivery_mode"].options
+    assert fields["payload_format"].kind == "select"  # an enum type
+    assert ("raw", "raw") in fields["payload_format"].options
 
 
 def test_a_view_fills_the_form() -> None:
@@ -56,8 +58,9 @@ def test_posted_text_becomes_the_request() -> None:
 def test_an_empty_number_is_not_given_and_a_box_not_shown_is_left_alone() -> None:
     given = forms.structure(UpdateSmtpSecurityPolicyRequest, {"name": "p"})
     assert given.require_spf is None
-    webhook = forms.structure(UpdateWebhookRequest, {"rate_limit": ""})
+    webhook = forms.structure(UpdateWebhookRequest, {"rate_limit": "", "payload_format": ""})
     assert webhook.rate_limit is None
+    assert webhook.payload_format is None
 
 
 @pytest.mark.parametrize(
