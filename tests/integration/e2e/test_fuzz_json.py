@@ -9,8 +9,11 @@ by `max_examples` per operation, so the module runs in seconds."""
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +25,7 @@ from hypothesis import strategies as st
 from hookmail.adapters.access_tokens import JwtAccessTokens
 from hookmail.adapters.memory import InlineBackground, RecordingMailer
 from hookmail.adapters.passwords import Argon2PasswordHasher
+from hookmail.adapters.sql.engine import make_engine, migrate
 from hookmail.entrypoints.container import Container
 from hookmail.entrypoints.http.app import create_app
 from hookmail.entrypoints.settings import Settings
@@ -210,14 +214,16 @@ QUERY_VALUES = st.one_of(
 
 
 def _operations() -> list[tuple[str, str]]:
-    """(method, path) of every documented operation, read from a throwaway app's document,
-    so a new route is fuzzed without a change here."""
-    config = Settings(smtp_hostname="mx.test", database_url="sqlite://", secret_key="k" * 32)
-    document = (
-        testing.TestClient(create_app(Container(settings=providers.Object(config))))
-        .simulate_get("/api/v1/openapi.json")
-        .json
-    )
+    """(method, path) of every documented operation, read from a throwaway app's document
+    (over a throwaway migrated SQLite file), so a new route is fuzzed without a change here."""
+    folder = Path(tempfile.mkdtemp(prefix="hookmail-fuzz-json-"))
+    engine = make_engine(f"sqlite:///{folder / 'ops.db'}")
+    migrate(engine)
+    container = Container(settings=providers.Object(Settings(smtp_hostname="mx.test")))
+    container.engine.override(providers.Object(engine))
+    document = testing.TestClient(create_app(container)).simulate_get("/api/v1/openapi.json").json
+    engine.dispose()
+    shutil.rmtree(folder, ignore_errors=True)
     return [(m.upper(), p) for p, item in document["paths"].items() for m in item]
 
 
