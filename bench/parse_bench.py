@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import base64
 import gc
+import importlib.util
 import inspect
 import json
 import os
@@ -132,17 +133,17 @@ def body_of(raw: bytes) -> bytes:
     return _encoder()(payload.build(message, job, payload.parse(message.raw)))
 
 
-def timed(raw: bytes, rounds: int) -> float:
-    """Best µs per body over `rounds` rounds of enough repeats to last ~0.2 s."""
+def timed(raw: bytes, rounds: int, work: Callable[[bytes], object] = body_of) -> float:
+    """Best µs per `work(raw)` over `rounds` rounds of enough repeats to last ~0.2 s."""
     start = time.perf_counter()
-    body_of(raw)
+    work(raw)
     once = time.perf_counter() - start
     repeats = max(1, min(2000, int(0.2 / max(once, 1e-6))))
     best = float("inf")
     for _ in range(rounds):
         start = time.perf_counter()
         for _ in range(repeats):
-            body_of(raw)
+            work(raw)
         best = min(best, (time.perf_counter() - start) / repeats)
     return best * 1e6
 
@@ -229,6 +230,13 @@ def main() -> None:
     for name, raw in cases:
         rounds = args.rounds if len(raw) < 1_000_000 else 1
         print(f"{name:30} {len(raw):>9} B  {timed(raw, rounds):>12.1f} µs/message")
+    if importlib.util.find_spec("hookmail.core.reply") is not None:
+        raw = small()
+        text = payload.parse(raw)["text"]
+        from hookmail.core import reply  # here: older trees have no reply module
+
+        alone = timed(raw, args.rounds, lambda _: reply.reply_text(text))
+        print(f"{'  of which reply_text (2 KB)':30} {'':>9}    {alone:>12.1f} µs/message")
     if args.memory:
         memory()
         rss()

@@ -20,6 +20,7 @@ import pytest
 from dependency_injector import providers
 from prometheus_client import CollectorRegistry
 
+from hookmail.adapters.memory import RecordingMailer
 from hookmail.adapters.passwords import Argon2PasswordHasher
 from hookmail.adapters.sql.engine import make_engine, migrate
 from hookmail.entrypoints.container import Container
@@ -71,8 +72,15 @@ class Stack:
     """The running hookmail: its URL, the store's container, the DNS zone, the receiver."""
 
     def __init__(
-        self, url: str, container: Container, dns: DnsServer, target: Receiver, smtp_port: int
+        self,
+        url: str,
+        container: Container,
+        dns: DnsServer,
+        target: Receiver,
+        smtp_port: int,
+        mailer: RecordingMailer,
     ) -> None:
+        self.mailer = mailer  # what hookmail mails (password reset links)
         self.url = url
         self.container = container
         self.dns = dns
@@ -104,6 +112,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         container.hasher.override(
             providers.Object(Argon2PasswordHasher(time_cost=1, memory_cost=1024))
         )
+        mailer = RecordingMailer()
+        container.mailer.override(providers.Object(mailer))
         server = make_server(
             "127.0.0.1",
             0,
@@ -130,7 +140,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         for thread in threads:
             thread.start()
         try:
-            yield Stack(f"http://127.0.0.1:{server.server_port}", container, dns, target, smtp_port)
+            url = f"http://127.0.0.1:{server.server_port}"
+            yield Stack(url, container, dns, target, smtp_port, mailer)
         finally:
             smtp.stop()
             smtp.handler.close()

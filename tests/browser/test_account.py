@@ -9,6 +9,7 @@ import pyotp
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD, Visit
+from tests.receiver import wait_for
 
 
 def test_changing_the_password_ends_every_other_session(visit: Visit, second_visit: Visit) -> None:
@@ -76,3 +77,33 @@ def test_deleting_the_account_takes_the_password_and_the_2fa_code(visit: Visit) 
     expect(page.get_by_role("alert")).to_contain_text(
         "email or password is wrong", ignore_case=True
     )
+
+
+def test_a_forgotten_password_is_reset_through_the_mailed_link(visit: Visit) -> None:
+    email = visit.new_account()
+    visit.page.get_by_role("button", name="Sign out").click()
+    page = visit.go("/signin")
+    page.get_by_role("link", name="Forgot your password?").click()
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_role("button", name="Send a reset link").click()
+    expect(page.get_by_role("status")).to_contain_text("on its way")
+
+    def mailed() -> bool:
+        return any(m.to == email for m in visit.stack.mailer.sent)
+
+    wait_for(mailed, what="the reset mail")
+    body = next(m.body for m in visit.stack.mailer.sent if m.to == email)
+    link = re.search(r"https?://\S+/reset-password\?token=\S+", body)
+    assert link, body
+    path = "/reset-password" + link.group(0).split("/reset-password", 1)[1]
+    page.goto(visit.stack.url + path)  # the mail links to PUBLIC_URL: the same app
+    page.get_by_label("New password", exact=True).fill("a brand new password")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Sign in with the new one")
+    visit.sign_in(email, "a brand new password")
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+
+    page.goto(visit.stack.url + path)  # the link works once
+    page.get_by_label("New password", exact=True).fill("yet another password")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert")).to_contain_text("invalid, expired or already used")

@@ -33,7 +33,7 @@ def _send(visit: Visit, address: str) -> None:
         "Message-ID: <browser-" + uuid.uuid4().hex + "@example.org>\r\n\r\nHello over SMTP.\r\n"
     )
     with smtplib.SMTP("127.0.0.1", visit.stack.smtp_port, timeout=10) as client:
-        client.sendmail("evil<b>@example.org", [address], raw.encode())
+        client.sendmail('"<b>evil</b>"@example.org', [address], raw.encode())
 
 
 def test_a_real_smtp_message_shows_with_its_attempts_replays_and_downloads(
@@ -88,6 +88,7 @@ def test_a_real_smtp_message_shows_with_its_attempts_replays_and_downloads(
     assert page.locator("img[src=x]").count() == 0
     assert page.locator("main b").count() == 0
     expect(page.get_by_role("heading", level=1)).to_contain_text("<script>")
+    expect(page.get_by_role("row", name=re.compile("From"))).to_contain_text("<b>evil</b>")
 
 
 def test_another_accounts_message_is_not_found(visit: Visit, second_visit: Visit) -> None:

@@ -12,6 +12,7 @@ done only for the webhooks that ask for it.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -33,9 +34,10 @@ _HEADER_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in "%,")
 
 @frozen
 class AttachmentLinks:
-    """How to mint attachment URLs: the shared key, the API's public base URL, the lifetime."""
+    """How to mint attachment URLs: the shared key (read when first needed), the API's
+    public base URL, the lifetime."""
 
-    key: bytes = field(repr=False)
+    key: Callable[[], bytes] = field(repr=False)
     public_url: str
     ttl: timedelta
 
@@ -81,7 +83,7 @@ def _attachments(
             shaped.append({**attachment, "url": None})
             continue
         token = attachment_urls.issue(
-            links.key,
+            links.key(),
             message_id=message.id,
             part=parts[index],
             size=attachment["size"],

@@ -23,6 +23,7 @@ from email.message import Message
 from itertools import chain
 
 from hookmail.core import header_values
+from hookmail.core.mail import normalise_line_endings
 
 MAX_PARTS = 1000
 MAX_DEPTH = 30
@@ -167,7 +168,13 @@ class _TooCostly(Exception):
 
 
 def scan(raw: bytes) -> Scan:
-    """Walk `raw` (CRLF line endings) within MAX_PARTS and MAX_DEPTH."""
+    """Walk `raw` within MAX_PARTS and MAX_DEPTH. Line endings are CRLF as the SMTP side
+    stores a message; one whose first line ends in a bare LF (a message from elsewhere) is
+    normalised first, and `Scan.raw` is always the bytes the offsets point into. Only the
+    first line is looked at: counting line endings would add two passes over 25 MiB."""
+    first = raw.find(b"\n")
+    if first == 0 or (first > 0 and raw[first - 1] != 0x0D):
+        raw = normalise_line_endings(raw)
     found = Scan(raw)
     try:
         found.part(0, len(raw), 0)

@@ -14,7 +14,6 @@ import binascii
 from collections.abc import Iterator
 
 from hookmail.core import mime
-from hookmail.core.mail import normalise_line_endings
 
 CHUNK = 64 * 1024
 _B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -23,10 +22,9 @@ _NOT_B64 = bytes(b for b in range(256) if b not in _B64_ALPHABET)
 
 def find(raw: bytes, index: int) -> tuple[bytes, mime.Leaf] | None:
     """The message as the payload walked it, and its leaf with that index; None if none."""
-    if raw.count(b"\n") != raw.count(b"\r\n"):  # not stored by the SMTP side: as parse() does
-        raw = normalise_line_endings(raw)
-    leaves = mime.scan(raw).leaves
-    return (raw, leaves[index]) if 0 <= index < len(leaves) else None
+    walked = mime.scan(raw)  # line endings normalised as for the payload, if need be
+    leaves = walked.leaves
+    return (walked.raw, leaves[index]) if 0 <= index < len(leaves) else None
 
 
 def _base64(view: memoryview) -> Iterator[bytes]:

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from hookmail.core import dmarc, header_values, mime, reply
-from hookmail.core.mail import DeliveryJob, InboundMessage, normalise_line_endings
+from hookmail.core.mail import DeliveryJob, InboundMessage
 
 MAX_PARTS = mime.MAX_PARTS
 MAX_DEPTH = mime.MAX_DEPTH
@@ -137,12 +137,8 @@ class _Body:
 
 def parse(raw: bytes) -> Json:
     """The message fields of the payload (no envelope or delivery fields)."""
-    first = raw.find(b"\n")
-    if first == 0 or (first > 0 and raw[first - 1] != 0x0D):
-        # LF line endings: not stored by the SMTP side (which normalises), so normalise here;
-        # checking the first line only keeps a 25 MiB parse from two more passes over it
-        raw = normalise_line_endings(raw)
     scan = mime.scan(raw)
+    raw = scan.raw  # normalised when it came with LF line endings
     notes = scan.notes
     fields: dict[str, list[bytes]] = {}
     for name, value in scan.fields:
@@ -168,8 +164,8 @@ def parse(raw: bytes) -> Json:
         "attachments": body.attachments,
         "notes": notes,
     }
-    _valid(parsed)  # in place
     parsed["reply_text"] = reply.reply_text(parsed["text"])
+    _valid(parsed)  # in place, over every field
     parsed[ATTACHMENT_PARTS] = body.attachment_parts
     return parsed
 

@@ -243,7 +243,8 @@ class PolicyRepository(Protocol):
     def logins(self, user: str, *, digest: str, keyed_prefix: str) -> list[StoredLogin]:
         """The credentials (of any account) for `user` whose hash is `digest`, and those for
         `user` whose hash does not begin with `keyed_prefix` (older forms, which must be
-        verified one by one). One indexed read: never every credential of a user name."""
+        verified one by one; `""` asks for none of those). One indexed read: never every
+        credential of a user name."""
         ...
 
     def rehash(self, policy_id: UUID, user: str, *, old: str, new: str) -> None:

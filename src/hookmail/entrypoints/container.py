@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -59,10 +60,12 @@ def mailer_from(settings: Settings) -> Mailer:
     return SmtpMailer(relay.hostname or "localhost", relay.port or 25, sender=sender)
 
 
-def attachment_links_from(settings: Settings, uow: UnitOfWork) -> AttachmentLinks:
-    """Attachment URLs: signed with the key kept in the store, so every process agrees."""
+def attachment_links_from(settings: Settings, uow: Callable[[], UnitOfWork]) -> AttachmentLinks:
+    """Attachment URLs: signed with the key kept in the store, so every process agrees. The
+    key is read on first use (then kept): a worker starts, and answers 451, on a store it
+    can't reach yet."""
     return AttachmentLinks(
-        key=attachment_urls.shared_key(uow),
+        key=functools.cache(lambda: attachment_urls.shared_key(uow())),
         public_url=settings.public_url,
         ttl=timedelta(seconds=settings.attachment_url_ttl),
     )
@@ -120,7 +123,7 @@ class Container(containers.DeclarativeContainer):
     transport = providers.Singleton(
         PinnedHttpTransport, allow_private=settings.provided.allow_private_targets
     )
-    attachment_links = providers.Singleton(attachment_links_from, settings, uow)
+    attachment_links = providers.Singleton(attachment_links_from, settings, uow.provider)
     delivery_config = providers.Singleton(delivery_config_from, settings, attachment_links)
     health = providers.Singleton(health_from, settings, mailer)
     access_tokens = providers.Singleton(access_tokens_from, settings, uow)

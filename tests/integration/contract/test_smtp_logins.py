@@ -181,3 +181,25 @@ def test_a_removed_credential_is_gone_from_logins(uow: UnitOfWork) -> None:
     with uow:
         uow.policies.delete(policy_id)
         uow.commit()
+
+
+def test_a_login_keeps_only_the_policies_that_still_hold_its_credential(uow: UnitOfWork) -> None:
+    keyed = CountingHasher()
+    same = Credential("relay", keyed.hash("relay", "s3cret-pass"))
+    first, second = _policies(uow, [same], [same])
+    login = _login(uow, keyed, "relay", "s3cret-pass")
+    assert isinstance(login, LoggedIn)
+    assert smtp_auth.still_logged_in(uow, login).policies == {first, second}
+    with uow:
+        policy = uow.policies.get(second)
+        assert policy is not None
+        changed = (Credential("relay", keyed.hash("relay", "new-pass")),)
+        uow.policies.save(policy.changed(policy.updated_at, smtp_credentials=changed))
+        uow.commit()
+    keyed.hashes = 0
+    assert smtp_auth.still_logged_in(uow, login).policies == {first}
+    assert keyed.hashes == 0
+    with uow:
+        uow.policies.delete(first)
+        uow.commit()
+    assert smtp_auth.still_logged_in(uow, login).policies == frozenset()

@@ -6,7 +6,6 @@ seed's examples show."""
 from __future__ import annotations
 
 import json
-import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from attrs import define, field
 from dependency_injector import providers
 from falcon import testing
 
+from hookmail.adapters.sql.engine import make_engine, migrate
 from hookmail.entrypoints.container import Container
 from hookmail.entrypoints.http.app import create_app
 from hookmail.entrypoints.settings import Settings
@@ -86,15 +86,10 @@ SEED_OPERATIONS = seed_operations()
 
 @pytest.fixture(scope="module")
 def document(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    path = tmp_path_factory.mktemp("openapi") / "hookmail.db"
-    settings = Settings(
-        database_url=f"sqlite:///{path}", secret_key="k" * 64, smtp_hostname="mx.test"
-    )
-    logging.getLogger("hookmail.http").disabled = True  # the store is not migrated: no matter
-    try:
-        app = create_app(Container(settings=providers.Object(settings)))
-    finally:
-        logging.getLogger("hookmail.http").disabled = False
+    url = f"sqlite:///{tmp_path_factory.mktemp('openapi') / 'hookmail.db'}"
+    migrate(make_engine(url))
+    settings = Settings(database_url=url, secret_key="k" * 64, smtp_hostname="mx.test")
+    app = create_app(Container(settings=providers.Object(settings)))
     return dict(testing.TestClient(app).simulate_get("/api/v1/openapi.json").json)
 
 

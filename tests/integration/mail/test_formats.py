@@ -361,3 +361,14 @@ def test_signed_request_builds_each_format() -> None:
         signed_request(secret, SIMPLE, payload_format="raw", template="{}")
     with pytest.raises(ValueError, match="unknown payload format"):
         signed_request(secret, SIMPLE, payload_format="xml")
+
+
+def test_reply_text_is_null_without_a_text_part(owner: Pipeline) -> None:
+    owner.webhook()
+    owner.send(
+        "From: a@example.org\r\nTo: in@example.com\r\nSubject: html only\r\n"
+        "Content-Type: text/html; charset=utf-8\r\n\r\n<p>Hello</p>\r\n"
+    )
+    body = json.loads(_one(owner).body)
+    assert (body["text"], body["reply_text"]) == ("", None)
+    assert body["html"].startswith("<p>Hello</p>")

@@ -102,3 +102,10 @@ def test_signed_request_signs_at_the_time_given() -> None:
     }
     assert payload["subject"] == "x"
     assert payload["message_id"].endswith("@hookmail.invalid>")  # made up: the mail has none
+
+
+def test_an_unknown_payload_format_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="unknown payload format"):
+        signed_request(
+            "a-plain-secret-of-many-characters", "Subject: x\r\n\r\nhi", payload_format="xml"
+        )

@@ -251,10 +251,20 @@ def test_a_changed_or_removed_password_fails_at_once(
     owner: Pipeline, connect: Callable[..., smtplib.SMTP]
 ) -> None:
     policy = _policy(owner, "relay:first-password")
-    assert _auth(connect(), "relay", "first-password")[0] == 235
+    owner.webhook("relay-only@example.com", smtp_security_policy_id=policy["id"])
+    early = connect()  # logs in before the change, and stays
+    assert _auth(early, "relay", "first-password")[0] == 235
+    assert early.mail("alice@example.org")[0] == 250
+    assert early.rcpt("relay-only@example.com")[0] == 250
+    assert early.rset()[0] == 250
     path = f"/api/v1/smtp-policies/{policy['id']}"
     owner.call("PUT", path, {"smtp_credentials": "relay:second-password"})
     assert _auth(connect(), "relay", "first-password")[0] == 535
+    assert early.mail("alice@example.org")[0] == 250  # its login is read again here...
+    code, text = early.rcpt("relay-only@example.com")
+    assert (code, text[:5]) == (550, b"5.7.1")  # ...and no longer holds
+    assert early.rset()[0] == 250
+    assert _auth(early, "relay", "second-password")[0] == 235  # logged out: may log in again
     assert _auth(connect(), "relay", "second-password")[0] == 235
     owner.call("PUT", path, {"smtp_credentials": "", "require_smtp_auth": False})
     assert _auth(connect(), "relay", "second-password")[0] == 535

@@ -14,21 +14,26 @@ from __future__ import annotations
 import hashlib
 from uuid import UUID
 
-from attrs import frozen
+from attrs import field, frozen
 
 from hookmail.core import throttle
 from hookmail.core.errors import RateLimited
 from hookmail.core.ports import Clock, CredentialHasher, UnitOfWork
+from hookmail.core.smtp_policies import MAX_CREDENTIAL_PASSWORD
 from hookmail.core.throttle import Limit
 
-MAX_USER = 255  # longer names, or ones with control characters, can't be stored: no match
-MAX_PASSWORD = 256
+# No stored credential is longer (policies saved before the API's caps allowed 255-character
+# user names, hence not MAX_CREDENTIAL_USER), nor has control characters: such an attempt
+# fails without a hash.
+MAX_USER = 255
+MAX_PASSWORD = MAX_CREDENTIAL_PASSWORD
 
 
 @frozen
 class LoggedIn:
     user: str
     policies: frozenset[UUID]  # every policy whose credentials these are
+    digest: str = field(default="", repr=False, eq=False)  # the keyed hash they matched
 
 
 @frozen
@@ -69,17 +74,18 @@ def authenticate(
         throttle.check(uow, limit, keys, clock.now())
     except RateLimited as exc:
         return LoginThrottled(exc.retry_after)
-    matched: set[UUID] = set()
     if len(user) <= MAX_USER and user.isprintable() and len(password) <= MAX_PASSWORD:
-        matched = _matching(uow, hasher, user=user, password=password)
-    if matched:
-        return LoggedIn(user, frozenset(matched))
+        digest = hasher.hash(user, password)  # the one keyed hash of the attempt
+        matched = _matching(uow, hasher, user=user, password=password, digest=digest)
+        if matched:
+            return LoggedIn(user, frozenset(matched), digest)
     throttle.fail(uow, keys, clock.now())
     return LoginFailed()
 
 
-def _matching(uow: UnitOfWork, hasher: CredentialHasher, *, user: str, password: str) -> set[UUID]:
-    digest = hasher.hash(user, password)  # the one keyed hash of the attempt
+def _matching(
+    uow: UnitOfWork, hasher: CredentialHasher, *, user: str, password: str, digest: str
+) -> set[UUID]:
     with uow.reading():
         found = uow.policies.logins(user, digest=digest, keyed_prefix=hasher.keyed_prefix(user))
     matched = {f.policy_id for f in found if f.password_hash == digest}
@@ -94,3 +100,14 @@ def _matching(uow: UnitOfWork, hasher: CredentialHasher, *, user: str, password:
                 uow.policies.rehash(login.policy_id, user, old=login.password_hash, new=digest)
             uow.commit()
     return matched | {f.policy_id for f in older}
+
+
+def still_logged_in(uow: UnitOfWork, login: LoggedIn) -> LoggedIn:
+    """The login as the store sees it now: only the policies that still hold the credential
+    it matched, so a changed or removed password stops working at once even for a session
+    that logged in before the change. One indexed read, no hash (every matched credential
+    holds the keyed hash by now: older ones were rehashed when they matched)."""
+    with uow.reading():
+        found = uow.policies.logins(login.user, digest=login.digest, keyed_prefix="")
+    held = frozenset(f.policy_id for f in found if f.password_hash == login.digest)
+    return LoggedIn(login.user, login.policies & held, login.digest)

@@ -109,7 +109,7 @@ def create_app(container: Container) -> WsgiApp:
         (
             f"{API}/attachments/{{token}}",
             # the key is read from the store on first use: the app starts on an unmigrated store
-            attachments.AttachmentItem(uow, clock, lambda: container.attachment_links().key),
+            attachments.AttachmentItem(uow, clock, container.attachment_links().key),
         ),
         ("/healthz", system.Health()),
         ("/readyz", system.Ready(lambda: ping(engine))),

@@ -20,8 +20,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, Final
+from weakref import WeakKeyDictionary
 
-from aiosmtpd.smtp import SMTP, AuthResult
+from aiosmtpd.smtp import SMTP, AuthResult, Session
 from prometheus_client import CollectorRegistry, Counter
 
 from hookmail.core.ports import Clock, CredentialHasher, UnitOfWork
@@ -59,6 +60,7 @@ class SmtpAuthenticator:
         self._hasher = hasher
         self._limit = limit
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="smtp-auth")
+        self._logins: WeakKeyDictionary[Session, smtp_auth.LoggedIn] = WeakKeyDictionary()
         self.attempts = Counter(
             "hookmail_smtp_auth",
             "SMTP AUTH attempts by outcome: ok (235), failed (535), throttled (454 after too "
@@ -124,6 +126,8 @@ class SmtpAuthenticator:
             return AuthResult(success=False, handled=False, message=replies.AUTH_UNAVAILABLE)
         if isinstance(outcome, smtp_auth.LoggedIn):
             self.attempts.labels("ok").inc()
+            if server.session is not None:
+                self._logins[server.session] = outcome
             # (user, policies): what the handler reads at RCPT (handler._login)
             return AuthResult(success=True, auth_data=(outcome.user, set(outcome.policies)))
         if isinstance(outcome, smtp_auth.LoginThrottled):
@@ -131,3 +135,26 @@ class SmtpAuthenticator:
             return AuthResult(success=False, handled=False, message=replies.AUTH_THROTTLED)
         self.attempts.labels("failed").inc()
         return AuthResult(success=False, handled=False, message=replies.AUTH_FAILED)
+
+    async def recheck(self, server: SMTP) -> bool:
+        """Before each transaction of a logged-in session: keep only the policies whose
+        credential it matched is still stored (a password changed mid-session stops working
+        at once), logging the session out when none is left. One indexed read on a thread,
+        no hash. False (and logged) when the store could not be read."""
+        session = server.session
+        login = self._logins.get(session) if session is not None else None
+        if session is None or login is None:
+            return True
+        try:
+            now = await asyncio.to_thread(smtp_auth.still_logged_in, self._uow(), login)
+        except Exception:
+            log.exception("re-checking an SMTP login failed")
+            return False
+        if now.policies:
+            self._logins[session] = now
+            session.auth_data = (now.user, set(now.policies))  # type: ignore[assignment]  # aiosmtpd types it None; it holds any data
+        else:
+            del self._logins[session]
+            session.authenticated = False
+            session.auth_data = None
+        return True

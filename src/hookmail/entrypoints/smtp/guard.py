@@ -1,7 +1,8 @@
 """Sessions that can't hurt the worker: a cap on open connections per client address, a
 deadline for saying HELO/EHLO, HELO/MAIL/RCPT arguments refused (501) unless they are
 printable text, and a 451 (never aiosmtpd's `500 Error: (…)`) when a command fails
-unexpectedly."""
+unexpectedly. A logged-in session's login is checked against the store again at each MAIL
+(smtp/auth.py), so a password changed mid-session stops working at once."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections import Counter
 from typing import Any
 
 from hookmail.entrypoints.smtp import replies
+from hookmail.entrypoints.smtp.auth import SmtpAuthenticator
 from hookmail.entrypoints.smtp.handler import HookmailSMTP
 
 log = logging.getLogger("hookmail.smtp")
@@ -55,9 +57,16 @@ class GuardedSMTP(HookmailSMTP):
     applies between commands once the client has greeted."""
 
     def __init__(
-        self, handler: Any, *, slots: ClientSlots, greeting_timeout: float, **kwargs: Any
+        self,
+        handler: Any,
+        *,
+        slots: ClientSlots,
+        greeting_timeout: float,
+        logins: SmtpAuthenticator | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(handler, **kwargs)
+        self._logins = logins
         self._slots = slots
         self._greeting_timeout = greeting_timeout
         self._slot: str | None = None  # the address whose slot this session holds
@@ -127,6 +136,10 @@ class GuardedSMTP(HookmailSMTP):
     async def smtp_MAIL(self, arg: str | None) -> None:  # noqa: N802
         if not _printable(arg):
             await self.push(replies.BAD_SENDER)
+            return
+        logins, session = self._logins, self.session
+        if logins and session and session.authenticated and not await logins.recheck(self):
+            await self.push(replies.STORE_FAILED)
             return
         await super().smtp_MAIL(arg)
 

@@ -19,17 +19,25 @@ from hookmail.entrypoints.smtp.handler import InboundHandler
 
 class HookmailController(Controller):
     def __init__(
-        self, handler: Any, *, slots: ClientSlots, greeting_timeout: float, **kwargs: Any
+        self,
+        handler: Any,
+        *,
+        slots: ClientSlots,
+        greeting_timeout: float,
+        logins: SmtpAuthenticator,
+        **kwargs: Any,
     ) -> None:
         super().__init__(handler, **kwargs)
         self.slots = slots
         self._greeting_timeout = greeting_timeout
+        self._logins = logins
 
     def factory(self) -> GuardedSMTP:
         return GuardedSMTP(
             self.handler,
             slots=self.slots,
             greeting_timeout=self._greeting_timeout,
+            logins=self._logins,
             **self.SMTP_kwargs,
         )
 
@@ -92,6 +100,7 @@ def smtp_controller(container: Container, registry: CollectorRegistry | None = N
         loop=_event_loop(),
         slots=ClientSlots(settings.smtp_max_connections_per_ip),
         greeting_timeout=settings.smtp_greeting_timeout,
+        logins=auth,
         hostname=settings.smtp_host,
         port=settings.smtp_port,
         server_hostname=settings.smtp_hostname,

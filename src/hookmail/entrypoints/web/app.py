@@ -18,6 +18,7 @@ from hookmail.entrypoints.web.pages import (
     messages,
     overview,
     policies,
+    reset,
     webhooks,
 )
 from hookmail.entrypoints.web.site import Site
@@ -46,6 +47,15 @@ def add_dashboard(app: WsgiApp, container: Container) -> None:
     app.add_route("/signin/code", sign_in, suffix="code")
     app.add_route("/signup", auth.SignUp(site, hasher, container.emails(), limits))
     app.add_route("/signout", auth.SignOut(site))
+    forgot = reset.ForgotPassword(
+        site,
+        container.mailer(),
+        limits,
+        container.background(),
+        public_url=settings.public_url,
+    )
+    app.add_route("/forgot-password", forgot)
+    app.add_route("/reset-password", reset.ResetPassword(site, hasher, limits))
 
     pages = domains.Domains(site, container.dns(), container.quotas())
     app.add_route("/domains", pages)

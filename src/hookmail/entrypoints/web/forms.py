@@ -10,6 +10,7 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Mapping
+from enum import Enum
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -89,11 +90,15 @@ def fields(
     view, or a posted form). `options` makes a field a choice among (value, text) pairs."""
     found = []
     choices = dict(options or {})
-    for f in attrs.fields(cls):  # a schema enum (delivery_mode) is a choice too
+    types_ = _types(cls)
+    for f in attrs.fields(cls):  # an enum type or a schema enum (delivery_mode) is a choice
         enum = f.metadata.get("schema", {}).get("enum")
+        kind = types_.get(f.name)
+        if isinstance(kind, type) and issubclass(kind, Enum):
+            enum = [member.value for member in kind]
         if enum and f.name not in choices:
             choices[f.name] = tuple((str(v), str(v)) for v in enum if v is not None)
-    for name, kind in _types(cls).items():
+    for name, kind in types_.items():
         if name in skip or kind is None:
             continue
         raw = values.get(name)
@@ -132,6 +137,8 @@ def structure(cls: type[T], form: Mapping[str, str], **extra: object) -> T:
             values[name] = _int(name, raw) if raw.strip() else None
         elif kind is UUID:
             values[name] = _uuid(name, raw) if raw.strip() else None
+        elif isinstance(kind, type) and issubclass(kind, Enum):
+            values[name] = raw.strip() or None  # the use case checks the choice
         elif kind is dict:
             values[name] = _headers(name, raw)
         else:
@@ -142,6 +149,8 @@ def structure(cls: type[T], form: Mapping[str, str], **extra: object) -> T:
 def _text(raw: object) -> str:
     if raw is None:
         return ""
+    if isinstance(raw, Enum):
+        return str(raw.value)
     if isinstance(raw, dict):
         return _headers_text(raw)
     return str(raw)

@@ -46,6 +46,7 @@ NOTICES: Mapping[str, str] = {
     "password": "Password changed. Every other session has ended.",
     "timezone": "Timezone saved.",
     "disabled_2fa": "Two-factor authentication is off.",
+    "reset": "Password changed. Sign in with the new one.",
     "account_deleted": "Your account and everything in it are deleted.",
     "replayed": "Replay queued; the new attempt shows below.",
 }

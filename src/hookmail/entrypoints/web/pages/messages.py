@@ -23,8 +23,9 @@ PAGE_SIZE = 25
 class MessagePages(Page):
     def __init__(self, site: Site, config: Callable[[], DeliveryConfig]) -> None:
         super().__init__(site)
-        # to build the payload a delivery sends, as the worker does; read on first use, since
-        # it holds a key kept in the store, and the app must start while the store is down
+        # to build the payload a delivery sends, as the worker does; a provider, read per
+        # request, because it reads the store (the attachment URL key) and the app must
+        # start on an unmigrated store
         self.config = config
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:

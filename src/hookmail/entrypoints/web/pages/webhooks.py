@@ -26,7 +26,9 @@ from hookmail.entrypoints.web.guard import Page
 from hookmail.entrypoints.web.site import Site, redirect
 
 # Shown as buttons of their own (pause/resume, new secret), or implied by the policy choice.
-NOT_IN_FORM = frozenset({"secret", "active", "clear_security_policy"})
+NOT_IN_FORM = frozenset(
+    {"secret", "active", "clear_security_policy", "clear_attachment_url_threshold"}
+)
 NO_POLICY = ""
 
 
@@ -47,12 +49,16 @@ class WebhookPages(Page):
         )
 
     def _input(self, req: falcon.Request, cls: type[WebhookInput]) -> WebhookInput:
-        """The API's request class from the form; "(none)" as the policy detaches it."""
-        form = self.form(req)
+        """The API's request class from the form; "(none)" as the policy detaches it, a blank
+        attachment threshold sends attachments inline again."""
+        form = dict(self.form(req))
+        extra: dict[str, object] = {}
         if form.get("smtp_security_policy_id", NO_POLICY) == NO_POLICY:
-            given = {k: v for k, v in form.items() if k != "smtp_security_policy_id"}
-            return forms.structure(cls, given, clear_security_policy=True)
-        return forms.structure(cls, form)
+            form.pop("smtp_security_policy_id", None)
+            extra["clear_security_policy"] = True
+        if cls is UpdateWebhookRequest and not form.get("attachment_url_threshold", "x").strip():
+            extra["clear_attachment_url_threshold"] = True  # blank: every attachment inline
+        return forms.structure(cls, form, **extra)
 
     # -- the list -----------------------------------------------------------------------
 
