@@ -107,4 +107,3 @@ def _pages_or_api(
         site.render(req, resp, template)
 
     return handle
-
