@@ -378,7 +378,7 @@ HOSTILE = (
     "From: a@example.org\r\nTo: in@example.com\r\nSubject: hostile name\r\n"
     "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b1\r\n\r\n"
     "--b1\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
-    "--b1\r\nContent-Type: application/octet-stream\r\n"
+    "--b1\r\nContent-Type: application/x-\r\n evil; charset=\"a b\"\r\n"
     "Content-Disposition: attachment; filename*=utf-8''ev%22il%0D%0AX-Injected%3A%201.bin\r\n"
     "Content-Transfer-Encoding: base64\r\n\r\n"
     + base64.encodebytes(LARGE).decode().replace("\n", "\r\n")
@@ -386,7 +386,7 @@ HOSTILE = (
 )
 
 
-def test_a_hostile_file_name_cannot_forge_response_headers(owner: Pipeline) -> None:
+def test_a_hostile_file_name_or_type_cannot_forge_response_headers(owner: Pipeline) -> None:
     owner.webhook(attachment_url_threshold=0)
     owner.send(HOSTILE)
     (attachment,) = json.loads(_one(owner).body)["attachments"]
@@ -396,5 +396,6 @@ def test_a_hostile_file_name_cannot_forge_response_headers(owner: Pipeline) -> N
     assert got.status_code == 200
     assert got.content == LARGE
     assert "X-Injected" not in got.headers
+    assert got.headers["Content-Type"] == "application/octet-stream"  # folded: not a type
     disposition = got.headers["Content-Disposition"]
     assert disposition == 'attachment; filename="ev_il__X-Injected: 1.bin"'
