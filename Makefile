@@ -4,15 +4,28 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint typecheck migrate bench clean browser screenshots
+.PHONY: install lock run test test-fast lint typecheck migrate bench clean browser screenshots
 
-$(STAMP): pyproject.toml
+LOCK := requirements.lock
+
+# Exactly the tested set: every package pinned, with hashes, in requirements.lock (main and
+# dev dependencies); then hookmail itself, without resolving anything again.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Re-pin every dependency of pyproject.toml (main + dev) to the newest allowed release, for
+# every platform, with hashes. Run it after changing dependencies; commit the lock it writes.
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+	  --generate-hashes --native-tls --quiet --no-header --output-file $(LOCK).new
+	@if cmp -s $(LOCK).new $(LOCK); then rm $(LOCK).new; echo "$(LOCK) is up to date"; \
+	  else mv $(LOCK).new $(LOCK); echo "$(LOCK) rewritten: review and commit it"; fi
 
 run: $(STAMP)
 	$(BIN)/hookmail serve

@@ -77,6 +77,11 @@ class _Capturing:
         return self._transport.post(url, headers=headers, body=body, timeout=timeout)
 
 
+def _close_all(*closers: Callable[[], None]) -> None:
+    for close in closers:
+        close()
+
+
 class Hookmail:
     """hookmail as a library. Build one with `in_memory()` (the fakes of
     `hookmail.adapters.memory`: for tests and harnesses) or `from_url()` (a real store)."""
@@ -182,6 +187,7 @@ class Hookmail:
         engine = container.engine()
         if migrate:
             migrate_store(engine)
+        transport = container.transport()
         return cls(
             uow=container.uow,
             clock=container.clock(),
@@ -191,18 +197,18 @@ class Hookmail:
             spf=container.spf(),
             dkim=container.dkim(),
             dmarc=container.dmarc(),
-            transport=container.transport(),
+            transport=transport,
             limits=container.limits(),
             quotas=container.quotas(),
             delivery_config=container.delivery_config(),
             health=container.health(),
             hostname=settings.smtp_hostname,
             public_domains=settings.public_domains,
-            close=engine.dispose,
+            close=lambda: _close_all(transport.close, engine.dispose),
         )
 
     def close(self) -> None:
-        """Release the store's connections."""
+        """Release the store's connections and the transport's idle ones."""
         self._close()
 
     def __enter__(self) -> Self:

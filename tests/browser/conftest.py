@@ -32,7 +32,16 @@ from tests.dns_server import DnsServer, dns_server
 from tests.integration.mail.conftest import free_port
 from tests.receiver import Receiver, receiver
 
-pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test here runs the whole app over sockets: e2e and integration (so
+    `make test-fast` leaves them out)."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.path).parents:
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.integration)
+
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -159,12 +168,16 @@ def _loopback() -> ipaddress.IPv4Network:
 
 @pytest.fixture(scope="session")
 def browser(stack: Stack) -> Iterator[Any]:
+    """One headless Chromium for the whole run; expectations wait up to 15 s (a loaded
+    machine), never a fixed time."""
     reason = _no_browser_reason()
     if reason:
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=15_000)
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(

@@ -107,6 +107,18 @@ def test_2fa_set_up_in_the_browser_then_sign_in_asks_for_a_code(visit: Visit) ->
     page.get_by_label("Code", exact=True).fill(codes[0])
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_be_visible()
+    page.get_by_label("Code", exact=True).fill(codes[1])  # the challenge is still good
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+
+    page = visit.go("/account")  # turning it off takes a current code (the next step's)
+    form = page.get_by_role("form", name="Turn off two-factor authentication")
+    form.get_by_label("Code", exact=True).fill(totp.at(time.time() + 30))
+    form.get_by_role("button", name="Turn off").click()
+    expect(page.get_by_role("status")).to_contain_text("Two-factor authentication is off")
+    page.get_by_role("button", name="Sign out").click()
+    visit.sign_in(email)
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
 
 
 def test_sign_in_is_rate_limited_like_the_api(visit: Visit, second_visit: Visit) -> None:

@@ -3,15 +3,20 @@ accepted, one refused and why), deliver, and the request verifies; in memory and
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from hookmail import Hookmail, Receipt, verify
 from hookmail.adapters.memory import FixedClock, RecordingTransport
+from hookmail.adapters.sql.engine import make_engine
 from hookmail.core.ports import HttpOutcome
 from hookmail.core.services.inbound import RefusalReason
+from tests.conftest import _PG_SKIP, PG_URL
 from tests.receiver import receiver
 
 DOMAIN = "inbound.example"
@@ -25,18 +30,45 @@ RAW = (
 )
 
 
-@pytest.fixture(params=["memory", pytest.param("sqlite", marks=pytest.mark.integration)])
+@contextmanager
+def _postgres_url() -> Iterator[str]:
+    """The test database's URL, in a schema of its own (created, then dropped)."""
+    if _PG_SKIP:
+        pytest.skip(_PG_SKIP)
+    schema = f"hookmail_library_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(PG_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("sqlite", marks=pytest.mark.integration),
+        pytest.param("postgres", marks=[pytest.mark.integration, pytest.mark.postgres]),
+    ]
+)
 def hookmail(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Hookmail]:
     if request.param == "memory":
         yield Hookmail.in_memory(public_domains=(DOMAIN,))
         return
-    with Hookmail.from_url(
-        f"sqlite:///{tmp_path / 'hookmail.db'}",
-        public_domains=(DOMAIN,),
-        allow_private_targets=True,
-        hostname="mx.test",
-    ) as embedded:
-        yield embedded
+    with ExitStack() as stack:
+        url = (
+            stack.enter_context(_postgres_url())
+            if request.param == "postgres"
+            else f"sqlite:///{tmp_path / 'hookmail.db'}"
+        )
+        yield stack.enter_context(
+            Hookmail.from_url(
+                url, public_domains=(DOMAIN,), allow_private_targets=True, hostname="mx.test"
+            )
+        )
 
 
 def _receive(hm: Hookmail) -> Receipt:

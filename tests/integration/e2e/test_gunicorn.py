@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -86,3 +87,28 @@ def test_a_bad_setting_stops_start_up_with_one_line(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         "hookmail: HOOKMAIL_API_PORT='eighty' is invalid: expected a whole number"
     ]
+
+
+def test_a_dashboard_session_holds_across_workers_and_ends_for_all(served: str) -> None:
+    client = requests.Session()
+    account = {"email": "dash@example.com", "password": "correct horse battery"}
+    page = client.get(f"{served}/signup", timeout=10).text
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+    assert token
+    client.post(f"{served}/signup", data={**account, "csrf": token.group(1)}, timeout=10)
+    client.post(f"{served}/signin", data={**account, "csrf": token.group(1)}, timeout=10)
+    cookies = {"hookmail_session": client.cookies["hookmail_session"]}
+    # Separate connections, so both workers answer: a session kept in one would fail half.
+    statuses = [
+        requests.get(f"{served}/account", cookies=cookies, allow_redirects=False, timeout=10)
+        for _ in range(12)
+    ]
+    assert [s.status_code for s in statuses] == [200] * 12
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', statuses[0].text)
+    assert csrf
+    requests.post(f"{served}/signout", data={"csrf": csrf.group(1)}, cookies=cookies, timeout=10)
+    after = [
+        requests.get(f"{served}/account", cookies=cookies, allow_redirects=False, timeout=10)
+        for _ in range(6)
+    ]
+    assert [s.status_code for s in after] == [303] * 6

@@ -372,3 +372,30 @@ def test_reply_text_is_null_without_a_text_part(owner: Pipeline) -> None:
     body = json.loads(_one(owner).body)
     assert (body["text"], body["reply_text"]) == ("", None)
     assert body["html"].startswith("<p>Hello</p>")
+
+
+HOSTILE = (
+    "From: a@example.org\r\nTo: in@example.com\r\nSubject: hostile name\r\n"
+    "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b1\r\n\r\n"
+    "--b1\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+    "--b1\r\nContent-Type: application/x-\r\n evil; charset=\"a b\"\r\n"
+    "Content-Disposition: attachment; filename*=utf-8''ev%22il%0D%0AX-Injected%3A%201.bin\r\n"
+    "Content-Transfer-Encoding: base64\r\n\r\n"
+    + base64.encodebytes(LARGE).decode().replace("\n", "\r\n")
+    + "--b1--\r\n"
+)
+
+
+def test_a_hostile_file_name_or_type_cannot_forge_response_headers(owner: Pipeline) -> None:
+    owner.webhook(attachment_url_threshold=0)
+    owner.send(HOSTILE)
+    (attachment,) = json.loads(_one(owner).body)["attachments"]
+    assert "\r\n" in attachment["filename"]  # the payload gives the name as sent
+    with _serving(owner.container) as base:
+        got = requests.get(_on(base, attachment["url"]), timeout=10)
+    assert got.status_code == 200
+    assert got.content == LARGE
+    assert "X-Injected" not in got.headers
+    assert got.headers["Content-Type"] == "application/octet-stream"  # folded: not a type
+    disposition = got.headers["Content-Disposition"]
+    assert disposition == 'attachment; filename="ev_il__X-Injected: 1.bin"'

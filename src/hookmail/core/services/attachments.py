@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from attrs import frozen
@@ -9,6 +10,9 @@ from attrs import frozen
 from hookmail.core import attachment_urls, mime_parts, payload
 from hookmail.core.errors import AttachmentNotFound
 from hookmail.core.ports import Clock, UnitOfWork
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,127}")  # RFC 9110 token
+_MEDIA_TYPE = re.compile(rf"{_TOKEN.pattern}/{_TOKEN.pattern}")
 
 
 @frozen
@@ -33,8 +37,10 @@ def open_attachment(uow: UnitOfWork, clock: Clock, key: bytes, *, token: str) ->
         raise AttachmentNotFound  # the stored message doesn't hold what the payload said
     raw, leaf = found
     content_type = leaf.message.get_content_type()
+    if not _MEDIA_TYPE.fullmatch(content_type):  # the sender's bytes: never a broken header
+        content_type = "application/octet-stream"
     charset = leaf.message.get_content_charset()
-    if charset:
+    if charset and _TOKEN.fullmatch(charset):
         content_type += f"; charset={charset}"
     return Download(
         content_type=content_type,

@@ -10,7 +10,7 @@ import falcon
 from hookmail.core.errors import DomainError, NotFound
 from hookmail.entrypoints.container import Container
 from hookmail.entrypoints.http import errors
-from hookmail.entrypoints.web.guard import DashboardGuard, Page
+from hookmail.entrypoints.web.guard import DashboardGuard
 from hookmail.entrypoints.web.pages import (
     account,
     auth,
@@ -107,6 +107,3 @@ def _pages_or_api(
         site.render(req, resp, template)
 
     return handle
-
-
-__all__ = ["Page", "add_dashboard"]

@@ -104,6 +104,8 @@ class DashboardGuard:
         if isinstance(resource, Page) or req.path.startswith("/static/"):
             for name, value in HEADERS.items():
                 resp.set_header(name, value)
+        if req.path.startswith("/static/"):  # the stylesheet may be kept; pages never
+            resp.set_header("Cache-Control", "public, max-age=3600")
 
 
 def _read_form(req: falcon.Request) -> dict[str, str]:

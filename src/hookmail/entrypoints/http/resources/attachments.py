@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 
 import falcon
@@ -13,6 +14,15 @@ from hookmail.entrypoints.http.context import Uow
 from hookmail.entrypoints.http.openapi import operation
 
 PARAMETERS = {"token": "The token of an attachment URL from a payload (the credential)"}
+
+
+def _header_safe(filename: str) -> str:
+    """The sender's file name, fit for Content-Disposition: Falcon quotes an ASCII name as it
+    is (and percent-encodes others in filename*), so no control character (a CR LF would
+    start a new header), no quote and no backslash may stay in it."""
+    return "".join(
+        "_" if unicodedata.category(ch) == "Cc" or ch in '"\\' else ch for ch in filename
+    ).strip()
 
 
 class AttachmentItem:
@@ -28,7 +38,7 @@ class AttachmentItem:
     def on_get(self, req: falcon.Request, resp: falcon.Response, token: str) -> None:
         found = attachments.open_attachment(self._uow(), self._clock, self._key(), token=token)
         resp.content_type = found.content_type
-        resp.downloadable_as = found.filename or "attachment"  # RFC 6266, filename* for UTF-8
+        resp.downloadable_as = _header_safe(found.filename) or "attachment"  # RFC 6266
         resp.content_length = found.size
         resp.stream = found.chunks
         # The URL is the credential: keep it out of shared caches; never render the bytes
