@@ -378,7 +378,7 @@ HOSTILE = (
     "From: a@example.org\r\nTo: in@example.com\r\nSubject: hostile name\r\n"
     "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b1\r\n\r\n"
     "--b1\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
-    "--b1\r\nContent-Type: application/x-\r\n evil; charset=\"a b\"\r\n"
+    '--b1\r\nContent-Type: application/x-\r\n evil; charset="a b"\r\n'
     "Content-Disposition: attachment; filename*=utf-8''ev%22il%0D%0AX-Injected%3A%201.bin\r\n"
     "Content-Transfer-Encoding: base64\r\n\r\n"
     + base64.encodebytes(LARGE).decode().replace("\n", "\r\n")
