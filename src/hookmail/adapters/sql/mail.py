@@ -13,6 +13,7 @@ from sqlalchemy import (
     ColumnElement,
     CursorResult,
     Exists,
+    Select,
     func,
     insert,
     or_,
@@ -177,6 +178,15 @@ def _sibling(account_id: UUID, statuses: tuple[JobStatus, ...]) -> Exists:
     )
 
 
+def _messages_with(account_id: UUID, status: JobStatus) -> Select[UUID]:
+    """The messages with a job of the account in `status`: a set built once per query from
+    the status index (pending and failed jobs are the few), not a probe per row."""
+    other = aliased(JobRow)
+    return select(other.message_id).where(
+        other.account_id == account_id, other.status == status.value
+    )
+
+
 def _status_is(
     status: MessageStatus, account_id: UUID, *, by_webhook: bool
 ) -> list[ColumnElement[bool]]:
@@ -187,12 +197,12 @@ def _status_is(
     pending, failed, delivered = JobStatus.PENDING, JobStatus.FAILED, JobStatus.DELIVERED
     if status is MessageStatus.PENDING:
         if by_webhook:
-            return [_sibling(account_id, (pending,))]
+            return [JobRow.message_id.in_(_messages_with(account_id, pending))]
         return [JobRow.status == pending.value]
     if status is MessageStatus.FAILED:
         found = [~_sibling(account_id, (pending,))]
         if by_webhook:
-            return [*found, _sibling(account_id, (failed,))]
+            return [JobRow.message_id.in_(_messages_with(account_id, failed)), *found]
         return [JobRow.status == failed.value, *found]
     found = [~_sibling(account_id, (pending, failed))]
     return found if by_webhook else [JobRow.status == delivered.value, *found]
