@@ -6,6 +6,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 import schemathesis
@@ -22,6 +23,8 @@ from schemathesis.specs.openapi.checks import (
 from hookmail.adapters.access_tokens import JwtAccessTokens
 from hookmail.adapters.passwords import Argon2PasswordHasher
 from hookmail.adapters.sql.engine import make_engine, migrate
+from hookmail.core.mail import AuthResults, Envelope
+from hookmail.core.services import inbound
 from hookmail.entrypoints.container import Container
 from hookmail.entrypoints.http.app import create_app
 from hookmail.entrypoints.settings import Settings
@@ -57,13 +60,34 @@ def _app(tmp: Path) -> Any:
     auth = {"Authorization": f"Bearer {token}"}
     client.simulate_post("/api/v1/domains", json={"name": "fuzz.example"}, headers=auth)
     client.simulate_post("/api/v1/smtp-policies", json={"name": "p"}, headers=auth)
-    client.simulate_post(
+    hook = client.simulate_post(
         "/api/v1/webhooks",
         headers=auth,
         json={"address": "me@inbound.hookmail.test", "target_url": "https://h.example.net/"},
-    )
+    ).json
+    _receive_a_message(container, UUID(hook["id"]))
     _state["token"] = token
     return app
+
+
+def _receive_a_message(container: Container, webhook_id: UUID) -> None:
+    """A message for the webhook, stored as the SMTP worker stores one: something for the
+    message operations to list, show and replay."""
+    uow = container.uow()
+    with uow.reading():
+        webhook = uow.webhooks.get(webhook_id)
+    assert webhook is not None
+    prepared = inbound.prepare_message(
+        container.clock(),
+        raw=b"From: a@example.org\r\nSubject: fuzz\r\n\r\nhello\r\n",
+        envelope=Envelope(
+            mail_from="a@example.org", rcpt_to=(str(webhook.address),), remote_ip="::1", helo="h"
+        ),
+        auth=AuthResults(),
+        accepted=[inbound.Accepted(str(webhook.address), webhook, None)],
+        hostname="mx.test",
+    )
+    inbound.commit_prepared(uow, [prepared])
 
 
 # Built at collection, as schemathesis wants its schema then; a throwaway SQLite file.

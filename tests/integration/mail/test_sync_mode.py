@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -225,3 +226,30 @@ def test_a_sync_webhook_over_its_rate_limit_answers_451_4_7_0(pipeline: Pipeline
     assert reply.startswith("4.7.0")
     assert len(pipeline.target.received) == 1  # no attempt over the limit
     assert len(_messages(pipeline)) == 1
+
+
+@pytest.mark.parametrize("store", SQL_STORES)
+def test_a_sync_webhook_failing_too_long_is_disabled_too(
+    request: pytest.FixtureRequest, mail_dns: DnsServer, store: str
+) -> None:
+    with running_pipeline(
+        clean_engine(request, store), mail_dns, sync_timeout=SYNC_TIMEOUT, disable_after=1
+    ) as pipeline:
+        pipeline.sign_up()
+        pipeline.domain("example.com")
+        hook = _sync(pipeline, "down", _answering(pipeline.target, 500).url)
+        assert _send(pipeline, "down")[0] == 451
+        failing = pipeline.call("GET", f"/api/v1/webhooks/{hook['id']}")["failing_since"]
+        assert failing is not None
+        since = datetime.fromisoformat(failing.replace("Z", "+00:00"))
+        wait_for(lambda: datetime.now(UTC) - since > timedelta(seconds=2), what="a while")
+        assert _send(pipeline, "down")[0] == 451
+        disabled = pipeline.call("GET", f"/api/v1/webhooks/{hook['id']}")
+        assert (disabled["active"], disabled["disabled_reason"]) == (False, "failing")
+
+        def refused() -> bool:  # at once on SQLite; after PostgreSQL's NOTIFY on PostgreSQL
+            with pipeline.smtp() as client:
+                client.mail("alice@example.org")
+                return client.rcpt("down@example.com")[:2] == (550, b"5.2.1 mailbox disabled")
+
+        wait_for(refused, what="RCPT refused with 550 5.2.1")

@@ -14,6 +14,7 @@ from sqlalchemy import (
     CursorResult,
     Exists,
     Row,
+    Select,
     Table,
     bindparam,
     func,
@@ -145,7 +146,7 @@ class SqlMessageRepository:
         if webhook_id is not None:
             query = query.where(JobRow.webhook_id == webhook_id)
         if status is not None:
-            query = query.where(*_status_is(status, account_id))
+            query = query.where(*_status_is(status, account_id, by_webhook=webhook_id is not None))
         if webhook_id is None:
             query = query.distinct()  # two webhooks of one account may share a message
         rows = self._session.execute(
@@ -197,14 +198,34 @@ def _sibling(account_id: UUID, statuses: tuple[JobStatus, ...]) -> Exists:
     )
 
 
-def _status_is(status: MessageStatus, account_id: UUID) -> list[ColumnElement[bool]]:
-    """A message's status as the account sees it, as conditions on one of its jobs."""
-    pending, failed = JobStatus.PENDING, JobStatus.FAILED
+def _messages_with(account_id: UUID, status: JobStatus) -> Select[UUID]:
+    """The messages with a job of the account in `status`: a set built once per query from
+    the status index (pending and failed jobs are the few), not a probe per row."""
+    other = aliased(JobRow)
+    return select(other.message_id).where(
+        other.account_id == account_id, other.status == status.value
+    )
+
+
+def _status_is(
+    status: MessageStatus, account_id: UUID, *, by_webhook: bool
+) -> list[ColumnElement[bool]]:
+    """A message's status as the account sees it, as conditions on one of its jobs. Over all
+    the account's jobs the job itself can carry the status (a pending job makes its message
+    pending), which lets the planner start from the status; over one webhook's jobs the
+    others decide too."""
+    pending, failed, delivered = JobStatus.PENDING, JobStatus.FAILED, JobStatus.DELIVERED
     if status is MessageStatus.PENDING:
-        return [_sibling(account_id, (pending,))]
+        if by_webhook:
+            return [JobRow.message_id.in_(_messages_with(account_id, pending))]
+        return [JobRow.status == pending.value]
     if status is MessageStatus.FAILED:
-        return [~_sibling(account_id, (pending,)), _sibling(account_id, (failed,))]
-    return [~_sibling(account_id, (pending, failed))]
+        found = [~_sibling(account_id, (pending,))]
+        if by_webhook:
+            return [JobRow.message_id.in_(_messages_with(account_id, failed)), *found]
+        return [JobRow.status == failed.value, *found]
+    found = [~_sibling(account_id, (pending, failed))]
+    return found if by_webhook else [JobRow.status == delivered.value, *found]
 
 
 def _job(row: JobRow) -> DeliveryJob:

@@ -69,6 +69,26 @@ def observe(uow: UnitOfWork, policy: HealthPolicy, attempts: list[Attempt]) -> C
     return lambda: notify(policy, disabled)
 
 
+def would_change(attempts: list[Attempt]) -> bool:
+    """Whether observe() may write anything for `attempts`: a failure, or a success of a
+    webhook that was failing. (Lets a caller outside a transaction skip opening one.)"""
+    return any(
+        a.log.status is not DeliveryStatus.DELIVERED or a.webhook.failing_since is not None
+        for a in attempts
+    )
+
+
+def record_health(uow: UnitOfWork, policy: HealthPolicy, attempts: list[Attempt]) -> None:
+    """observe() in a transaction of its own, then notify: for attempts recorded elsewhere
+    (a sync attempt's log goes with its message through the SMTP worker's group commit)."""
+    if not would_change(attempts):
+        return
+    with uow:
+        then = observe(uow, policy, attempts)
+        uow.commit()
+    then()
+
+
 def notify(policy: HealthPolicy, disabled: list[Disabled]) -> None:
     """Tell each owner which webhook was disabled and why."""
     for item in disabled:

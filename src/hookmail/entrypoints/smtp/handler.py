@@ -41,11 +41,18 @@ from hookmail.core.ports import (
     UnitOfWork,
     WebhookTransport,
 )
-from hookmail.core.services import authentication, delivery, inbound, sync_delivery
+from hookmail.core.services import (
+    authentication,
+    delivery,
+    inbound,
+    sync_delivery,
+    webhook_health,
+)
 from hookmail.core.services.authentication import AuthChecks
 from hookmail.core.services.delivery import Attempt, DeliveryConfig, Work
 from hookmail.core.services.inbound import Accepted, Prepared, Refused
 from hookmail.core.services.sync_delivery import Verdict
+from hookmail.core.services.webhook_health import HealthPolicy
 from hookmail.core.webhooks import Address, Webhook
 from hookmail.entrypoints.smtp import replies
 from hookmail.entrypoints.smtp.auth import SmtpAuthenticator
@@ -136,8 +143,10 @@ class InboundHandler:
         delivery: DeliveryConfig | None = None,
         sync_timeout: float = 30.0,
         sync_concurrency: int = 32,
+        health: HealthPolicy | None = None,
     ) -> None:
         self._uow = uow
+        self._health = health
         # Sync webhooks (§6.4): their first attempt runs on threads of a pool of its own,
         # so neither the event loop nor the commit thread ever waits for a target.
         self._transport = transport
@@ -324,11 +333,16 @@ class InboundHandler:
             del raw
             if prepared.message is None and not prepared.refusals:
                 return replies.NO_RECIPIENTS_LEFT + "no recipients"
-            sync_reply = None
+            sync_reply: str | None = None
+            attempts: list[Attempt] = []
             sync = self._sync_jobs(prepared, transaction)
             if sync:
-                prepared, sync_reply = await self._deliver_sync(prepared, sync)
+                prepared, sync_reply, attempts = await self._deliver_sync(prepared, sync)
             await asyncio.wrap_future(self._committer.submit(prepared))
+            if attempts and self._health is not None:  # failing_since, as queued attempts do
+                await asyncio.to_thread(
+                    webhook_health.record_health, self._uow(), self._health, attempts
+                )
         except Exception:
             log.exception("storing a message failed; answered 451")
             self.messages.labels("failed").inc()
@@ -353,9 +367,9 @@ class InboundHandler:
 
     async def _deliver_sync(
         self, prepared: Prepared, jobs: list[tuple[DeliveryJob, Webhook]]
-    ) -> tuple[Prepared, str | None]:
-        """Make the sync recipients' first attempts; what to commit, and DATA's reply when
-        it is not the usual 250 (see core/services/sync_delivery.py)."""
+    ) -> tuple[Prepared, str | None, list[Attempt]]:
+        """Make the sync recipients' first attempts; what to commit, DATA's reply when it is
+        not the usual 250 (see core/services/sync_delivery.py), and the attempts made."""
         async with self._sync_admission:  # one admission at a time: in-flight counts hold
             work = await asyncio.to_thread(
                 sync_delivery.admit,
@@ -366,7 +380,7 @@ class InboundHandler:
                 in_flight=dict(self._sync_in_flight),
             )
             if work is None:
-                return Prepared(None, (), prepared.refusals), replies.SYNC_RATE_LIMITED
+                return Prepared(None, (), prepared.refusals), replies.SYNC_RATE_LIMITED, []
             self._sync_in_flight.update(w.webhook.id for w in work)
         loop = asyncio.get_running_loop()
         try:
@@ -382,14 +396,14 @@ class InboundHandler:
                 log.error("a sync attempt could not be made", exc_info=failure)
         if len(attempts) < len(work):  # the sending server keeps the mail and retries
             logs = (*prepared.refusals, *(a.log for a in attempts))
-            return Prepared(None, (), logs), replies.SYNC_DEFERRED
+            return Prepared(None, (), logs), replies.SYNC_DEFERRED, attempts
         settled = sync_delivery.settle(prepared, attempts)
         if settled.verdict is Verdict.ACCEPT:
-            return settled.to_commit, None
+            return settled.to_commit, None, attempts
         if settled.verdict is Verdict.REFUSE:
             reply = replies.sync_refused(settled.refused_status, settled.refused_error)
-            return settled.to_commit, reply
-        return settled.to_commit, replies.SYNC_DEFERRED
+            return settled.to_commit, reply, attempts
+        return settled.to_commit, replies.SYNC_DEFERRED, attempts
 
     def _attempt(self, work: Work) -> Attempt:
         """On a sync pool thread: the queue's own attempt, with the sync timeout."""

@@ -86,6 +86,7 @@ def smtp_controller(container: Container, registry: CollectorRegistry | None = N
         transport=container.transport(),
         delivery=container.delivery_config(),
         sync_timeout=settings.sync_timeout,
+        health=container.health(),
     )
     options: dict[str, Any] = {
         "data_size_limit": settings.max_message_bytes,

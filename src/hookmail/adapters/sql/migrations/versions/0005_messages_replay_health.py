@@ -2,7 +2,9 @@
 
 Delivery jobs learn their account (the message list reads by account, newest first) and
 where their current retry schedule began (a replay starts it afresh); webhooks learn when
-they started failing, why hookmail disabled them, and their delivery mode.
+they started failing, why hookmail disabled them, and their delivery mode. On SQLite
+`delivery_jobs.account_id` stays nullable in the schema (making it NOT NULL would copy the
+table); hookmail always writes it.
 
 Revision ID: 0005
 Revises: 0003
@@ -20,38 +22,44 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("webhooks") as batch:
-        batch.add_column(
-            sa.Column("delivery_mode", sa.String(8), nullable=False, server_default="queue")
-        )
-        batch.add_column(sa.Column("failing_since", UtcDateTime(), nullable=True))
-        batch.add_column(sa.Column("disabled_reason", sa.String(32), nullable=True))
-    with op.batch_alter_table("delivery_jobs") as batch:
-        batch.add_column(sa.Column("account_id", sa.Uuid(), nullable=True))
-        batch.add_column(
-            sa.Column("schedule_start", sa.Integer(), nullable=False, server_default="0")
-        )
+    # Plain ADD COLUMN / CREATE INDEX only: on SQLite a batch operation copies the table, and
+    # dropping the old `webhooks` would cascade to every job and log (foreign_keys=ON).
+    op.add_column(
+        "webhooks", sa.Column("delivery_mode", sa.String(8), nullable=False, server_default="queue")
+    )
+    op.add_column("webhooks", sa.Column("failing_since", UtcDateTime(), nullable=True))
+    op.add_column("webhooks", sa.Column("disabled_reason", sa.String(32), nullable=True))
+    op.add_column("delivery_jobs", sa.Column("account_id", sa.Uuid(), nullable=True))
+    op.add_column(
+        "delivery_jobs",
+        sa.Column("schedule_start", sa.Integer(), nullable=False, server_default="0"),
+    )
     op.execute(
         "UPDATE delivery_jobs SET account_id = "
         "(SELECT webhooks.account_id FROM webhooks WHERE webhooks.id = delivery_jobs.webhook_id)"
     )
-    with op.batch_alter_table("delivery_jobs") as batch:
-        batch.alter_column("account_id", existing_type=sa.Uuid(), nullable=False)
-        batch.drop_index("ix_delivery_jobs_webhook_id")
-        batch.create_index(
-            "ix_delivery_jobs_account_created", ["account_id", "created_at", "message_id"]
-        )
-        batch.create_index("ix_delivery_jobs_webhook_created", ["webhook_id", "created_at"])
+    if op.get_bind().dialect.name == "postgresql":  # in place there; SQLite would copy
+        op.alter_column("delivery_jobs", "account_id", nullable=False)
+    op.drop_index("ix_delivery_jobs_webhook_id", "delivery_jobs")
+    op.create_index(
+        "ix_delivery_jobs_account_created",
+        "delivery_jobs",
+        ["account_id", "created_at", "message_id"],
+    )
+    op.create_index(
+        "ix_delivery_jobs_webhook_created", "delivery_jobs", ["webhook_id", "created_at"]
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("delivery_jobs") as batch:
-        batch.drop_index("ix_delivery_jobs_webhook_created")
-        batch.drop_index("ix_delivery_jobs_account_created")
-        batch.create_index("ix_delivery_jobs_webhook_id", ["webhook_id"])
-        batch.drop_column("schedule_start")
-        batch.drop_column("account_id")
-    with op.batch_alter_table("webhooks") as batch:
-        batch.drop_column("disabled_reason")
-        batch.drop_column("failing_since")
-        batch.drop_column("delivery_mode")
+    op.drop_index("ix_delivery_jobs_webhook_created", "delivery_jobs")
+    op.drop_index("ix_delivery_jobs_account_created", "delivery_jobs")
+    op.create_index("ix_delivery_jobs_webhook_id", "delivery_jobs", ["webhook_id"])
+    for table, column in (
+        ("delivery_jobs", "schedule_start"),
+        ("delivery_jobs", "account_id"),
+        ("webhooks", "disabled_reason"),
+        ("webhooks", "failing_since"),
+        ("webhooks", "delivery_mode"),
+    ):
+        op.drop_column(table, column)  # SQLite 3.35+ drops a plain column in place
