@@ -252,6 +252,9 @@ def second_visit(browser: Any, stack: Stack) -> Iterator[Visit]:
     """Another browser (its own cookies), for sessions that must end elsewhere."""
     context = browser.new_context()
     try:
-        yield Visit(stack, context)
+        current = Visit(stack, context)
+        yield current
+        hosts = {urlsplit(url).hostname for url in current.requests}
+        assert hosts <= {"127.0.0.1"}, f"a page loaded something from elsewhere: {hosts}"
     finally:
         context.close()

@@ -130,7 +130,8 @@ def _serve(settings: Settings) -> None:
         subprocess.Popen([*command, "deliver"], env=env),  # noqa: S603
     ]
     print(f"hookmail {__version__}:", file=sys.stderr)
-    print(f"  API   http://{settings.api_host}:{settings.api_port}", file=sys.stderr)
+    print(f"  API   http://{settings.api_host}:{settings.api_port}/api/v1", file=sys.stderr)
+    print(f"  web   http://{settings.api_host}:{settings.api_port}/", file=sys.stderr)
     print(f"  SMTP  {settings.smtp_host}:{settings.smtp_port}", file=sys.stderr)
     print(f"  store {settings.database_url}", file=sys.stderr)
     stopping = threading.Event()

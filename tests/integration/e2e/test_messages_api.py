@@ -123,6 +123,7 @@ def test_each_account_sees_its_messages_newest_first_with_only_its_own_part(
     assert _messages(stack, alice, f"?webhook_id={b_ok['id']}") == []  # bob's webhook
     assert [m["id"] for m in _messages(stack, alice, "?page=2&page_size=2")] == [shared]
     assert _messages(stack, alice, "?page=9") == []
+    assert _messages(stack, alice, "?page=99999999999999999999999") == []  # no overflow
 
 
 @pytest.mark.parametrize(

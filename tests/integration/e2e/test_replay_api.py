@@ -268,6 +268,7 @@ def test_ten_thousand_deliveries_replay_in_batches_while_smtp_accepts(
         print(  # the figure the closing note quotes
             f"\n{engine.dialect.name}: replayed {count} in {answer['seconds']:.2f} s "
             f"({len(commits)} commits); {accepted} SMTP messages accepted meanwhile, "
+            f"median {sorted(latencies)[len(latencies) // 2] * 1000:.0f} ms, "
             f"slowest {max(latencies) * 1000:.0f} ms"
         )
         with stack.container.uow() as uow:

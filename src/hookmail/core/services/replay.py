@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
 
@@ -100,10 +101,13 @@ def replay_window(
     webhook_id: UUID,
     window: Window,
     batch: int = BATCH,
+    between_batches: Callable[[], None] = lambda: None,
 ) -> int:
     """Queue again the webhook's deliveries in `window.statuses` whose message was received in
     the window, `batch` per transaction (read by keyset, so each batch costs the same and no
-    lock is held between them). Nothing when the webhook is inactive. How many were queued."""
+    lock is held between them; `between_batches` may pause, so that writers waiting for the
+    store, such as the SMTP worker's commits, get their turn). Nothing when the webhook is
+    inactive. How many were queued."""
     if not _own_webhook(uow, account_id, webhook_id):
         return 0
     count = 0
@@ -126,3 +130,4 @@ def replay_window(
         if len(jobs) < batch:
             return count
         after = (jobs[-1].created_at, jobs[-1].id)
+        between_batches()

@@ -73,6 +73,7 @@ def create_app(container: Container) -> WsgiApp:
         public_url=settings.public_url,
     )
     engine = container.engine()
+    pause = 0.1 if engine.dialect.name == "sqlite" else 0.0  # see messages.WebhookReplay
     routes: list[tuple[str, object]] = [
         (
             f"{API}/accounts",
@@ -101,7 +102,7 @@ def create_app(container: Container) -> WsgiApp:
         (f"{API}/webhooks/{{id:uuid}}", webhooks.WebhookItem(uow, clock)),
         (f"{API}/webhooks/{{id:uuid}}/logs", webhooks.DeliveryLogCollection(uow)),
         (f"{API}/webhooks/{{id:uuid}}/logs/{{logId:uuid}}", webhooks.DeliveryLogItem(uow)),
-        (f"{API}/webhooks/{{id:uuid}}/replay", messages.WebhookReplay(uow, clock)),
+        (f"{API}/webhooks/{{id:uuid}}/replay", messages.WebhookReplay(uow, clock, pause=pause)),
         (f"{API}/messages", messages.MessageCollection(uow)),
         (f"{API}/messages/{{id:uuid}}", messages.MessageItem(uow)),
         (f"{API}/messages/{{id:uuid}}/raw", messages.MessageRaw(uow)),

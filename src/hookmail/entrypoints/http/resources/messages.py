@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from functools import partial
 from uuid import UUID
 
 import falcon
@@ -117,11 +119,17 @@ class MessageReplay:
 
 
 class WebhookReplay:
+    """`pause`: seconds between two batches of a window replay. On SQLite a waiting writer
+    (an SMTP commit) is retried by the busy handler every 100 ms at most, so without a pause
+    the replay's next batch always wins the write lock and SMTP commits starve (measured: a
+    250 took 0.9 s during a 10 000 replay; 0.1 s with the pause). PostgreSQL needs none."""
+
     tag = "webhooks"
     parameters = {"id": "Webhook ID"}  # noqa: RUF012 (read by the OpenAPI builder)
 
-    def __init__(self, uow: Uow, clock: Clock) -> None:
+    def __init__(self, uow: Uow, clock: Clock, *, pause: float = 0.0) -> None:
         self._uow, self._clock = uow, clock
+        self._between_batches = partial(time.sleep, pause) if pause else (lambda: None)
 
     @operation(
         "replayWebhook",
@@ -142,6 +150,7 @@ class WebhookReplay:
             account_id=req.context.account_id,
             webhook_id=id,
             window=window,
+            between_batches=self._between_batches,
         )
         resp.status = falcon.HTTP_202
         resp.media = unstructure(ReplayResponse(count))
