@@ -8,7 +8,7 @@ from attrs import evolve
 from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
 from hookmail.core.mail import AuthResults, DeliveryJob, Envelope, InboundMessage, JobStatus
 from hookmail.core.ports import HttpOutcome
-from hookmail.core.services.delivery import Attempt, Work
+from hookmail.core.services.delivery import Attempt
 from hookmail.core.services.inbound import Prepared
 from hookmail.core.services.sync_delivery import Verdict, settle
 from tests.builders import NOW, a_domain, a_webhook, an_account
@@ -49,8 +49,8 @@ def _attempt(job: DeliveryJob, status: int, *, permanent: bool = False) -> Attem
         status=DeliveryStatus.DELIVERED if delivered else DeliveryStatus.RETRYING,
     )
     done = evolve(job, attempts=1, status=JobStatus.DELIVERED if delivered else JobStatus.PENDING)
-    work = Work(job, MESSAGE, a_webhook(DOMAIN, ACCOUNT.id), "UTC")
-    return Attempt(work, log, done, HttpOutcome(status, permanent=permanent))
+    hook = a_webhook(DOMAIN, ACCOUNT.id)
+    return Attempt(hook, MESSAGE.received_at, log, done, HttpOutcome(status, permanent=permanent))
 
 
 SYNC_A, SYNC_B, QUEUED = _job("a"), _job("b"), _job("c")

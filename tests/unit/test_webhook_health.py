@@ -12,7 +12,7 @@ from hookmail.adapters.memory import InMemoryUnitOfWork, RecordingMailer
 from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
 from hookmail.core.mail import AuthResults, DeliveryJob, Envelope, InboundMessage
 from hookmail.core.services import delivery
-from hookmail.core.services.delivery import Attempt, Work
+from hookmail.core.services.delivery import Attempt
 from hookmail.core.services.webhook_health import HealthPolicy, would_change
 from hookmail.core.webhooks import Webhook
 from tests.builders import NOW, a_domain, a_webhook, an_account
@@ -66,7 +66,7 @@ def _attempt(
         attempt=1,
         status=DeliveryStatus.DELIVERED if status == 200 else DeliveryStatus.RETRYING,
     )
-    return Attempt(Work(job, message, hook, "UTC"), log, evolve(job, attempts=1))
+    return Attempt(hook, message.received_at, log, evolve(job, attempts=1))
 
 
 def _hook(uow: InMemoryUnitOfWork, hook: Webhook) -> Webhook:
