@@ -73,7 +73,7 @@ def create_app(container: Container) -> WsgiApp:
         public_url=settings.public_url,
     )
     engine = container.engine()
-    pause = 0.1 if engine.dialect.name == "sqlite" else 0.0  # see messages.WebhookReplay
+    pause = 0.05 if engine.dialect.name == "sqlite" else 0.0  # see messages.WebhookReplay
     routes: list[tuple[str, object]] = [
         (
             f"{API}/accounts",
