@@ -679,3 +679,28 @@ def test_deep_nesting_answers_400_under_gunicorn(gunicorn: str) -> None:
     for body in (b"[" * 1000 + b"]" * 1000, b"[" * 900 + b"]" * 900, b"{" * 50_000):
         result = requests.post(f"{gunicorn}/api/v1/accounts", data=body, headers=JSON, timeout=10)
         assert (result.status_code, result.json()["code"]) == (400, "invalid_json")
+
+
+@pytest.mark.integration
+def test_thousands_of_credentials_cost_no_hashing_and_the_api_stays_up(gunicorn: str) -> None:
+    """Before the cap, 2000 pairs were 2000 argon2 hashes: the worker hit gunicorn's
+    timeout (500) and /healthz waited a minute. Now each is refused before any hash."""
+    account = {"email": "creds@example.com", "password": PASSWORD}
+    assert requests.post(f"{gunicorn}/api/v1/accounts", json=account, timeout=30).ok
+    token = requests.post(f"{gunicorn}/api/v1/sessions", json=account, timeout=30).json()
+    auth = {"Authorization": f"Bearer {token['access_token']}"}
+    body = {"name": "p", "smtp_credentials": ",".join(f"u{n}:pw-{n}" for n in range(2000))}
+
+    def attack() -> int:
+        return requests.post(
+            f"{gunicorn}/api/v1/smtp-policies", json=body, headers=auth, timeout=30
+        ).status_code
+
+    def health() -> int:
+        return requests.get(f"{gunicorn}/healthz", timeout=30).status_code
+
+    with ThreadPoolExecutor(3) as pool:
+        attacks = [pool.submit(attack), pool.submit(attack)]
+        alive = pool.submit(health)
+        assert [a.result() for a in attacks] == [422, 422]
+        assert alive.result() == 200
