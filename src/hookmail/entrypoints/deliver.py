@@ -30,6 +30,7 @@ from hookmail.core.services.webhook_health import HealthPolicy
 
 log = logging.getLogger("hookmail.deliver")
 _LINGER = 0.02  # seconds finished attempts may wait to be recorded together
+_GAP = 0.004  # seconds between store passes at the least
 
 
 class DeliveryWorker:
@@ -169,11 +170,16 @@ class DeliveryWorker:
         listening.start()
         pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="hookmail-deliver")
         self._noticed.set()  # whatever is due already
+        self._wake.set()
+        last_pass = 0.0
         try:
             while not stop.is_set():
-                if not self._noticed.is_set():
-                    self._wake.wait(self._poll_interval)
-                    self._linger()
+                self._wake.wait(self._poll_interval)
+                self._linger()
+                # New jobs are claimed at once, but passes are at least _GAP apart: under
+                # load, the notices of many SMTP commits share one pass.
+                time.sleep(max(0.0, last_pass + _GAP - time.monotonic()))
+                last_pass = time.monotonic()
                 self._wake.clear()
                 self._noticed.clear()
                 try:
@@ -197,8 +203,8 @@ class DeliveryWorker:
         )
 
     def _linger(self) -> None:
-        """Woken only by finished attempts: let a few more finish (or a notice come), so
-        one transaction records many; recording a little later delays no webhook."""
+        """Woken by finished attempts only: let more finish (or new jobs be noticed) before
+        the next pass, so one transaction records many; recording later delays nobody."""
         deadline = time.monotonic() + _LINGER
         while not self._noticed.is_set():
             finished = self._done.qsize()

@@ -107,6 +107,41 @@ _SAVE_JOB = (
 )
 
 
+# The claim's statements, built once (building a statement costs more than running it).
+_LEASED = (
+    select(_JOBS.c.webhook_id, func.count())
+    .where(
+        _JOBS.c.claimed_until >= bindparam("now"),
+        _JOBS.c.status == JobStatus.PENDING.value,
+    )
+    .group_by(_JOBS.c.webhook_id)
+)
+_DUE = (
+    select(*_JOBS.c)
+    .join(_WEBHOOKS, _WEBHOOKS.c.id == _JOBS.c.webhook_id)
+    .where(
+        _JOBS.c.status == JobStatus.PENDING.value,
+        _JOBS.c.next_attempt_at <= bindparam("now"),
+        or_(_JOBS.c.claimed_until.is_(None), _JOBS.c.claimed_until < bindparam("now")),
+        _WEBHOOKS.c.active.is_(True),
+        _JOBS.c.webhook_id.not_in(bindparam("full", expanding=True)),
+        _JOBS.c.id.not_in(bindparam("chosen", expanding=True)),
+    )
+    .order_by(_JOBS.c.next_attempt_at)
+    .limit(bindparam("rows"))
+    # SKIP LOCKED on PostgreSQL: workers on any number of machines share the queue
+    # without waiting on each other; SQLite serialises writers (BEGIN IMMEDIATE).
+    .with_for_update(skip_locked=True, of=_JOBS)
+)
+_MESSAGES_BY_ID = select(*_MESSAGES.c).where(_MESSAGES.c.id.in_(bindparam("ids", expanding=True)))
+_EXISTING = select(_JOBS.c.id).where(_JOBS.c.id.in_(bindparam("ids", expanding=True)))
+_LEASE = (
+    update(_JOBS)
+    .where(_JOBS.c.id.in_(bindparam("ids", expanding=True)))
+    .values(claimed_until=bindparam("lease_until"))
+)
+
+
 class SqlMessageRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -125,9 +160,8 @@ class SqlMessageRepository:
     def get_many(self, message_ids: set[UUID]) -> dict[UUID, InboundMessage]:
         if not message_ids:
             return {}
-        rows = self._session.execute(
-            select(*_MESSAGES.c).where(_MESSAGES.c.id.in_(message_ids))
-        )  # plain rows, not ORM entities: the delivery worker's claim reads these
+        # plain rows, not ORM entities, from a statement built once: the claim reads these
+        rows = self._session.execute(_MESSAGES_BY_ID, {"ids": list(message_ids)})
         return {row.id: _message(cast(MessageRow, row)) for row in rows}
 
     def page_of_account(
@@ -299,36 +333,24 @@ class SqlJobRepository:
     ) -> list[DeliveryJob]:
         # Fair share: webhooks that have `per_webhook` jobs under a live lease (this worker's
         # or another's) are left out, so one slow target's backlog never fills the workers.
-        leased = self._session.execute(
-            select(_JOBS.c.webhook_id, func.count())
-            .where(_JOBS.c.claimed_until >= now, _JOBS.c.status == JobStatus.PENDING.value)
-            .group_by(_JOBS.c.webhook_id)
-        )
-        busy: dict[UUID, int] = {webhook: count for webhook, count in leased}
+        busy: dict[UUID, int] = {
+            webhook: count for webhook, count in self._session.execute(_LEASED, {"now": now})
+        }
         full = {webhook for webhook, count in busy.items() if count >= per_webhook}
         chosen: list[Row[Any]] = []
         for _round in range(4):  # a round ends early when one webhook's backlog fills it
             wanted = limit - len(chosen)
-            query = (
-                select(*_JOBS.c)
-                .join(_WEBHOOKS, _WEBHOOKS.c.id == _JOBS.c.webhook_id)
-                .where(
-                    _JOBS.c.status == JobStatus.PENDING.value,
-                    _JOBS.c.next_attempt_at <= now,
-                    or_(_JOBS.c.claimed_until.is_(None), _JOBS.c.claimed_until < now),
-                    _WEBHOOKS.c.active.is_(True),
+            rows = list(
+                self._session.execute(
+                    _DUE,
+                    {
+                        "now": now,
+                        "full": list(full),
+                        "chosen": [r.id for r in chosen],
+                        "rows": wanted + 4,
+                    },
                 )
-                .order_by(_JOBS.c.next_attempt_at)
-                .limit(wanted * 2)
-                # SKIP LOCKED on PostgreSQL: workers on any number of machines share the
-                # queue without waiting on each other; SQLite serialises writers.
-                .with_for_update(skip_locked=True, of=_JOBS)
             )
-            if full:
-                query = query.where(_JOBS.c.webhook_id.not_in(full))
-            if chosen:
-                query = query.where(_JOBS.c.id.not_in([r.id for r in chosen]))
-            rows = list(self._session.execute(query))
             for row in rows:
                 if len(chosen) >= limit:
                     break
@@ -337,20 +359,18 @@ class SqlJobRepository:
                     continue
                 busy[row.webhook_id] = busy.get(row.webhook_id, 0) + 1
                 chosen.append(row)
-            if len(chosen) >= limit or len(rows) < wanted * 2:
+            if len(chosen) >= limit or len(rows) < wanted + 4:
                 break
         if chosen:
             self._session.execute(
-                update(_JOBS)
-                .where(_JOBS.c.id.in_([r.id for r in chosen]))
-                .values(claimed_until=lease_until)
+                _LEASE, {"ids": [r.id for r in chosen], "lease_until": lease_until}
             )
         return [evolve(_job(cast(JobRow, r)), claimed_until=lease_until) for r in chosen]
 
     def existing(self, job_ids: set[UUID]) -> set[UUID]:
         if not job_ids:
             return set()
-        return set(self._session.scalars(select(_JOBS.c.id).where(_JOBS.c.id.in_(job_ids))))
+        return set(self._session.scalars(_EXISTING, {"ids": list(job_ids)}))
 
     def save_many(self, jobs: list[DeliveryJob]) -> None:
         if jobs:  # Core executemany: one statement for the whole batch

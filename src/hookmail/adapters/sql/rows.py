@@ -241,6 +241,7 @@ class JobRow(Base):
 
     __table_args__ = (
         Index("ix_delivery_jobs_due", "status", "next_attempt_at"),
+        Index("ix_delivery_jobs_claimed", "status", "claimed_until"),
         # the message list, newest first, by account or by webhook; window replays by webhook
         Index("ix_delivery_jobs_account_created", "account_id", "created_at", "message_id"),
         Index("ix_delivery_jobs_webhook_created", "webhook_id", "created_at"),

@@ -121,6 +121,13 @@ def _prefixed(values: RowMapping, table: FromClause, prefix: str) -> Any:
     return SimpleNamespace(**{c.name: values[prefix + c.name] for c in table.c})
 
 
+_WITH_TIMEZONE = (
+    select(*_WEBHOOKS.c, AccountRow.timezone.label("account_timezone"))
+    .join(AccountRow, AccountRow.id == _WEBHOOKS.c.account_id)
+    .where(_WEBHOOKS.c.id.in_(bindparam("ids", expanding=True)))
+)
+
+
 class SqlWebhookRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -132,11 +139,7 @@ class SqlWebhookRepository:
     def get_many(self, webhook_ids: set[UUID]) -> dict[UUID, tuple[Webhook, str]]:
         if not webhook_ids:
             return {}
-        rows = self._session.execute(
-            select(*_WEBHOOKS.c, AccountRow.timezone.label("account_timezone"))
-            .join(AccountRow, AccountRow.id == _WEBHOOKS.c.account_id)
-            .where(_WEBHOOKS.c.id.in_(webhook_ids))
-        )
+        rows = self._session.execute(_WITH_TIMEZONE, {"ids": list(webhook_ids)})
         return {row.id: (_webhook(cast(WebhookRow, row)), row.account_timezone) for row in rows}
 
     def of_account(self, account_id: UUID) -> list[Webhook]:
@@ -244,6 +247,9 @@ def delivery_log_of(row: DeliveryLogRow) -> DeliveryLog:
     )
 
 
+_INSERT_LOG = insert(DeliveryLogRow)
+
+
 def _log_values(log: DeliveryLog) -> dict[str, object]:
     return {
         "id": log.id,
@@ -269,7 +275,7 @@ class SqlDeliveryLogRepository:
 
     def add_many(self, logs: list[DeliveryLog]) -> None:
         if logs:  # Core executemany: recording attempts is on the delivery hot path
-            self._session.execute(insert(DeliveryLogRow), [_log_values(log) for log in logs])
+            self._session.execute(_INSERT_LOG, [_log_values(log) for log in logs])
 
     def get(self, webhook_id: UUID, log_id: UUID) -> DeliveryLog | None:
         row = self._session.get(DeliveryLogRow, log_id)
