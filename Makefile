@@ -69,3 +69,4 @@ clean:
 bench: $(STAMP)
 	$(BIN)/python bench/e2e.py -n 2000
 	$(BIN)/python bench/e2e.py -n 2000 --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
+	$(BIN)/python bench/e2e.py -n 2000 --connections 16 --workers 2 --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
