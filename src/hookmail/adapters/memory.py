@@ -561,8 +561,20 @@ class InMemoryJobs:
         self._state.jobs[job.id] = job
 
     def claim_due(
-        self, now: datetime, *, limit: int, lease_until: datetime, per_webhook: int
+        self,
+        now: datetime,
+        *,
+        limit: int,
+        lease_until: datetime,
+        per_webhook: int,
+        per_failing_webhook: int | None = None,
     ) -> list[DeliveryJob]:
+        failing_share = per_webhook if per_failing_webhook is None else per_failing_webhook
+
+        def share(webhook_id: UUID) -> int:
+            hook = self._state.webhooks.get(webhook_id)
+            return failing_share if hook is not None and hook.failing_since else per_webhook
+
         busy: dict[UUID, int] = {}
         for job in self._state.jobs.values():
             if self._leased(job, now):
@@ -582,7 +594,7 @@ class InMemoryJobs:
         for job in due:
             if len(claimed) >= limit:
                 break
-            if busy.get(job.webhook_id, 0) >= per_webhook:
+            if busy.get(job.webhook_id, 0) >= share(job.webhook_id):
                 continue
             busy[job.webhook_id] = busy.get(job.webhook_id, 0) + 1
             claimed.append(evolve(job, claimed_until=lease_until))

@@ -377,12 +377,19 @@ class JobRepository(Protocol):
     def save(self, job: DeliveryJob) -> None: ...
 
     def claim_due(
-        self, now: datetime, *, limit: int, lease_until: datetime, per_webhook: int
+        self,
+        now: datetime,
+        *,
+        limit: int,
+        lease_until: datetime,
+        per_webhook: int,
+        per_failing_webhook: int | None = None,
     ) -> list[DeliveryJob]:
         """Up to `limit` pending jobs due by `now` and not claimed by a live worker, oldest
         due first, now claimed until `lease_until`. Jobs of inactive webhooks wait. Fair
         share: a webhook with `per_webhook` jobs under a live lease (any worker's) gets no
-        more, so one slow target's backlog can't fill the workers. Jobs other workers are
+        more - `per_failing_webhook` (default: the same) while it is failing - so one slow
+        target's backlog can't fill the workers. Jobs other workers are
         claiming at this moment are skipped, never waited for."""
         ...
 

@@ -30,7 +30,7 @@ from hookmail.core.services.webhook_health import HealthPolicy
 
 log = logging.getLogger("hookmail.deliver")
 _LINGER = 0.02  # seconds finished attempts may wait to be recorded together
-_GAP = 0.004  # seconds between store passes at the least
+_GAP = 0.010  # seconds between store passes at the least, under load
 
 
 class DeliveryWorker:
@@ -60,6 +60,8 @@ class DeliveryWorker:
         self._wake = threading.Event()  # something to do: a notice or a finished attempt
         self._noticed = threading.Event()  # a notice: new jobs were committed
         self.passes = self.claimed = 0  # store passes made, and jobs claimed in them
+        self._last_moved = 0  # jobs claimed and attempts recorded by the last pass
+        self.moved_hist = [0] * 17
         self._running: dict[UUID, Future[None]] = {}  # claimed jobs, by id, until recorded
         self.attempts = Counter(
             "hookmail_delivery_attempts",
@@ -148,6 +150,8 @@ class DeliveryWorker:
             raise
         self.passes += 1
         self.claimed += len(work)
+        self._last_moved = len(work) + len(finished)
+        self.moved_hist[min(self._last_moved, 16)] += 1
         self._count(finished)
         for done in finished:
             self._running.pop(done.job.id, None)
@@ -176,9 +180,11 @@ class DeliveryWorker:
             while not stop.is_set():
                 self._wake.wait(self._poll_interval)
                 self._linger()
-                # New jobs are claimed at once, but passes are at least _GAP apart: under
-                # load, the notices of many SMTP commits share one pass.
-                time.sleep(max(0.0, last_pass + _GAP - time.monotonic()))
+                # New jobs are claimed at once; but under load (the last pass moved many
+                # jobs) passes are _GAP apart, so the notices of many SMTP commits and the
+                # ends of many attempts share one transaction.
+                if self._last_moved >= self._enough // 2:
+                    time.sleep(max(0.0, last_pass + _GAP - time.monotonic()))
                 last_pass = time.monotonic()
                 self._wake.clear()
                 self._noticed.clear()
@@ -201,6 +207,7 @@ class DeliveryWorker:
             self.passes,
             self.claimed,
         )
+        log.info("moved per pass: %s", self.moved_hist)
 
     def _linger(self) -> None:
         """Woken by finished attempts only: let more finish (or new jobs be noticed) before

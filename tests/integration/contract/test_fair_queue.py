@@ -100,3 +100,19 @@ def test_batch_save_existing_and_release(uow: UnitOfWork) -> None:
         )
         uow.commit()
     assert [j.id for j in again] == [second.id]
+
+
+def test_a_failing_webhook_gets_the_smaller_share(uow: UnitOfWork) -> None:
+    _, failing, healthy = _setup(uow)
+    with uow:
+        uow.webhooks.save(evolve(failing, failing_since=NOW))
+        uow.commit()
+    _enqueue(uow, failing, 5)
+    _enqueue(uow, healthy, 5)
+    with uow:
+        claimed = uow.jobs.claim_due(
+            LATER, limit=10, per_webhook=3, per_failing_webhook=1, lease_until=LATER
+        )
+        uow.commit()
+    assert [j.webhook_id for j in claimed].count(failing.id) == 1
+    assert [j.webhook_id for j in claimed].count(healthy.id) == 3

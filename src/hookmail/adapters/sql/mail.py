@@ -13,7 +13,6 @@ from sqlalchemy import (
     ColumnElement,
     CursorResult,
     Exists,
-    Row,
     Select,
     Table,
     bindparam,
@@ -109,7 +108,8 @@ _SAVE_JOB = (
 
 # The claim's statements, built once (building a statement costs more than running it).
 _LEASED = (
-    select(_JOBS.c.webhook_id, func.count())
+    select(_JOBS.c.webhook_id, func.max(_WEBHOOKS.c.failing_since), func.count())
+    .join(_WEBHOOKS, _WEBHOOKS.c.id == _JOBS.c.webhook_id)
     .where(
         _JOBS.c.claimed_until >= bindparam("now"),
         _JOBS.c.status == JobStatus.PENDING.value,
@@ -117,7 +117,7 @@ _LEASED = (
     .group_by(_JOBS.c.webhook_id)
 )
 _DUE = (
-    select(*_JOBS.c)
+    select(*_JOBS.c, _WEBHOOKS.c.failing_since.label("webhook_failing_since"))
     .join(_WEBHOOKS, _WEBHOOKS.c.id == _JOBS.c.webhook_id)
     .where(
         _JOBS.c.status == JobStatus.PENDING.value,
@@ -329,15 +329,25 @@ class SqlJobRepository:
         self._session.merge(_job_row(job))  # flushed with the others at commit
 
     def claim_due(
-        self, now: datetime, *, limit: int, lease_until: datetime, per_webhook: int
+        self,
+        now: datetime,
+        *,
+        limit: int,
+        lease_until: datetime,
+        per_webhook: int,
+        per_failing_webhook: int | None = None,
     ) -> list[DeliveryJob]:
-        # Fair share: webhooks that have `per_webhook` jobs under a live lease (this worker's
-        # or another's) are left out, so one slow target's backlog never fills the workers.
-        busy: dict[UUID, int] = {
-            webhook: count for webhook, count in self._session.execute(_LEASED, {"now": now})
-        }
-        full = {webhook for webhook, count in busy.items() if count >= per_webhook}
-        chosen: list[Row[Any]] = []
+        # Fair share: webhooks that have their share of jobs under a live lease (this
+        # worker's or another's) are left out, so one slow target's backlog never fills
+        # the workers; a failing webhook's share is smaller.
+        failing_share = per_webhook if per_failing_webhook is None else per_failing_webhook
+        busy: dict[UUID, int] = {}
+        share: dict[UUID, int] = {}
+        for webhook, failing, count in self._session.execute(_LEASED, {"now": now}):
+            busy[webhook] = count
+            share[webhook] = failing_share if failing else per_webhook
+        full = {webhook for webhook, count in busy.items() if count >= share[webhook]}
+        chosen: list[Any] = []
         for _round in range(4):  # a round ends early when one webhook's backlog fills it
             wanted = limit - len(chosen)
             rows = list(
@@ -354,7 +364,8 @@ class SqlJobRepository:
             for row in rows:
                 if len(chosen) >= limit:
                     break
-                if busy.get(row.webhook_id, 0) >= per_webhook:
+                cap = failing_share if row.webhook_failing_since else per_webhook
+                if busy.get(row.webhook_id, 0) >= cap:
                     full.add(row.webhook_id)
                     continue
                 busy[row.webhook_id] = busy.get(row.webhook_id, 0) + 1

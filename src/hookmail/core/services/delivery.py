@@ -35,9 +35,11 @@ class DeliveryConfig:
     timeout: float = 10.0
     user_agent: str = f"hookmail/{__version__}"
     attachment_links: AttachmentLinks | None = None  # None: attachments always inline
-    # Fair share: at most this many attempts in flight per webhook across all workers, so
-    # a hanging target holds that many threads and no more (SPEC §5, fair delivery).
-    per_webhook: int = 4
+    # Fair share (SPEC §5): at most this many attempts in flight per webhook across all
+    # workers; a webhook that is failing (a hanging or erroring target) gets the smaller
+    # share, so it holds a few threads and no more, while a healthy busy one can use many.
+    per_webhook: int = 16
+    per_failing_webhook: int = 2
 
 
 class SharedParse:
@@ -111,7 +113,13 @@ def claim(
 def _claim(
     uow: UnitOfWork, config: DeliveryConfig, *, now: datetime, lease: datetime, limit: int
 ) -> list[Work]:
-    jobs = uow.jobs.claim_due(now, limit=limit, lease_until=lease, per_webhook=config.per_webhook)
+    jobs = uow.jobs.claim_due(
+        now,
+        limit=limit,
+        lease_until=lease,
+        per_webhook=config.per_webhook,
+        per_failing_webhook=config.per_failing_webhook,
+    )
     if not jobs:
         return []
     messages = uow.messages.get_many({job.message_id for job in jobs})
