@@ -252,6 +252,7 @@ def attempt(
         attempt=attempts,
         status=log_status,
         next_attempt_at=due,
+        job_id=work.job.id,
     )
     job = evolve(
         work.job,
