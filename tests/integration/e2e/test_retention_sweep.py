@@ -180,4 +180,5 @@ def test_the_delivery_worker_sweeps_every_sweep_interval(stack: MailStack) -> No
         stop.set()
         running.join(timeout=30)
     assert not running.is_alive()
-    assert sweeper.last is not None and sweeper.last.finished
+    assert sweeper.last is not None
+    assert sweeper.last.finished
