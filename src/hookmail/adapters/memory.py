@@ -791,15 +791,18 @@ class InMemoryActivity:
             if j.account_id == account_id and j.created_at >= since
         ]
 
-    def attempts_of(
-        self, webhook_id: UUID, smtp_message_id: str, since: datetime
-    ) -> list[DeliveryLog]:
+    def attempts_of(self, job: DeliveryJob, smtp_message_id: str) -> list[DeliveryLog]:
         found = [
             g
             for g in self._state.logs.values()
-            if g.webhook_id == webhook_id
-            and g.smtp_message_id == smtp_message_id
-            and g.attempted_at >= since
+            if g.job_id == job.id
+            or (
+                g.job_id is None
+                and g.webhook_id == job.webhook_id
+                and g.smtp_message_id == smtp_message_id
+                and g.attempted_at >= job.created_at
+                and g.status is not DeliveryStatus.REFUSED
+            )
         ]
         return sorted(found, key=lambda g: (g.attempted_at, g.attempt))
 

@@ -469,11 +469,10 @@ class ActivityReport(Protocol):
         since `since`."""
         ...
 
-    def attempts_of(
-        self, webhook_id: UUID, smtp_message_id: str, since: datetime
-    ) -> list[DeliveryLog]:
-        """The webhook's log rows from `since` on for the message with that Message-ID,
-        oldest first: a delivery's attempts."""
+    def attempts_of(self, job: DeliveryJob, smtp_message_id: str) -> list[DeliveryLog]:
+        """A delivery's attempts, oldest first: the log rows that name `job`, and rows
+        written before log rows named their job (none named, not a refusal) of the job's
+        webhook for the message with that Message-ID from the job's creation on."""
         ...
 
 
