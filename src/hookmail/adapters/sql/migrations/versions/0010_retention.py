@@ -7,14 +7,14 @@ operation copies the table, and dropping the old `delivery_logs` or `messages` w
 foreign_keys=ON would cascade to their children.
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0006"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
