@@ -60,8 +60,11 @@ browser:
 screenshots: $(STAMP) browser
 	HOOKMAIL_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/browser
 
+# The unit tests alone (tests/unit: the core on the in-memory fakes, no socket, no database),
+# in seconds. The marker guards against a slow test filed there by mistake; tests/integration
+# holds unmarked tests of real adapters too, so it is left out by path, not by marker.
 test-fast: $(STAMP)
-	$(BIN)/pytest -m "not integration and not e2e" tests
+	$(BIN)/pytest -q -m "not integration and not e2e" tests/unit
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -487,6 +487,28 @@ class InMemoryDeliveryLogs:
             if g.webhook_id == webhook_id and g.attempted_at > since and g.attempt > 0
         )
 
+    def remove_unlinked(self, attempted_before: datetime, *, limit: int) -> int:
+        pending = [j for j in self._state.jobs.values() if j.status is JobStatus.PENDING]
+
+        def owned(log: DeliveryLog) -> bool:
+            return any(
+                j.webhook_id == log.webhook_id and j.created_at <= log.attempted_at for j in pending
+            )
+
+        found = sorted(
+            (
+                g
+                for g in self._state.logs.values()
+                if g.job_id is None
+                and g.attempted_at < attempted_before
+                and (g.status is DeliveryStatus.REFUSED or not owned(g))
+            ),
+            key=lambda g: g.attempted_at,
+        )[:limit]
+        for log in found:
+            del self._state.logs[log.id]
+        return len(found)
+
 
 class InMemoryMessages:
     def __init__(self, state: _State) -> None:
@@ -541,6 +563,24 @@ class InMemoryMessages:
             for m in self._state.messages.values()
             if m.id in message_ids
         }
+
+    def remove_expired(self, received_before: datetime, *, limit: int) -> int:
+        state = self._state
+        pending = {j.message_id for j in state.jobs.values() if j.status is JobStatus.PENDING}
+        doomed = sorted(
+            (
+                m
+                for m in state.messages.values()
+                if m.received_at < received_before and m.id not in pending
+            ),
+            key=lambda m: m.received_at,
+        )[:limit]
+        ids = {m.id for m in doomed}
+        jobs = {k for k, j in state.jobs.items() if j.message_id in ids}
+        state.logs = {k: g for k, g in state.logs.items() if g.job_id not in jobs}
+        state.jobs = {k: j for k, j in state.jobs.items() if k not in jobs}
+        state.messages = {k: m for k, m in state.messages.items() if k not in ids}
+        return len(doomed)
 
 
 class InMemoryJobs:
@@ -714,6 +754,10 @@ class InMemoryTokens:
             if t.account_id == account_id and t.kind == kind and t.used_at is None:
                 self._state.tokens[t.id] = evolve(t, used_at=now)
 
+    def prune(self, before: datetime) -> None:
+        tokens = self._state.tokens
+        self._state.tokens = {k: t for k, t in tokens.items() if t.expires_at >= before}
+
 
 class InMemoryWebSessions:
     def __init__(self, state: _State) -> None:
@@ -759,15 +803,18 @@ class InMemoryActivity:
             if j.account_id == account_id and j.created_at >= since
         ]
 
-    def attempts_of(
-        self, webhook_id: UUID, smtp_message_id: str, since: datetime
-    ) -> list[DeliveryLog]:
+    def attempts_of(self, job: DeliveryJob, smtp_message_id: str) -> list[DeliveryLog]:
         found = [
             g
             for g in self._state.logs.values()
-            if g.webhook_id == webhook_id
-            and g.smtp_message_id == smtp_message_id
-            and g.attempted_at >= since
+            if g.job_id == job.id
+            or (
+                g.job_id is None
+                and g.webhook_id == job.webhook_id
+                and g.smtp_message_id == smtp_message_id
+                and g.attempted_at >= job.created_at
+                and g.status is not DeliveryStatus.REFUSED
+            )
         ]
         return sorted(found, key=lambda g: (g.attempted_at, g.attempt))
 

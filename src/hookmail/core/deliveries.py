@@ -29,6 +29,9 @@ class DeliveryLog:
     attempt: int
     status: DeliveryStatus
     next_attempt_at: datetime | None = None
+    # the stored delivery job this attempt belongs to; None for a refusal, an attempt whose
+    # message was not stored (sync mode) and rows from before the column (retention, §6.7)
+    job_id: UUID | None = None
 
     @classmethod
     def record(cls, **fields: object) -> DeliveryLog:

@@ -146,6 +146,10 @@ class TokenRepository(Protocol):
         """Mark every unused token of that kind of the account used."""
         ...
 
+    def prune(self, before: datetime) -> None:
+        """Forget every token (used or not) that expired before `before`."""
+        ...
+
 
 class WebSessionRepository(Protocol):
     def add(self, session: WebSession) -> None: ...
@@ -332,6 +336,15 @@ class DeliveryLogRepository(Protocol):
         (refusals by policy are no attempts)."""
         ...
 
+    def remove_unlinked(self, attempted_before: datetime, *, limit: int) -> int:
+        """Delete up to `limit` of the oldest rows attempted before `attempted_before` that
+        name no job (`job_id` None: refusals, sync attempts whose message was not stored,
+        rows written before the column). A row that is not a refusal stays while a pending
+        job of its webhook created at or before it exists (it may be that job's). How many
+        were deleted; fewer than `limit` means none is left. Rows that name a job go with
+        its message (MessageRepository.remove_expired)."""
+        ...
+
 
 class MessageRepository(Protocol):
     def add(self, message: InboundMessage) -> None: ...
@@ -362,6 +375,14 @@ class MessageRepository(Protocol):
 
     def summaries(self, message_ids: set[UUID]) -> dict[UUID, MessageSummary]:
         """What the list shows of the messages among `message_ids` (bodies are not read)."""
+        ...
+
+    def remove_expired(self, received_before: datetime, *, limit: int) -> int:
+        """Delete up to `limit` of the oldest messages received before `received_before`
+        none of whose jobs is pending, with their jobs and the log rows that name those jobs
+        (retention, SPEC §6.7). A job turned pending meanwhile (a replay) keeps its message.
+        How many messages were deleted; fewer than `limit` means none is left for now. Safe
+        to run in several processes at once (each skips the rows another is deleting)."""
         ...
 
 
@@ -455,11 +476,10 @@ class ActivityReport(Protocol):
         since `since`."""
         ...
 
-    def attempts_of(
-        self, webhook_id: UUID, smtp_message_id: str, since: datetime
-    ) -> list[DeliveryLog]:
-        """The webhook's log rows from `since` on for the message with that Message-ID,
-        oldest first: a delivery's attempts."""
+    def attempts_of(self, job: DeliveryJob, smtp_message_id: str) -> list[DeliveryLog]:
+        """A delivery's attempts, oldest first: the log rows that name `job`, and rows
+        written before log rows named their job (none named, not a refusal) of the job's
+        webhook for the message with that Message-ID from the job's creation on."""
         ...
 
 

@@ -28,6 +28,11 @@ class Limits:
     signups: Limit = Limit(20, timedelta(hours=1))  # per client address
     reset_requests: Limit = Limit(20, timedelta(hours=1))  # per client address
 
+    @property
+    def longest(self) -> timedelta:
+        """How long an event can matter to any of these limits (older ones may be pruned)."""
+        return max(self.failures.window, self.signups.window, self.reset_requests.window)
+
 
 def ensure_below(log: AttemptLog, limit: Limit, keys: Iterable[str], now: datetime) -> None:
     """Raise RateLimited (with the seconds until a slot frees) when any key is at its limit."""

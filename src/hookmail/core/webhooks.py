@@ -37,7 +37,7 @@ _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,100}$")  # RFC 9110 field-n
 # what HTTP/1.1 sends as a header value: Latin-1, printable, HTAB allowed, no CR or LF
 _HEADER_VALUE = re.compile("[\t\x20-\x7e\xa0-\xff]*")
 _FORBIDDEN_HEADERS = {"host", "content-length", "transfer-encoding", "connection"}
-_RESERVED_PREFIXES = ("webhook-", "hookmail-")  # ours: signature and raw-format envelope
+RESERVED_HEADER_PREFIXES = ("webhook-", "hookmail-")  # ours: signature and raw-format envelope
 _LOCAL_ASCII = frozenset("abcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+/=?^_`{|}~.-")
 MAX_LOCAL = 64  # octets (RFC 5321)
 
@@ -188,7 +188,7 @@ def check_headers(headers: Mapping[str, str]) -> dict[str, str]:
         lowered = name.lower()
         if not _TOKEN.match(name):
             raise InvalidField("custom_headers", f"{name!r} is not a valid header name")
-        if lowered in _FORBIDDEN_HEADERS or lowered.startswith(_RESERVED_PREFIXES):
+        if lowered in _FORBIDDEN_HEADERS or lowered.startswith(RESERVED_HEADER_PREFIXES):
             raise InvalidField("custom_headers", f"{name!r} can't be set")
         if len(value) > 4096:
             raise InvalidField("custom_headers", f"the value of {name!r} is over 4096 characters")

@@ -102,9 +102,18 @@ def _run_smtp(settings: Settings) -> None:
 def _run_deliver(settings: Settings) -> None:
     from hookmail.adapters.notify import JOBS
     from hookmail.entrypoints.deliver import DeliveryWorker
+    from hookmail.entrypoints.sweeper import Sweeper
 
     stop = _stop_on_signals()
     container = _container(settings)
+    sweeper = Sweeper(
+        container.uow,
+        container.clock(),
+        container.retention(),
+        interval=settings.sweep_interval,
+        # SQLite: room for the SMTP worker's commits between batches (entrypoints/sweeper.py)
+        pause=0.05 if settings.database_url.startswith("sqlite") else 0.01,
+    )
     worker = DeliveryWorker(
         container.uow,
         container.clock(),
@@ -112,6 +121,7 @@ def _run_deliver(settings: Settings) -> None:
         container.delivery_config(),
         listener=container.notifier().listen(JOBS),
         health=container.health(),
+        sweeper=sweeper,
     )
     log.info("delivery worker started")
     worker.run(stop)

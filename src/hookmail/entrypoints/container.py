@@ -29,6 +29,7 @@ from hookmail.core.formats import AttachmentLinks
 from hookmail.core.ports import Mailer, UnitOfWork
 from hookmail.core.quotas import Quotas
 from hookmail.core.services.delivery import DeliveryConfig
+from hookmail.core.services.retention import RetentionPolicy
 from hookmail.core.services.webhook_health import HealthPolicy
 from hookmail.core.throttle import Limit, Limits
 from hookmail.entrypoints.settings import Settings
@@ -80,6 +81,12 @@ def delivery_config_from(settings: Settings, links: AttachmentLinks) -> Delivery
     )
 
 
+def retention_from(settings: Settings, limits: Limits) -> RetentionPolicy:
+    return RetentionPolicy(
+        keep=timedelta(seconds=settings.retention_seconds), counters=limits.longest
+    )
+
+
 def health_from(settings: Settings, mailer: Mailer) -> HealthPolicy:
     return HealthPolicy(
         disable_after=timedelta(seconds=settings.disable_after),
@@ -126,4 +133,5 @@ class Container(containers.DeclarativeContainer):
     attachment_links = providers.Singleton(attachment_links_from, settings, uow.provider)
     delivery_config = providers.Singleton(delivery_config_from, settings, attachment_links)
     health = providers.Singleton(health_from, settings, mailer)
+    retention = providers.Singleton(retention_from, settings, limits)
     access_tokens = providers.Singleton(access_tokens_from, settings, uow)

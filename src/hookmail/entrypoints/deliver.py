@@ -27,6 +27,7 @@ from hookmail.core.ports import Clock, UnitOfWork, WebhookTransport
 from hookmail.core.services import delivery
 from hookmail.core.services.delivery import Attempt, DeliveryConfig, Work
 from hookmail.core.services.webhook_health import HealthPolicy
+from hookmail.entrypoints.sweeper import Sweeper
 
 log = logging.getLogger("hookmail.deliver")
 _LINGER = 0.02  # seconds finished attempts may wait to be recorded together
@@ -46,8 +47,10 @@ class DeliveryWorker:
         listener: Listener | None = None,
         registry: CollectorRegistry | None = None,
         health: HealthPolicy | None = None,
+        sweeper: Sweeper | None = None,
     ) -> None:
         self._uow = uow
+        self._sweeper = sweeper  # retention, on a thread of its own (entrypoints/sweeper.py)
         self._health = health
         self._clock = clock
         self._transport = transport
@@ -172,6 +175,12 @@ class DeliveryWorker:
         last_depth = 0.0
         listening = threading.Thread(target=self._listen, args=(stop,), name="hookmail-listen")
         listening.start()
+        sweeping = None
+        if self._sweeper is not None:
+            sweeping = threading.Thread(
+                target=self._sweeper.run, args=(stop,), name="hookmail-sweep", daemon=True
+            )
+            sweeping.start()
         pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="hookmail-deliver")
         self._noticed.set()  # whatever is due already
         self._wake.set()
@@ -200,6 +209,8 @@ class DeliveryWorker:
             pool.shutdown(wait=True)
             stop.set()
             listening.join()
+            if sweeping is not None:
+                sweeping.join(timeout=5)  # a batch in progress commits or rolls back
             if self._listener is not None:
                 self._listener.close()
         log.info(

@@ -164,6 +164,8 @@ class Settings:
     disable_after: int = 432000  # seconds a webhook may fail without a success (§6.3)
     sync_timeout: float = 30.0  # seconds an SMTP session waits for a sync webhook (§6.4)
     attachment_url_ttl: int = 604800
+    retention_seconds: int = 2592000  # how long messages and logs are kept (§6.7)
+    sweep_interval: float = 60.0  # seconds between retention sweeps
     auth_checks: str = "policy"
 
     @classmethod
@@ -213,6 +215,8 @@ class Settings:
         read("DISABLE_AFTER", _positive_int)
         read("SYNC_TIMEOUT", _positive_float)
         read("ATTACHMENT_URL_TTL", _positive_int)
+        read("RETENTION_SECONDS", _positive_int)
+        read("SWEEP_INTERVAL", _positive_float)
         read("AUTH_CHECKS", _auth_checks)
         settings = cls(**values)  # type: ignore[arg-type]  # names and types checked above
         if (settings.tls_cert is None) != (settings.tls_key is None):

@@ -4,6 +4,7 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from datetime import timedelta
+from uuid import uuid4
 
 from hookmail.core.deliveries import DeliveryStatus
 from hookmail.core.mail import DeliveryJob, JobStatus
@@ -116,12 +117,59 @@ def test_activity_counts_the_accounts_attempts_by_hour_and_its_deliveries(
     assert statuses == [(message.id, JobStatus.PENDING)]
 
 
-def test_the_attempts_of_a_message_are_its_webhooks_rows_for_its_message_id(
+def test_the_attempts_of_a_delivery_are_the_rows_that_name_its_job(uow: UnitOfWork) -> None:
+    account = an_account()
+    domain = a_domain(account.id, verified=True)
+    hook = a_webhook(domain, account.id)
+    message_id = uuid4()
+    job, other = (
+        DeliveryJob.new(
+            message_id=message_id,
+            webhook_id=hook.id,
+            account_id=account.id,
+            recipients=("a@b.c",),
+            now=NOW,
+        )
+        for _ in range(2)
+    )
+    first = a_log(hook.id, smtp_message_id="<m@x>", attempted_at=NOW, job_id=job.id)
+    second = a_log(
+        hook.id,
+        smtp_message_id="<m@x>",
+        attempt=2,
+        status=DeliveryStatus.FAILED,
+        attempted_at=NOW + timedelta(minutes=1),
+        job_id=job.id,
+    )
+    with uow:
+        uow.accounts.add(account)
+        uow.domains.save(domain)
+        uow.webhooks.save(hook)
+        for log in (
+            second,
+            first,
+            a_log(hook.id, smtp_message_id="<m@x>", job_id=other.id),  # the same mail again
+            a_log(hook.id, smtp_message_id="<m@x>", status=DeliveryStatus.REFUSED, attempt=0),
+        ):
+            uow.delivery_logs.add(log)
+        uow.commit()
+    with uow.reading():
+        assert uow.activity.attempts_of(job, "<m@x>") == [first, second]
+
+
+def test_rows_from_before_they_named_their_job_are_matched_by_webhook_and_message_id(
     uow: UnitOfWork,
 ) -> None:
     account = an_account()
     domain = a_domain(account.id, verified=True)
     hook, other = a_webhook(domain, account.id), a_webhook(domain, account.id, local="other")
+    job = DeliveryJob.new(
+        message_id=uuid4(),
+        webhook_id=hook.id,
+        account_id=account.id,
+        recipients=("a@b.c",),
+        now=NOW,
+    )
     first = a_log(hook.id, smtp_message_id="<m@x>", attempt=1, attempted_at=NOW)
     second = a_log(
         hook.id,
@@ -145,4 +193,4 @@ def test_the_attempts_of_a_message_are_its_webhooks_rows_for_its_message_id(
             uow.delivery_logs.add(log)
         uow.commit()
     with uow.reading():
-        assert uow.activity.attempts_of(hook.id, "<m@x>", NOW) == [first, second]
+        assert uow.activity.attempts_of(job, "<m@x>") == [first, second]

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from hookmail.adapters.sql.rows import DeliveryLogRow, JobRow, WebhookRow
 from hookmail.adapters.sql.webhooks import delivery_log_of
 from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
-from hookmail.core.mail import JobStatus
+from hookmail.core.mail import DeliveryJob, JobStatus
 
 
 class SqlActivityReport:
@@ -47,16 +47,18 @@ class SqlActivityReport:
         )
         return [(message_id, JobStatus(status)) for message_id, status in found]
 
-    def attempts_of(
-        self, webhook_id: UUID, smtp_message_id: str, since: datetime
-    ) -> list[DeliveryLog]:
+    def attempts_of(self, job: DeliveryJob, smtp_message_id: str) -> list[DeliveryLog]:
+        # by ix_delivery_logs_job_attempted; rows from before 0010 by the webhook's index
+        older = and_(
+            DeliveryLogRow.job_id.is_(None),
+            DeliveryLogRow.webhook_id == job.webhook_id,
+            DeliveryLogRow.attempted_at >= job.created_at,
+            DeliveryLogRow.smtp_message_id == smtp_message_id,
+            DeliveryLogRow.status != DeliveryStatus.REFUSED.value,
+        )
         rows = self._session.scalars(
             select(DeliveryLogRow)
-            .where(
-                DeliveryLogRow.webhook_id == webhook_id,
-                DeliveryLogRow.attempted_at >= since,
-                DeliveryLogRow.smtp_message_id == smtp_message_id,
-            )
+            .where(or_(DeliveryLogRow.job_id == job.id, older))
             .order_by(DeliveryLogRow.attempted_at, DeliveryLogRow.attempt)
         )
         return [delivery_log_of(row) for row in rows]

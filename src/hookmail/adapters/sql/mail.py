@@ -16,6 +16,7 @@ from sqlalchemy import (
     Select,
     Table,
     bindparam,
+    delete,
     func,
     insert,
     or_,
@@ -25,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from hookmail.adapters.sql.rows import JobRow, MessageRow, WebhookRow
+from hookmail.adapters.sql.rows import DeliveryLogRow, JobRow, MessageRow, WebhookRow
 from hookmail.core.mail import (
     AuthResults,
     DeliveryJob,
@@ -216,6 +217,47 @@ class SqlMessageRepository:
             )
             for row in rows
         }
+
+    def remove_expired(self, received_before: datetime, *, limit: int) -> int:
+        # Oldest first through ix_messages_received_at; the pending check probes
+        # ix_delivery_jobs_message_id. SKIP LOCKED: another sweeper's batch is left to it.
+        pending = (
+            select(_JOBS.c.id)
+            .where(
+                _JOBS.c.message_id == _MESSAGES.c.id,
+                _JOBS.c.status == JobStatus.PENDING.value,
+            )
+            .exists()
+        )
+        found = list(
+            self._session.scalars(
+                select(_MESSAGES.c.id)
+                .where(_MESSAGES.c.received_at < received_before, ~pending)
+                .order_by(_MESSAGES.c.received_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True, of=_MESSAGES)
+            )
+        )
+        if not found:
+            return 0
+        # Lock the jobs and read their status again: a replay that queued one of them since
+        # (PostgreSQL; SQLite has one writer) keeps its message; one that comes after waits
+        # for this transaction and finds nothing to queue.
+        jobs = self._session.execute(
+            select(_JOBS.c.id, _JOBS.c.message_id, _JOBS.c.status)
+            .where(_JOBS.c.message_id.in_(found))
+            .with_for_update(of=_JOBS)
+        ).all()
+        kept = {j.message_id for j in jobs if j.status == JobStatus.PENDING.value}
+        doomed = [m for m in found if m not in kept]
+        job_ids = [j.id for j in jobs if j.message_id not in kept]
+        logs = cast(Table, DeliveryLogRow.__table__)
+        if job_ids:
+            self._session.execute(delete(logs).where(logs.c.job_id.in_(job_ids)))
+            self._session.execute(delete(_JOBS).where(_JOBS.c.id.in_(job_ids)))
+        if doomed:
+            self._session.execute(delete(_MESSAGES).where(_MESSAGES.c.id.in_(doomed)))
+        return len(doomed)
 
 
 def _sibling(account_id: UUID, statuses: tuple[JobStatus, ...]) -> Exists:

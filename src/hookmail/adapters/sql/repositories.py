@@ -166,6 +166,9 @@ class SqlTokenRepository:
             .execution_options(synchronize_session=False)
         )
 
+    def prune(self, before: datetime) -> None:
+        self._session.execute(delete(IssuedTokenRow).where(IssuedTokenRow.expires_at < before))
+
 
 class SqlAttemptLog:
     def __init__(self, session: Session) -> None:

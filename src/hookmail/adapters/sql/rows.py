@@ -63,7 +63,10 @@ class IssuedTokenRow(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
 
-    __table_args__ = (Index("ix_issued_tokens_account_kind", "account_id", "kind"),)
+    __table_args__ = (
+        Index("ix_issued_tokens_account_kind", "account_id", "kind"),
+        Index("ix_issued_tokens_expires_at", "expires_at"),  # retention prunes by expiry
+    )
 
 
 class WebSessionRow(Base):
@@ -203,8 +206,13 @@ class DeliveryLogRow(Base):
     attempt: Mapped[int]
     status: Mapped[str] = mapped_column(String(16))
     next_attempt_at: Mapped[datetime | None]
+    job_id: Mapped[UUID | None]  # no foreign key: a log row may outlive its job (see 0010)
 
-    __table_args__ = (Index("ix_delivery_logs_webhook_attempted", "webhook_id", "attempted_at"),)
+    __table_args__ = (
+        Index("ix_delivery_logs_webhook_attempted", "webhook_id", "attempted_at"),
+        # retention: a message's rows by job; rows of no job (refusals, old rows) by age
+        Index("ix_delivery_logs_job_attempted", "job_id", "attempted_at"),
+    )
 
 
 class MessageRow(Base):
@@ -220,6 +228,8 @@ class MessageRow(Base):
     auth: Mapped[str] = mapped_column(Text)  # JSON {"spf": {...} | null, "dkim": [...]}
     message_id: Mapped[str] = mapped_column(Text)
     raw: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (Index("ix_messages_received_at", "received_at"),)  # retention, oldest first
 
 
 class JobRow(Base):

@@ -13,10 +13,12 @@ from sqlalchemy import (
     FromClause,
     Row,
     RowMapping,
+    Table,
     bindparam,
     delete,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -29,12 +31,14 @@ from hookmail.adapters.sql.rows import (
     AccountRow,
     DeliveryLogRow,
     DomainRow,
+    JobRow,
     PolicyRow,
     WebhookRow,
 )
 from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
 from hookmail.core.domains import DomainName
 from hookmail.core.errors import AddressTaken
+from hookmail.core.mail import JobStatus
 from hookmail.core.ports import Route
 from hookmail.core.webhooks import FAILING, Address, DeliveryMode, PayloadFormat, Webhook
 
@@ -244,6 +248,7 @@ def delivery_log_of(row: DeliveryLogRow) -> DeliveryLog:
         attempt=row.attempt,
         status=DeliveryStatus(row.status),
         next_attempt_at=row.next_attempt_at,
+        job_id=row.job_id,
     )
 
 
@@ -263,6 +268,7 @@ def _log_values(log: DeliveryLog) -> dict[str, object]:
         "attempt": log.attempt,
         "status": log.status.value,
         "next_attempt_at": log.next_attempt_at,
+        "job_id": log.job_id,
     }
 
 
@@ -290,6 +296,35 @@ class SqlDeliveryLogRepository:
             .limit(limit)
         )
         return [delivery_log_of(r) for r in rows]
+
+    def remove_unlinked(self, attempted_before: datetime, *, limit: int) -> int:
+        logs = cast(Table, DeliveryLogRow.__table__)
+        jobs = cast(Table, JobRow.__table__)
+        owner = (  # a pending job of the row's webhook from before the row: maybe its own
+            select(jobs.c.id)
+            .where(
+                jobs.c.webhook_id == logs.c.webhook_id,
+                jobs.c.status == JobStatus.PENDING.value,
+                jobs.c.created_at <= logs.c.attempted_at,
+            )
+            .exists()
+        )
+        found = list(
+            self._session.scalars(  # ix_delivery_logs_job_attempted: (NULL, oldest) first
+                select(logs.c.id)
+                .where(
+                    logs.c.job_id.is_(None),
+                    logs.c.attempted_at < attempted_before,
+                    or_(logs.c.status == DeliveryStatus.REFUSED.value, ~owner),
+                )
+                .order_by(logs.c.attempted_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True, of=logs)
+            )
+        )
+        if found:
+            self._session.execute(delete(logs).where(logs.c.id.in_(found)))
+        return len(found)
 
     def attempts_since(self, webhook_id: UUID, since: datetime) -> list[datetime]:
         return list(

@@ -18,7 +18,7 @@ from hookmail.core.mail import DeliveryJob, InboundMessage, JobStatus
 from hookmail.core.ports import Clock, HttpOutcome, UnitOfWork, WebhookTransport
 from hookmail.core.services import webhook_health
 from hookmail.core.services.webhook_health import HealthPolicy
-from hookmail.core.webhooks import Webhook
+from hookmail.core.webhooks import RESERVED_HEADER_PREFIXES, Webhook
 
 RATE_WINDOW = timedelta(seconds=60)
 
@@ -149,6 +149,8 @@ def _headers(
     headers = {"Content-Type": body.content_type, "User-Agent": config.user_agent}
     headers.update(body.headers)
     for name, value in work.webhook.custom_headers.items():
+        if name.lower().startswith(RESERVED_HEADER_PREFIXES):
+            continue  # ours alone; check_headers refuses them, this guards a stored one
         for existing in [h for h in headers if h.lower() == name.lower()]:
             del headers[existing]
         headers[name] = value
@@ -258,6 +260,7 @@ def attempt(
         attempt=attempts,
         status=log_status,
         next_attempt_at=due,
+        job_id=work.job.id,
     )
     job = evolve(
         work.job,

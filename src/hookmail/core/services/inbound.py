@@ -310,9 +310,9 @@ def receive(
     )
     commit_prepared(uow, [prepared])
     jobs_of = {job.webhook_id for job in prepared.jobs}
-    why = {log.webhook_id: log.error or "" for log in prepared.refusals}
     for item in accepted:
-        if item.webhook.id not in jobs_of:
-            refused[item.recipient] = Refused(RefusalReason.POLICY, why.get(item.webhook.id, ""))
+        if item.webhook.id not in jobs_of:  # the policy's words, as for a refusal at RCPT
+            why = sender_policy.refusal_after_data(item.policy, auth) or ""
+            refused[item.recipient] = Refused(RefusalReason.POLICY, why)
     kept = tuple(a for a in accepted if a.webhook.id in jobs_of)
     return Receipt(prepared.message, prepared.jobs, kept, refused)

@@ -47,9 +47,7 @@ def message_detail(
         parsed = payload.parse(stored.raw) if stored and stored.size <= PAYLOAD_SHOWN else None
         for job in found.deliveries:
             webhook = uow.webhooks.get(job.webhook_id)
-            attempts = uow.activity.attempts_of(
-                job.webhook_id, summary.message_id, summary.received_at
-            )
+            attempts = uow.activity.attempts_of(job, summary.message_id)
             body = f"(the message is over {PAYLOAD_SHOWN} bytes: see the raw message)"
             if stored is not None and webhook is not None and parsed is not None:
                 work = Work(job, stored, webhook, account.timezone if account else "UTC")

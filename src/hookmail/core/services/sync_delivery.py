@@ -96,19 +96,28 @@ def _refused(attempt: Attempt) -> bool:
 
 def settle(prepared: Prepared, attempts: Collection[Attempt]) -> Settled:
     """What the SMTP reply is and what to store, given the sync attempts made."""
-    logs: list[DeliveryLog] = [*prepared.refusals, *(a.log for a in attempts)]
     delivered = {a.job.id: a.job for a in attempts if a.log.status is DeliveryStatus.DELIVERED}
     refused = [a for a in attempts if a.job.id not in delivered and _refused(a)]
     if len(delivered) + len(refused) < len(attempts):  # some answer was temporary
-        return Settled(Verdict.TEMPORARY, Prepared(None, (), tuple(logs)))
+        return Settled(Verdict.TEMPORARY, Prepared(None, (), _logs(prepared, attempts, set())))
     dropped = {a.job.id for a in refused}
     jobs = tuple(delivered.get(j.id, j) for j in prepared.jobs if j.id not in dropped)
+    logs = _logs(prepared, attempts, {j.id for j in jobs})
     if not jobs:
         last = refused[-1].log if refused else None
         return Settled(
             Verdict.REFUSE,
-            Prepared(None, (), tuple(logs)),
+            Prepared(None, (), logs),
             refused_status=last.http_status if last else 0,
             refused_error=(last.error or "") if last else "",
         )
-    return Settled(Verdict.ACCEPT, evolve(prepared, jobs=jobs, refusals=tuple(logs)))
+    return Settled(Verdict.ACCEPT, evolve(prepared, jobs=jobs, refusals=logs))
+
+
+def _logs(
+    prepared: Prepared, attempts: Collection[Attempt], stored: set[UUID]
+) -> tuple[DeliveryLog, ...]:
+    """The rows to store: refusals and every attempt's. An attempt names its job only when
+    the job is stored; the others go by age, like refusals (retention, SPEC §6.7)."""
+    made = (a.log if a.job.id in stored else evolve(a.log, job_id=None) for a in attempts)
+    return (*prepared.refusals, *made)
