@@ -4,13 +4,17 @@ expired tokens and sessions and old counter events, and nothing pending."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
+import pytest
 from attrs import evolve
 
 from hookmail.adapters.memory import FixedClock
+from hookmail.adapters.sql.engine import make_sessions
+from hookmail.adapters.sql.uow import SqlUnitOfWork
 from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
 from hookmail.core.mail import AuthResults, DeliveryJob, Envelope, InboundMessage, JobStatus
 from hookmail.core.ports import UnitOfWork
@@ -20,6 +24,7 @@ from hookmail.core.tokens import TokenKind, digest
 from hookmail.core.web_sessions import WebSession
 from hookmail.core.webhooks import Webhook
 from tests.builders import NOW, a_domain, a_log, a_token, a_webhook, an_account
+from tests.conftest import SQL_STORES, clean_engine
 
 KEEP = timedelta(days=30)
 POLICY = RetentionPolicy(keep=KEEP, counters=timedelta(hours=1), batch=500)
@@ -222,3 +227,63 @@ def test_expired_tokens_sessions_and_old_counter_events_are_pruned(uow: UnitOfWo
             NOW - timedelta(minutes=10)
         ]
         assert uow.attempts.since("smtp-auth:192.0.2.1", NOW - timedelta(days=1)) == []
+
+
+@pytest.mark.parametrize("store", SQL_STORES)
+def test_sweepers_running_at_once_delete_each_message_once(
+    request: pytest.FixtureRequest, store: str
+) -> None:
+    sessions = make_sessions(clean_engine(request, store))
+    setup = SqlUnitOfWork(sessions)
+    _, first, second = _setup(setup)
+    count = 1200
+    for start in range(0, count, 400):
+        with setup:
+            for n in range(start, start + 400):
+                message, job, log = _parts(OLD + timedelta(milliseconds=n), first)
+                setup.messages.add(message)
+                setup.jobs.add(job)
+                setup.delivery_logs.add(log)
+            setup.commit()
+    held, _, _ = _stored(setup, OLD, (second, JobStatus.PENDING))
+    reports: list[retention.SweepReport] = []
+    errors: list[BaseException] = []
+
+    def sweep() -> None:
+        try:
+            reports.append(
+                retention.sweep(
+                    SqlUnitOfWork(sessions), FixedClock(SWEPT_AT), evolve(POLICY, batch=100)
+                )
+            )
+        except BaseException as exc:  # the test reports it below
+            errors.append(exc)
+
+    sweepers = [threading.Thread(target=sweep) for _ in range(3)]
+    for thread in sweepers:
+        thread.start()
+    for thread in sweepers:
+        thread.join(timeout=120)
+    assert errors == []
+    assert sum(r.messages for r in reports) == count
+    assert _contents(setup, [first.id]) == (set(), set())
+    assert _message_exists(setup, held.id)
+
+
+def _parts(received: Any, webhook: Webhook) -> tuple[InboundMessage, DeliveryJob, DeliveryLog]:
+    message = InboundMessage.receive(
+        raw=b"Subject: hi\r\n\r\nbody\r\n",
+        envelope=Envelope(mail_from="a@example.org", rcpt_to=("x",), remote_ip="", helo=""),
+        auth=AuthResults(),
+        now=received,
+        message_id=None,
+    )
+    job = DeliveryJob.new(
+        message_id=message.id,
+        webhook_id=webhook.id,
+        account_id=webhook.account_id,
+        recipients=("x",),
+        now=received,
+    )
+    log = a_log(webhook.id, attempted_at=received, job_id=job.id)
+    return message, evolve(job, status=JobStatus.DELIVERED, attempts=1), log

@@ -54,15 +54,16 @@ def sweep(
     idempotent."""
     now = clock.now()
     cutoff = now - policy.keep
-    counts = {"messages": 0, "logs": 0}
+    steps: dict[str, Callable[[UnitOfWork], int]] = {  # one batch of each, in this order
+        "messages": lambda work: work.messages.remove_expired(cutoff, limit=policy.batch),
+        "logs": lambda work: work.delivery_logs.remove_unlinked(cutoff, limit=policy.batch),
+    }
+    counts = dict.fromkeys(steps, 0)
     batches = 0
-    for kind in ("messages", "logs"):
+    for kind, remove in steps.items():
         while True:
             with uow:
-                if kind == "messages":
-                    removed = uow.messages.remove_expired(cutoff, limit=policy.batch)
-                else:
-                    removed = uow.delivery_logs.remove_unlinked(cutoff, limit=policy.batch)
+                removed = remove(uow)
                 uow.commit()
             batches += 1
             counts[kind] += removed
