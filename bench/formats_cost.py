@@ -29,8 +29,9 @@ from hookmail.adapters.dmarc import DmarcLibEvaluator
 from hookmail.adapters.dns import DnspythonResolver
 from hookmail.adapters.mailauth import DkimpyVerifier, PyspfChecker
 from hookmail.core import formats, payload, reply
+from hookmail.core.deliveries import DeliveryJob
 from hookmail.core.formats import AttachmentLinks
-from hookmail.core.mail import AuthResults, DeliveryJob, Envelope, InboundMessage
+from hookmail.core.mail import AuthResults, Envelope, InboundMessage
 from hookmail.core.services import authentication
 from hookmail.core.webhooks import Address, PayloadFormat, Webhook
 

@@ -31,7 +31,8 @@ from typing import Any
 from uuid import uuid4
 
 from hookmail.core import payload
-from hookmail.core.mail import AuthResults, DeliveryJob, Envelope, InboundMessage
+from hookmail.core.deliveries import DeliveryJob
+from hookmail.core.mail import AuthResults, Envelope, InboundMessage
 
 HEAD = (
     "Received: from mail.example.org (mail.example.org [203.0.113.5])\r\n"

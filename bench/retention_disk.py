@@ -25,15 +25,13 @@ from hookmail.adapters.memory import FixedClock
 from hookmail.adapters.sql.engine import make_engine, make_sessions, migrate
 from hookmail.adapters.sql.uow import SqlUnitOfWork
 from hookmail.core.accounts import Account
-from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
+from hookmail.core.deliveries import DeliveryJob, DeliveryLog, DeliveryStatus, JobStatus
 from hookmail.core.domains import Domain, DomainName
 from hookmail.core.mail import (
     AuthResults,
-    DeliveryJob,
     DkimResult,
     Envelope,
     InboundMessage,
-    JobStatus,
     SpfOutcome,
     received_header,
 )

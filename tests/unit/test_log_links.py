@@ -8,8 +8,8 @@ from __future__ import annotations
 from attrs import evolve
 
 from hookmail.adapters.memory import FixedClock, InMemoryUnitOfWork, RecordingTransport
-from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
-from hookmail.core.mail import AuthResults, DeliveryJob, Envelope, InboundMessage, JobStatus
+from hookmail.core.deliveries import DeliveryJob, DeliveryLog, DeliveryStatus, JobStatus
+from hookmail.core.mail import AuthResults, Envelope, InboundMessage
 from hookmail.core.ports import HttpOutcome
 from hookmail.core.services import delivery
 from hookmail.core.services.delivery import Attempt, DeliveryConfig

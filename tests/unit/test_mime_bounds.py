@@ -11,7 +11,8 @@ import pytest
 
 from hookmail.adapters.memory import FixedClock, InMemoryUnitOfWork, RecordingTransport
 from hookmail.core import mime, payload
-from hookmail.core.mail import AuthResults, DeliveryJob, Envelope, InboundMessage
+from hookmail.core.deliveries import DeliveryJob
+from hookmail.core.mail import AuthResults, Envelope, InboundMessage
 from hookmail.core.services import delivery
 from hookmail.core.services.delivery import DeliveryConfig
 from tests.builders import NOW, a_domain, a_webhook, an_account

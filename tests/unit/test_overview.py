@@ -8,8 +8,7 @@ from uuid import UUID
 from attrs import evolve
 
 from hookmail.adapters.memory import FixedClock, InMemoryUnitOfWork
-from hookmail.core.deliveries import DeliveryStatus
-from hookmail.core.mail import DeliveryJob, JobStatus
+from hookmail.core.deliveries import DeliveryJob, DeliveryStatus, JobStatus
 from hookmail.core.messages import MessageStatus
 from hookmail.core.services.overview import HOURS, overview
 from hookmail.entrypoints.web.chart import chart

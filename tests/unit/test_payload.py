@@ -18,13 +18,8 @@ from uuid import uuid4
 import pytest
 
 from hookmail.core import mime, payload
-from hookmail.core.mail import (
-    AuthResults,
-    DeliveryJob,
-    Envelope,
-    InboundMessage,
-    normalise_line_endings,
-)
+from hookmail.core.deliveries import DeliveryJob
+from hookmail.core.mail import AuthResults, Envelope, InboundMessage, normalise_line_endings
 from hookmail.core.messages import subject_of
 
 CORPUS = Path(__file__).parents[1] / "data" / "mail"

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from attrs import evolve
 
 from hookmail.adapters.memory import InMemoryUnitOfWork, RecordingMailer
-from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
-from hookmail.core.mail import AuthResults, DeliveryJob, Envelope, InboundMessage
+from hookmail.core.deliveries import DeliveryJob, DeliveryLog, DeliveryStatus
+from hookmail.core.mail import AuthResults, Envelope, InboundMessage
 from hookmail.core.services import delivery
 from hookmail.core.services.delivery import Attempt
 from hookmail.core.services.webhook_health import HealthPolicy, would_change

@@ -17,17 +17,10 @@ from uuid import UUID
 from attrs import define, evolve, field
 
 from hookmail.core.accounts import Account
-from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
+from hookmail.core.deliveries import DeliveryJob, DeliveryLog, DeliveryStatus, JobStatus
 from hookmail.core.domains import Domain, DomainName
 from hookmail.core.errors import AddressTaken, DomainTaken, EmailTaken, InvalidField, InvalidToken
-from hookmail.core.mail import (
-    DeliveryJob,
-    DkimResult,
-    DmarcOutcome,
-    InboundMessage,
-    JobStatus,
-    SpfOutcome,
-)
+from hookmail.core.mail import DkimResult, DmarcOutcome, InboundMessage, SpfOutcome
 from hookmail.core.messages import (
     HEAD_BYTES,
     MessageStatus,

@@ -66,7 +66,7 @@ _HOME = {
     "DeliveryStatus": "hookmail.core.deliveries",
     "Page": "hookmail.core.paging",
     "AuthResults": "hookmail.core.mail",
-    "DeliveryJob": "hookmail.core.mail",
+    "DeliveryJob": "hookmail.core.deliveries",
     "DkimResult": "hookmail.core.mail",
     "Envelope": "hookmail.core.mail",
     "InboundMessage": "hookmail.core.mail",
@@ -102,7 +102,7 @@ _HOME = {
 
 if TYPE_CHECKING:
     from hookmail.core.accounts import Account
-    from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
+    from hookmail.core.deliveries import DeliveryJob, DeliveryLog, DeliveryStatus
     from hookmail.core.domains import Domain, DomainName
     from hookmail.core.errors import (
         Conflict,
@@ -114,14 +114,7 @@ if TYPE_CHECKING:
         RateLimited,
         Unauthenticated,
     )
-    from hookmail.core.mail import (
-        AuthResults,
-        DeliveryJob,
-        DkimResult,
-        Envelope,
-        InboundMessage,
-        SpfOutcome,
-    )
+    from hookmail.core.mail import AuthResults, DkimResult, Envelope, InboundMessage, SpfOutcome
     from hookmail.core.paging import Page
     from hookmail.core.ports import (
         AccessTokens,

@@ -1,4 +1,5 @@
-"""Delivery logs: one row per attempt, and one per message a policy refused."""
+"""Deliveries: one job per message and webhook that takes it, and the logs - one row per
+attempt, and one per message a policy refused."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID, uuid4
 
-from attrs import frozen
+from attrs import evolve, frozen
 
 
 class DeliveryStatus(StrEnum):
@@ -36,3 +37,65 @@ class DeliveryLog:
     @classmethod
     def record(cls, **fields: object) -> DeliveryLog:
         return cls(id=uuid4(), **fields)  # type: ignore[arg-type]
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+@frozen(kw_only=True)
+class DeliveryJob:
+    """Deliver one message to one webhook. `attempts` counts the attempts made so far;
+    `schedule_start` is how many had been made when the current retry schedule began (0, or
+    the count at the last replay), so a replay starts the schedule afresh while attempt
+    numbers continue. `created_at` is when the message was received."""
+
+    id: UUID
+    message_id: UUID
+    webhook_id: UUID
+    account_id: UUID  # the webhook's owner: who may see this delivery and its message
+    recipients: tuple[str, ...]  # only this webhook's recipients: no tenant sees another's
+    status: JobStatus = JobStatus.PENDING
+    attempts: int = 0
+    schedule_start: int = 0
+    next_attempt_at: datetime
+    claimed_until: datetime | None = None
+    created_at: datetime
+
+    @classmethod
+    def new(
+        cls,
+        *,
+        message_id: UUID,
+        webhook_id: UUID,
+        account_id: UUID,
+        recipients: tuple[str, ...],
+        now: datetime,
+    ) -> DeliveryJob:
+        return cls(
+            id=uuid4(),
+            message_id=message_id,
+            webhook_id=webhook_id,
+            account_id=account_id,
+            recipients=recipients,
+            next_attempt_at=now,
+            created_at=now,
+        )
+
+    def replayed(self, now: datetime) -> DeliveryJob:
+        """Queued again for an immediate attempt, with a fresh retry schedule; the same job,
+        so the same `webhook-id`, and attempt numbers go on from where they were."""
+        return evolve(
+            self,
+            status=JobStatus.PENDING,
+            schedule_start=self.attempts,
+            next_attempt_at=now,
+            claimed_until=None,
+        )
+
+    @property
+    def event_id(self) -> str:
+        """The `webhook-id` header and payload `id`: stable across every retry of the job."""
+        return f"msg_{self.id.hex}"

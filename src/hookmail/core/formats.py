@@ -20,7 +20,8 @@ from urllib.parse import quote
 from attrs import field, frozen
 
 from hookmail.core import attachment_urls, payload, templates
-from hookmail.core.mail import DeliveryJob, InboundMessage
+from hookmail.core.deliveries import DeliveryJob
+from hookmail.core.mail import InboundMessage
 from hookmail.core.webhooks import PayloadFormat, Webhook
 
 Json = dict[str, Any]

@@ -1,15 +1,14 @@
 """Inbound mail as hookmail keeps it: the message, its envelope and authentication results,
-and one delivery job per webhook that takes it."""
+and the pure helpers that read and stamp it (line endings, `Received`, Message-ID)."""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
 from email.utils import format_datetime
-from enum import StrEnum
 from uuid import UUID, uuid4
 
-from attrs import evolve, field, frozen
+from attrs import field, frozen
 
 _LINE_ENDS = re.compile(rb"\r\n|\r|\n")
 
@@ -124,65 +123,3 @@ class InboundMessage:
             raw=raw,
             message_id=message_id or f"<{ident.hex}@hookmail.invalid>",
         )
-
-
-class JobStatus(StrEnum):
-    PENDING = "pending"
-    DELIVERED = "delivered"
-    FAILED = "failed"
-
-
-@frozen(kw_only=True)
-class DeliveryJob:
-    """Deliver one message to one webhook. `attempts` counts the attempts made so far;
-    `schedule_start` is how many had been made when the current retry schedule began (0, or
-    the count at the last replay), so a replay starts the schedule afresh while attempt
-    numbers continue. `created_at` is when the message was received."""
-
-    id: UUID
-    message_id: UUID
-    webhook_id: UUID
-    account_id: UUID  # the webhook's owner: who may see this delivery and its message
-    recipients: tuple[str, ...]  # only this webhook's recipients: no tenant sees another's
-    status: JobStatus = JobStatus.PENDING
-    attempts: int = 0
-    schedule_start: int = 0
-    next_attempt_at: datetime
-    claimed_until: datetime | None = None
-    created_at: datetime
-
-    @classmethod
-    def new(
-        cls,
-        *,
-        message_id: UUID,
-        webhook_id: UUID,
-        account_id: UUID,
-        recipients: tuple[str, ...],
-        now: datetime,
-    ) -> DeliveryJob:
-        return cls(
-            id=uuid4(),
-            message_id=message_id,
-            webhook_id=webhook_id,
-            account_id=account_id,
-            recipients=recipients,
-            next_attempt_at=now,
-            created_at=now,
-        )
-
-    def replayed(self, now: datetime) -> DeliveryJob:
-        """Queued again for an immediate attempt, with a fresh retry schedule; the same job,
-        so the same `webhook-id`, and attempt numbers go on from where they were."""
-        return evolve(
-            self,
-            status=JobStatus.PENDING,
-            schedule_start=self.attempts,
-            next_attempt_at=now,
-            claimed_until=None,
-        )
-
-    @property
-    def event_id(self) -> str:
-        """The `webhook-id` header and payload `id`: stable across every retry of the job."""
-        return f"msg_{self.id.hex}"

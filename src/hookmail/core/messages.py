@@ -10,8 +10,8 @@ from uuid import UUID
 from attrs import field, frozen
 
 from hookmail.core import header_values, mime
+from hookmail.core.deliveries import DeliveryJob, JobStatus
 from hookmail.core.errors import InvalidField
-from hookmail.core.mail import DeliveryJob, JobStatus
 
 HEAD_BYTES = 64 * 1024  # how much of a stored message is read to show its subject
 

@@ -23,7 +23,8 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from hookmail.core import dmarc, header_values, mime, reply
-from hookmail.core.mail import DeliveryJob, InboundMessage
+from hookmail.core.deliveries import DeliveryJob
+from hookmail.core.mail import InboundMessage
 
 MAX_PARTS = mime.MAX_PARTS
 MAX_DEPTH = mime.MAX_DEPTH

@@ -13,16 +13,9 @@ from uuid import UUID
 from attrs import frozen
 
 from hookmail.core.accounts import Account
-from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
+from hookmail.core.deliveries import DeliveryJob, DeliveryLog, DeliveryStatus, JobStatus
 from hookmail.core.domains import Domain, DomainName
-from hookmail.core.mail import (
-    DeliveryJob,
-    DkimResult,
-    DmarcOutcome,
-    InboundMessage,
-    JobStatus,
-    SpfOutcome,
-)
+from hookmail.core.mail import DkimResult, DmarcOutcome, InboundMessage, SpfOutcome
 from hookmail.core.messages import MessageStatus, MessageSummary
 from hookmail.core.smtp_policies import SmtpPolicy, StoredLogin
 from hookmail.core.tokens import IssuedToken, TokenKind

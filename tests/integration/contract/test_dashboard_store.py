@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from uuid import uuid4
 
-from hookmail.core.deliveries import DeliveryStatus
-from hookmail.core.mail import DeliveryJob, JobStatus
+from hookmail.core.deliveries import DeliveryJob, DeliveryStatus, JobStatus
 from hookmail.core.ports import UnitOfWork
 from hookmail.core.tokens import digest
 from hookmail.core.web_sessions import WEB_SESSION_TTL, WebSession

@@ -6,8 +6,7 @@ from datetime import timedelta
 
 from attrs import evolve
 
-from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
-from hookmail.core.mail import JobStatus
+from hookmail.core.deliveries import DeliveryLog, DeliveryStatus, JobStatus
 from hookmail.core.ports import UnitOfWork
 from tests.builders import NOW
 from tests.integration.contract.test_queue_store import _enqueue, _setup

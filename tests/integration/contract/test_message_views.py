@@ -9,7 +9,8 @@ from uuid import UUID
 from attrs import evolve
 
 from hookmail.core.accounts import Account
-from hookmail.core.mail import AuthResults, DeliveryJob, Envelope, InboundMessage, JobStatus
+from hookmail.core.deliveries import DeliveryJob, JobStatus
+from hookmail.core.mail import AuthResults, Envelope, InboundMessage
 from hookmail.core.messages import MessageStatus
 from hookmail.core.ports import UnitOfWork
 from hookmail.core.webhooks import Webhook

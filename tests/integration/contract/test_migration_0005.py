@@ -14,8 +14,8 @@ from sqlalchemy import Engine, func, select, table, text
 
 from hookmail.adapters.sql.engine import MIGRATIONS, make_sessions, migrate
 from hookmail.adapters.sql.uow import SqlUnitOfWork
-from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
-from hookmail.core.mail import AuthResults, DeliveryJob, Envelope, InboundMessage, JobStatus
+from hookmail.core.deliveries import DeliveryJob, DeliveryLog, DeliveryStatus, JobStatus
+from hookmail.core.mail import AuthResults, Envelope, InboundMessage
 from hookmail.core.messages import MessageStatus
 from hookmail.core.webhooks import DeliveryMode
 from tests.builders import a_domain, a_webhook, an_account

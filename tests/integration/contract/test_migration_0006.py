@@ -13,8 +13,8 @@ from sqlalchemy import Engine, func, select, table
 
 from hookmail.adapters.sql.engine import MIGRATIONS, make_sessions, migrate
 from hookmail.adapters.sql.uow import SqlUnitOfWork
-from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
-from hookmail.core.mail import AuthResults, DeliveryJob, Envelope, InboundMessage
+from hookmail.core.deliveries import DeliveryJob, DeliveryLog, DeliveryStatus
+from hookmail.core.mail import AuthResults, Envelope, InboundMessage
 from hookmail.core.webhooks import PayloadFormat
 from tests.builders import a_domain, a_policy, a_webhook, an_account
 from tests.conftest import SQL_STORES, clean_engine

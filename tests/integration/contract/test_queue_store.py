@@ -8,15 +8,8 @@ from typing import Any
 from attrs import evolve
 
 from hookmail.core.accounts import Account
-from hookmail.core.mail import (
-    AuthResults,
-    DeliveryJob,
-    DkimResult,
-    Envelope,
-    InboundMessage,
-    JobStatus,
-    SpfOutcome,
-)
+from hookmail.core.deliveries import DeliveryJob, JobStatus
+from hookmail.core.mail import AuthResults, DkimResult, Envelope, InboundMessage, SpfOutcome
 from hookmail.core.ports import UnitOfWork
 from hookmail.core.webhooks import Webhook
 from tests.builders import NOW, a_domain, a_webhook, an_account

@@ -15,8 +15,8 @@ from attrs import evolve
 from hookmail.adapters.memory import FixedClock
 from hookmail.adapters.sql.engine import make_sessions
 from hookmail.adapters.sql.uow import SqlUnitOfWork
-from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
-from hookmail.core.mail import AuthResults, DeliveryJob, Envelope, InboundMessage, JobStatus
+from hookmail.core.deliveries import DeliveryJob, DeliveryLog, DeliveryStatus, JobStatus
+from hookmail.core.mail import AuthResults, Envelope, InboundMessage
 from hookmail.core.ports import UnitOfWork
 from hookmail.core.services import retention
 from hookmail.core.services.retention import RetentionPolicy

@@ -13,7 +13,8 @@ import pytest
 from attrs import evolve
 from sqlalchemy import Engine, event
 
-from hookmail.core.mail import AuthResults, DeliveryJob, Envelope, InboundMessage, JobStatus
+from hookmail.core.deliveries import DeliveryJob, JobStatus
+from hookmail.core.mail import AuthResults, Envelope, InboundMessage
 from tests.conftest import SQL_STORES, clean_engine
 from tests.dns_server import DnsServer
 from tests.mailstack import MailStack, mail_stack

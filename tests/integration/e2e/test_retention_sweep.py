@@ -16,7 +16,8 @@ from attrs import evolve
 from sqlalchemy import Engine, event
 
 from hookmail.adapters.notify import JOBS
-from hookmail.core.mail import AuthResults, DeliveryJob, Envelope, InboundMessage, JobStatus
+from hookmail.core.deliveries import DeliveryJob, JobStatus
+from hookmail.core.mail import AuthResults, Envelope, InboundMessage
 from hookmail.core.services.retention import RetentionPolicy, SweepReport
 from hookmail.entrypoints.deliver import DeliveryWorker
 from hookmail.entrypoints.sweeper import Sweeper

@@ -10,8 +10,7 @@ from sqlalchemy.orm import Session
 
 from hookmail.adapters.sql.rows import DeliveryLogRow, JobRow, WebhookRow
 from hookmail.adapters.sql.webhooks import delivery_log_of
-from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
-from hookmail.core.mail import DeliveryJob, JobStatus
+from hookmail.core.deliveries import DeliveryJob, DeliveryLog, DeliveryStatus, JobStatus
 
 
 class SqlActivityReport:

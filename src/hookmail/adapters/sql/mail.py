@@ -28,14 +28,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from hookmail.adapters.sql.rows import DeliveryLogRow, JobRow, MessageRow, WebhookRow
+from hookmail.core.deliveries import DeliveryJob, JobStatus
 from hookmail.core.mail import (
     AuthResults,
-    DeliveryJob,
     DkimResult,
     DmarcOutcome,
     Envelope,
     InboundMessage,
-    JobStatus,
     SpfOutcome,
 )
 from hookmail.core.messages import HEAD_BYTES, MessageStatus, MessageSummary, subject_of

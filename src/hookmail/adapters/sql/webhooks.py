@@ -35,10 +35,9 @@ from hookmail.adapters.sql.rows import (
     PolicyRow,
     WebhookRow,
 )
-from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
+from hookmail.core.deliveries import DeliveryLog, DeliveryStatus, JobStatus
 from hookmail.core.domains import DomainName
 from hookmail.core.errors import AddressTaken
-from hookmail.core.mail import JobStatus
 from hookmail.core.ports import Route
 from hookmail.core.webhooks import FAILING, Address, DeliveryMode, PayloadFormat, Webhook
 

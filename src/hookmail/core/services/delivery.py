@@ -12,9 +12,9 @@ from attrs import evolve, field, frozen
 
 from hookmail._version import __version__
 from hookmail.core import formats, payload, retry, signing
-from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
+from hookmail.core.deliveries import DeliveryJob, DeliveryLog, DeliveryStatus, JobStatus
 from hookmail.core.formats import AttachmentLinks
-from hookmail.core.mail import DeliveryJob, InboundMessage, JobStatus
+from hookmail.core.mail import InboundMessage
 from hookmail.core.ports import Clock, HttpOutcome, UnitOfWork, WebhookTransport
 from hookmail.core.services import webhook_health
 from hookmail.core.services.webhook_health import HealthPolicy

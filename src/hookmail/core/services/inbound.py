@@ -10,11 +10,10 @@ from uuid import UUID
 from attrs import frozen
 
 from hookmail.core import sender_policy
-from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
+from hookmail.core.deliveries import DeliveryJob, DeliveryLog, DeliveryStatus
 from hookmail.core.errors import InvalidField
 from hookmail.core.mail import (
     AuthResults,
-    DeliveryJob,
     Envelope,
     InboundMessage,
     SpfOutcome,

@@ -8,9 +8,8 @@ from uuid import UUID
 from attrs import frozen
 
 from hookmail.core import payload
-from hookmail.core.deliveries import DeliveryLog
+from hookmail.core.deliveries import DeliveryJob, DeliveryLog
 from hookmail.core.errors import TemplateRenderError
-from hookmail.core.mail import DeliveryJob
 from hookmail.core.messages import AccountMessage
 from hookmail.core.ports import Clock, UnitOfWork
 from hookmail.core.services.delivery import DeliveryConfig, Work, build_request

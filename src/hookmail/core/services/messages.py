@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from hookmail.core.deliveries import DeliveryJob
 from hookmail.core.errors import MessageNotFound
-from hookmail.core.mail import DeliveryJob
 from hookmail.core.messages import AccountMessage, MessageStatus
 from hookmail.core.paging import Page
 from hookmail.core.ports import UnitOfWork

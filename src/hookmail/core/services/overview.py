@@ -11,8 +11,7 @@ from uuid import UUID
 
 from attrs import frozen
 
-from hookmail.core.deliveries import DeliveryStatus
-from hookmail.core.mail import JobStatus
+from hookmail.core.deliveries import DeliveryStatus, JobStatus
 from hookmail.core.messages import MessageStatus, status_from
 from hookmail.core.ports import Clock, UnitOfWork
 

@@ -9,8 +9,8 @@ from uuid import UUID
 
 from attrs import frozen
 
+from hookmail.core.deliveries import JobStatus
 from hookmail.core.errors import InvalidField, WebhookNotFound
-from hookmail.core.mail import JobStatus
 from hookmail.core.ports import Clock, UnitOfWork
 from hookmail.core.services.messages import get_message
 

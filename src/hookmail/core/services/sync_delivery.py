@@ -23,8 +23,7 @@ from uuid import UUID
 
 from attrs import evolve, frozen
 
-from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
-from hookmail.core.mail import DeliveryJob
+from hookmail.core.deliveries import DeliveryJob, DeliveryLog, DeliveryStatus
 from hookmail.core.ports import UnitOfWork
 from hookmail.core.services.delivery import RATE_WINDOW, Attempt, Work
 from hookmail.core.services.inbound import Accepted, Prepared

@@ -11,9 +11,8 @@ from attrs import field, frozen
 from cattrs.preconf.json import make_converter
 
 from hookmail.core.accounts import Account
-from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
+from hookmail.core.deliveries import DeliveryLog, DeliveryStatus, JobStatus
 from hookmail.core.domains import Domain
-from hookmail.core.mail import JobStatus
 from hookmail.core.messages import AccountMessage, MessageStatus
 from hookmail.core.paging import MAX_PAGE_SIZE
 from hookmail.core.services.sessions import Session, TotpChallenge

@@ -25,12 +25,8 @@ from prometheus_client import CollectorRegistry, Counter
 
 from hookmail.adapters.notify import Listener
 from hookmail.core import sender_policy
-from hookmail.core.mail import (
-    AuthResults,
-    DeliveryJob,
-    SpfOutcome,
-    normalise_line_endings,
-)
+from hookmail.core.deliveries import DeliveryJob
+from hookmail.core.mail import AuthResults, SpfOutcome, normalise_line_endings
 from hookmail.core.mail import Envelope as MailEnvelope
 from hookmail.core.ports import (
     Clock,
