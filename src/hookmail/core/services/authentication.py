@@ -12,10 +12,10 @@ from enum import StrEnum
 
 from attrs import frozen
 
-from hookmail.core import dmarc, sender_policy
+from hookmail.core import dmarc
 from hookmail.core.mail import AuthResults, DkimResult, DmarcOutcome, SpfOutcome
 from hookmail.core.ports import DkimVerifier, DmarcEvaluator
-from hookmail.core.smtp_policies import SmtpPolicy
+from hookmail.core.smtp_policies import SmtpPolicy, wants_dkim, wants_dmarc
 
 
 class AuthChecks(StrEnum):
@@ -39,10 +39,10 @@ def needs(policies: Iterable[SmtpPolicy | None], mode: AuthChecks) -> Needs:
     if mode is AuthChecks.ALWAYS:
         return Needs(spf=True, dkim=True, dmarc=True)
     found = list(policies)
-    want_dmarc = any(sender_policy.wants_dmarc(p) for p in found)
+    want_dmarc = any(wants_dmarc(p) for p in found)
     return Needs(
         spf=want_dmarc,  # SPF wanted by a policy was checked at RCPT already
-        dkim=want_dmarc or any(sender_policy.wants_dkim(p) for p in found),
+        dkim=want_dmarc or any(wants_dkim(p) for p in found),
         dmarc=want_dmarc,
     )
 

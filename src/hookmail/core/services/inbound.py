@@ -9,7 +9,6 @@ from uuid import UUID
 
 from attrs import frozen
 
-from hookmail.core import sender_policy
 from hookmail.core.deliveries import DeliveryJob, DeliveryLog, DeliveryStatus
 from hookmail.core.errors import InvalidField
 from hookmail.core.mail import (
@@ -31,7 +30,7 @@ from hookmail.core.ports import (
 )
 from hookmail.core.services import authentication
 from hookmail.core.services.authentication import AuthChecks
-from hookmail.core.smtp_policies import SmtpPolicy
+from hookmail.core.smtp_policies import SmtpPolicy, refusal_after_data, refusal_at_rcpt
 from hookmail.core.webhooks import Address, Webhook, candidates, route
 
 
@@ -106,7 +105,7 @@ def decide_recipient(
     webhook, policy = found.webhook, found.policy
     if not webhook.active:
         return Refused(RefusalReason.INACTIVE)
-    reason = sender_policy.refusal_at_rcpt(
+    reason = refusal_at_rcpt(
         policy, remote_ip=remote_ip, authenticated_policies=authenticated_policies, spf=spf
     )
     if reason is None:
@@ -187,7 +186,7 @@ def prepare_message(
     owners: dict[UUID, UUID] = {}
     refusals: dict[UUID, DeliveryLog] = {}
     for item in accepted:
-        reason = sender_policy.refusal_after_data(item.policy, auth)
+        reason = refusal_after_data(item.policy, auth)
         if reason is None:
             by_webhook.setdefault(item.webhook.id, []).append(item.recipient)
             owners[item.webhook.id] = item.webhook.account_id
@@ -311,7 +310,7 @@ def receive(
     jobs_of = {job.webhook_id for job in prepared.jobs}
     for item in accepted:
         if item.webhook.id not in jobs_of:  # the policy's words, as for a refusal at RCPT
-            why = sender_policy.refusal_after_data(item.policy, auth) or ""
+            why = refusal_after_data(item.policy, auth) or ""
             refused[item.recipient] = Refused(RefusalReason.POLICY, why)
     kept = tuple(a for a in accepted if a.webhook.id in jobs_of)
     return Receipt(prepared.message, prepared.jobs, kept, refused)

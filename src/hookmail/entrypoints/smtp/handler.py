@@ -24,7 +24,6 @@ from attrs import evolve
 from prometheus_client import CollectorRegistry, Counter
 
 from hookmail.adapters.notify import Listener
-from hookmail.core import sender_policy
 from hookmail.core.deliveries import DeliveryJob
 from hookmail.core.mail import AuthResults, SpfOutcome, normalise_line_endings
 from hookmail.core.mail import Envelope as MailEnvelope
@@ -49,6 +48,7 @@ from hookmail.core.services.delivery import Attempt, DeliveryConfig, Work
 from hookmail.core.services.inbound import Accepted, Prepared, Refused
 from hookmail.core.services.sync_delivery import Verdict
 from hookmail.core.services.webhook_health import HealthPolicy
+from hookmail.core.smtp_policies import wants_spf
 from hookmail.core.webhooks import Address, Webhook
 from hookmail.entrypoints.smtp import replies
 from hookmail.entrypoints.smtp.auth import SmtpAuthenticator
@@ -278,11 +278,7 @@ class InboundHandler:
                 entry = await asyncio.to_thread(self._lookup, address)
                 self._remember(address, entry)
             parsed, found = entry
-            if (
-                found is not None
-                and sender_policy.wants_spf(found.policy)
-                and transaction.spf is None
-            ):
+            if found is not None and wants_spf(found.policy) and transaction.spf is None:
                 await asyncio.get_running_loop().run_in_executor(  # DNS: on the auth pool
                     self._auth_pool, self._spf_once(session, transaction)
                 )
