@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from hookmail.adapters.sql.rows import DeliveryLogRow, JobRow, MessageRow, WebhookRow
+from hookmail.adapters.sql.writes import touch
 from hookmail.core.deliveries import DeliveryJob, JobStatus
 from hookmail.core.mail import (
     AuthResults,
@@ -134,6 +135,8 @@ _DUE = (
     # without waiting on each other; SQLite serialises writers (BEGIN IMMEDIATE).
     .with_for_update(skip_locked=True, of=_JOBS)
 )
+_INSERT_MESSAGE = insert(_MESSAGES)
+_INSERT_JOB = insert(_JOBS)
 _MESSAGES_BY_ID = select(*_MESSAGES.c).where(_MESSAGES.c.id.in_(bindparam("ids", expanding=True)))
 _EXISTING = select(_JOBS.c.id).where(_JOBS.c.id.in_(bindparam("ids", expanding=True)))
 _LEASE = (
@@ -152,7 +155,10 @@ class SqlMessageRepository:
 
     def add_many(self, messages: list[InboundMessage]) -> None:
         if messages:  # Core executemany: no ORM unit of work on the accept path
-            self._session.execute(insert(MessageRow), [_message_values(m) for m in messages])
+            # on the connection: a Core executemany, not the ORM's bulk-insert machinery
+            self._session.connection().execute(
+                _INSERT_MESSAGE, [_message_values(m) for m in messages]
+            )
 
     def get(self, message_id: UUID) -> InboundMessage | None:
         row = self._session.get(MessageRow, message_id)
@@ -364,7 +370,8 @@ class SqlJobRepository:
 
     def add_many(self, jobs: list[DeliveryJob]) -> None:
         if jobs:
-            self._session.execute(insert(JobRow), [_job_values(j) for j in jobs])
+            self._session.connection().execute(_INSERT_JOB, [_job_values(j) for j in jobs])
+            touch(self._session, "delivery_jobs", "insert")  # a "jobs" notice at commit
 
     def get(self, job_id: UUID) -> DeliveryJob | None:
         row = self._session.get(JobRow, job_id)

@@ -21,14 +21,12 @@ from hookmail.adapters.sql.repositories import (
 )
 from hookmail.adapters.sql.web_sessions import SqlWebSessionRepository
 from hookmail.adapters.sql.webhooks import SqlDeliveryLogRepository, SqlWebhookRepository
+from hookmail.adapters.sql.writes import TOUCHED, touch
 
 # Writes to these tables change how RCPT TO is answered: SMTP workers drop their route cache.
 _ROUTE_TABLES = frozenset({"webhooks", "domains", "smtp_policies", "accounts"})
-_TOUCHED = "hookmail_touched"
-
-
-def _touch(session: Session, table: str, kind: str) -> None:
-    session.info.setdefault(_TOUCHED, set()).add((table, kind))
+_TOUCHED = TOUCHED
+_touch = touch
 
 
 def _on_execute(state: ORMExecuteState) -> None:

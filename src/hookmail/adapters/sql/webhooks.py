@@ -251,7 +251,7 @@ def delivery_log_of(row: DeliveryLogRow) -> DeliveryLog:
     )
 
 
-_INSERT_LOG = insert(DeliveryLogRow)
+_INSERT_LOG = insert(cast(Table, DeliveryLogRow.__table__))
 
 
 def _log_values(log: DeliveryLog) -> dict[str, object]:
@@ -280,7 +280,8 @@ class SqlDeliveryLogRepository:
 
     def add_many(self, logs: list[DeliveryLog]) -> None:
         if logs:  # Core executemany: recording attempts is on the delivery hot path
-            self._session.execute(_INSERT_LOG, [_log_values(log) for log in logs])
+            # on the connection: a Core executemany, not the ORM's bulk-insert machinery
+            self._session.connection().execute(_INSERT_LOG, [_log_values(log) for log in logs])
 
     def get(self, webhook_id: UUID, log_id: UUID) -> DeliveryLog | None:
         row = self._session.get(DeliveryLogRow, log_id)

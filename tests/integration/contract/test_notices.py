@@ -1,0 +1,64 @@
+"""Notices between processes sharing a store: the SQL unit of work sends "jobs" when jobs are
+inserted and "routes" when routing changes, on commit only; listeners hear them at once
+(SQLite: datagrams on one machine; PostgreSQL: NOTIFY/LISTEN)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from attrs import evolve
+
+from hookmail.adapters.notify import JOBS, ROUTES, Listener, notifier_for
+from hookmail.adapters.sql.engine import make_sessions
+from hookmail.adapters.sql.uow import SqlUnitOfWork
+from tests.conftest import SQL_STORES, clean_engine
+from tests.integration.contract.test_queue_store import _enqueue, _setup
+
+
+def _heard(listener: Listener, within: float = 5.0) -> bool:
+    """Whether a notice arrives within `within` seconds (a deadline, not a timing claim)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if listener.wait(0.1):
+            return True
+    return False
+
+
+@pytest.fixture(params=SQL_STORES)
+def store(request: pytest.FixtureRequest) -> tuple[SqlUnitOfWork, Listener, Listener]:
+    engine = clean_engine(request, request.param)
+    notifier = notifier_for(engine)
+    jobs, routes = notifier.listen(JOBS), notifier.listen(ROUTES)
+    request.addfinalizer(jobs.close)
+    request.addfinalizer(routes.close)
+    _heard(jobs, 0.5)  # a PostgreSQL listener says "reconnected" once when it starts
+    _heard(routes, 0.5)
+    return SqlUnitOfWork(make_sessions(engine), notifier), jobs, routes
+
+
+def test_new_jobs_and_route_changes_are_heard_after_commit(
+    store: tuple[SqlUnitOfWork, Listener, Listener],
+) -> None:
+    uow, jobs, routes = store
+    _, hook, _ = _setup(uow)
+    assert _heard(routes), "a new webhook changes routing"
+    assert not jobs.poll()
+    _enqueue(uow, hook, 2)
+    assert _heard(jobs), "new jobs wake the delivery workers"
+    with uow:
+        uow.webhooks.save(evolve(hook, active=False))
+        uow.commit()
+    assert _heard(routes), "a paused webhook must be refused at RCPT at once"
+
+
+def test_nothing_is_heard_of_a_transaction_that_does_not_commit(
+    store: tuple[SqlUnitOfWork, Listener, Listener],
+) -> None:
+    uow, jobs, routes = store
+    _, hook, _ = _setup(uow)
+    _heard(routes)
+    with uow:
+        uow.webhooks.save(evolve(hook, active=False))  # rolled back on leaving the block
+    assert not _heard(routes, 0.5)
+    assert not jobs.poll()
