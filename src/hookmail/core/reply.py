@@ -36,6 +36,39 @@ class _NoHeaders:
         return []
 
 
+# Where a match of the library's signature pattern can start (see _LineStartSearch).
+_NEWLINE_RUN = re.compile(r"\s*\n\s*")
+
+
+class _LineStartSearch:
+    """The library's signature pattern, tried only where a match can start.
+
+    Each of its alternatives begins with `\\s*^`, `\n` or `(?<!\\A)^` (MULTILINE), so a match
+    starts at the text's start, at a line start, at a newline, or at the first character of
+    a whitespace run that reaches a line start (`\\s*` then takes the rest of the run). Trying
+    `match` at exactly those positions, in order, gives the match `search` would give, while
+    `search` tries every alternative at every character: on a 2 KB text of prose, 0.17 ms
+    of the 0.25 ms reply_text took (the delivery worker's largest cost per message after
+    the store). tests/unit/test_reply_text.py compares both on many texts."""
+
+    def __init__(self, pattern: re.Pattern[str]) -> None:
+        self.pattern = pattern
+
+    def search(self, text: str) -> re.Match[str] | None:
+        starts = {0}
+        for run in _NEWLINE_RUN.finditer(text):
+            start, end = run.span()
+            starts.add(start)
+            newline = text.find("\n", start, end)
+            while newline != -1:
+                starts.update((newline, newline + 1))
+                newline = text.find("\n", newline + 1, end)
+        for position in sorted(starts):
+            if position <= len(text) and (found := self.pattern.match(text, position)):
+                return found
+        return None
+
+
 # A header the library knows has a colon on its line or the next two ("On …\nwrote:"), or
 # is a dashed separator ("-----Original Message-----"): where its search may begin.
 _HEADER_HINT = re.compile(r"[:\uff1a]|-----")
@@ -59,7 +92,7 @@ class _Parser:
         self.patterns = {
             "_header_regex": _NoHeaders(),
             "_disclaimers_regex": prototype.DISCLAIMERS_REGEX,
-            "_signature_regex": prototype.SIGNATURE_REGEX,
+            "_signature_regex": _LineStartSearch(prototype.SIGNATURE_REGEX),
         }
 
     def reply(self, text: str) -> str:
