@@ -13,7 +13,7 @@ from hookmail.core.accounts import Account, Totp
 from hookmail.core.errors import EmailTaken
 
 
-def _account(row: AccountRow) -> Account:
+def _account_from_row(row: AccountRow) -> Account:
     totp = None
     if row.totp_secret is not None:
         totp = Totp(
@@ -34,21 +34,21 @@ def _account(row: AccountRow) -> Account:
     )
 
 
-def _account_row(account: Account) -> AccountRow:
+def _account_values(account: Account) -> dict[str, object]:
     totp = account.totp
-    return AccountRow(
-        id=account.id,
-        email=account.email,
-        password_hash=account.password_hash,
-        timezone=account.timezone,
-        token_version=account.token_version,
-        totp_secret=totp.secret if totp else None,
-        totp_enabled=bool(totp and totp.enabled),
-        totp_last_counter=totp.last_counter if totp else -1,
-        backup_code_hashes=" ".join(totp.backup_code_hashes) if totp else "",
-        created_at=account.created_at,
-        updated_at=account.updated_at,
-    )
+    return {
+        "id": account.id,
+        "email": account.email,
+        "password_hash": account.password_hash,
+        "timezone": account.timezone,
+        "token_version": account.token_version,
+        "totp_secret": totp.secret if totp else None,
+        "totp_enabled": bool(totp and totp.enabled),
+        "totp_last_counter": totp.last_counter if totp else -1,
+        "backup_code_hashes": " ".join(totp.backup_code_hashes) if totp else "",
+        "created_at": account.created_at,
+        "updated_at": account.updated_at,
+    }
 
 
 class SqlAccountRepository:
@@ -57,21 +57,21 @@ class SqlAccountRepository:
 
     def get(self, account_id: UUID) -> Account | None:
         row = self._session.get(AccountRow, account_id)
-        return _account(row) if row else None
+        return _account_from_row(row) if row else None
 
     def by_email(self, email: str) -> Account | None:
         row = self._session.scalars(select(AccountRow).where(AccountRow.email == email)).first()
-        return _account(row) if row else None
+        return _account_from_row(row) if row else None
 
     def add(self, account: Account) -> None:
-        self._session.add(_account_row(account))
+        self._session.add(AccountRow(**_account_values(account)))
         try:
             self._session.flush()
         except IntegrityError as exc:  # email is the only unique key besides the id
             raise EmailTaken from exc
 
     def save(self, account: Account) -> None:
-        self._session.merge(_account_row(account))
+        self._session.merge(AccountRow(**_account_values(account)))
         self._session.flush()
 
     def lock(self, account_id: UUID) -> None:

@@ -12,7 +12,7 @@ from hookmail.adapters.sql.rows import IssuedTokenRow
 from hookmail.core.tokens import IssuedToken, TokenKind
 
 
-def _token(row: IssuedTokenRow) -> IssuedToken:
+def _token_from_row(row: IssuedTokenRow) -> IssuedToken:
     return IssuedToken(
         id=row.id,
         kind=TokenKind(row.kind),
@@ -25,17 +25,17 @@ def _token(row: IssuedTokenRow) -> IssuedToken:
     )
 
 
-def _token_row(token: IssuedToken) -> IssuedTokenRow:
-    return IssuedTokenRow(
-        id=token.id,
-        kind=token.kind.value,
-        account_id=token.account_id,
-        token_hash=token.token_hash,
-        family_id=token.family_id,
-        created_at=token.created_at,
-        expires_at=token.expires_at,
-        used_at=token.used_at,
-    )
+def _token_values(token: IssuedToken) -> dict[str, object]:
+    return {
+        "id": token.id,
+        "kind": token.kind.value,
+        "account_id": token.account_id,
+        "token_hash": token.token_hash,
+        "family_id": token.family_id,
+        "created_at": token.created_at,
+        "expires_at": token.expires_at,
+        "used_at": token.used_at,
+    }
 
 
 class SqlTokenRepository:
@@ -43,7 +43,7 @@ class SqlTokenRepository:
         self._session = session
 
     def add(self, token: IssuedToken) -> None:
-        self._session.add(_token_row(token))
+        self._session.add(IssuedTokenRow(**_token_values(token)))
         self._session.flush()
 
     def by_hash(self, kind: TokenKind, token_hash: str) -> IssuedToken | None:
@@ -53,10 +53,10 @@ class SqlTokenRepository:
             .where(IssuedTokenRow.kind == kind.value, IssuedTokenRow.token_hash == token_hash)
             .with_for_update()
         ).first()
-        return _token(row) if row else None
+        return _token_from_row(row) if row else None
 
     def save(self, token: IssuedToken) -> None:
-        self._session.merge(_token_row(token))
+        self._session.merge(IssuedTokenRow(**_token_values(token)))
         self._session.flush()
 
     def revoke_family(self, family_id: UUID, now: datetime) -> None:
