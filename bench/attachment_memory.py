@@ -24,6 +24,7 @@ from hookmail.adapters.sql.uow import SqlUnitOfWork
 from hookmail.core import attachment_urls, payload
 from hookmail.core.mail import AuthResults, Envelope, InboundMessage
 from hookmail.core.services.attachments import open_attachment
+from hookmail.core.services.keys import attachment_url_key
 
 
 def main() -> None:
@@ -52,7 +53,7 @@ def main() -> None:
             uow.messages.add(stored)
             uow.commit()
         part = payload.parse(raw)[payload.ATTACHMENT_PARTS][0]
-        key = attachment_urls.shared_key(uow)
+        key = attachment_url_key(uow)
         token = attachment_urls.issue(
             key, message_id=stored.id, part=part, size=size, expires=now + timedelta(days=1)
         )

@@ -16,9 +16,9 @@ from hookmail.adapters.memory import (
     PlainPasswordHasher,
     RecordingMailer,
 )
-from hookmail.core.config import shared_secret_key
 from hookmail.core.errors import EmailTaken, InvalidCredentials, InvalidToken
 from hookmail.core.services import accounts, sessions
+from hookmail.core.services.keys import shared_secret_key
 from hookmail.core.services.sessions import Session
 from hookmail.core.throttle import Limits
 

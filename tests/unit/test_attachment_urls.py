@@ -11,6 +11,7 @@ import pytest
 from hookmail.adapters.memory import InMemoryUnitOfWork
 from hookmail.core import attachment_urls
 from hookmail.core.attachment_urls import AttachmentClaim
+from hookmail.core.services.keys import attachment_url_key
 
 NOW = datetime(2026, 4, 2, 12, 0, tzinfo=UTC)
 KEY = b"k" * 43
@@ -57,6 +58,6 @@ def test_another_key_refuses_the_token() -> None:
 
 def test_the_key_is_made_once_with_256_bits_and_shared() -> None:
     uow = InMemoryUnitOfWork()
-    key = attachment_urls.shared_key(uow)
-    assert key == attachment_urls.shared_key(uow)
+    key = attachment_url_key(uow)
+    assert key == attachment_url_key(uow)
     assert len(base64.urlsafe_b64decode(key + b"=" * (-len(key) % 4))) == 32

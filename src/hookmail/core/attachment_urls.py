@@ -1,9 +1,9 @@
 """Attachment URLs: capability tokens for one MIME part of one stored message (SPEC §6.5).
 
 A token is `base64url(message id · part · size · expiry · HMAC-SHA256(key, the rest))`. The
-key is 256 random bits made once and kept in the store, so every API process and delivery
-worker shares it; nothing per token is stored, and a token dies with its message (the part is
-read from the stored message on request) or when it expires.
+key is 256 random bits made once and kept in the store (`services/keys.attachment_url_key`),
+so every API process and delivery worker shares it; nothing per token is stored, and a token
+dies with its message (the part is read from the stored message on request) or when it expires.
 
 Reading a token takes the same steps whatever is wrong with it: a malformed token is checked
 against a dummy of the right length, the MAC is always computed and compared in constant time,
@@ -16,16 +16,12 @@ import base64
 import binascii
 import hashlib
 import hmac
-import secrets
 import struct
 from datetime import datetime
 from uuid import UUID
 
 from attrs import frozen
 
-from hookmail.core.ports import UnitOfWork
-
-KEY_NAME = "attachment_url_key"
 PATH = "/api/v1/attachments/"
 
 _FIELDS = struct.Struct(">16sIQq")  # message id, part index, decoded size, expiry (unix s)
@@ -41,18 +37,6 @@ class AttachmentClaim:
     message_id: UUID
     part: int  # the leaf's index in mime.scan(), as payload.parse() counts them
     size: int  # the decoded size the payload announced
-
-
-def shared_key(uow: UnitOfWork) -> bytes:
-    """The key every process signs attachment URLs with: made once, kept in the store."""
-    with uow:
-        uow.config.put_if_absent(KEY_NAME, secrets.token_urlsafe(32))
-        uow.commit()
-    with uow:
-        key = uow.config.get(KEY_NAME)
-    if key is None:
-        raise RuntimeError("the store lost the attachment URL key it was just given")
-    return key.encode("ascii")
 
 
 def _mac(key: bytes, fields: bytes) -> bytes:

@@ -23,12 +23,11 @@ from hookmail.adapters.notify import notifier_for
 from hookmail.adapters.passwords import Argon2PasswordHasher, KeyedArgon2CredentialHasher
 from hookmail.adapters.sql.engine import make_engine, make_sessions
 from hookmail.adapters.sql.uow import SqlUnitOfWork
-from hookmail.core import attachment_urls
-from hookmail.core.config import shared_secret_key, smtp_credential_key
 from hookmail.core.formats import AttachmentLinks
 from hookmail.core.ports import Mailer, UnitOfWork
 from hookmail.core.quotas import Quotas
 from hookmail.core.services.delivery import DeliveryConfig
+from hookmail.core.services.keys import attachment_url_key, shared_secret_key, smtp_credential_key
 from hookmail.core.services.retention import RetentionPolicy
 from hookmail.core.services.webhook_health import HealthPolicy
 from hookmail.core.throttle import Limit, Limits
@@ -66,7 +65,7 @@ def attachment_links_from(settings: Settings, uow: Callable[[], UnitOfWork]) -> 
     key is read on first use (then kept): a worker starts, and answers 451, on a store it
     can't reach yet."""
     return AttachmentLinks(
-        key=functools.cache(lambda: attachment_urls.shared_key(uow())),
+        key=functools.cache(lambda: attachment_url_key(uow())),
         public_url=settings.public_url,
         ttl=timedelta(seconds=settings.attachment_url_ttl),
     )

@@ -14,6 +14,7 @@ from hookmail.core.errors import AttachmentNotFound
 from hookmail.core.mail import AuthResults, Envelope, InboundMessage, normalise_line_endings
 from hookmail.core.ports import UnitOfWork
 from hookmail.core.services.attachments import open_attachment
+from hookmail.core.services.keys import attachment_url_key
 
 NOW = datetime(2026, 4, 2, 12, 0, tzinfo=UTC)
 DATA = bytes(range(256)) * 100
@@ -39,7 +40,7 @@ def test_the_announced_part_is_served_and_no_other(uow: UnitOfWork) -> None:
     parsed = payload.parse(raw)
     sizes = [a["size"] for a in parsed["attachments"]]
     assert sizes == [5, len(DATA)]
-    key = attachment_urls.shared_key(uow)
+    key = attachment_url_key(uow)
     token = attachment_urls.issue(
         key,
         message_id=message.id,

@@ -5,6 +5,7 @@ inserted and "routes" when routing changes, on commit only; listeners hear them 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import pytest
 from attrs import evolve
@@ -26,15 +27,15 @@ def _heard(listener: Listener, within: float = 5.0) -> bool:
 
 
 @pytest.fixture(params=SQL_STORES)
-def store(request: pytest.FixtureRequest) -> tuple[SqlUnitOfWork, Listener, Listener]:
+def store(request: pytest.FixtureRequest) -> Iterator[tuple[SqlUnitOfWork, Listener, Listener]]:
     engine = clean_engine(request, request.param)
     notifier = notifier_for(engine)
     jobs, routes = notifier.listen(JOBS), notifier.listen(ROUTES)
-    request.addfinalizer(jobs.close)
-    request.addfinalizer(routes.close)
     _heard(jobs, 0.5)  # a PostgreSQL listener says "reconnected" once when it starts
     _heard(routes, 0.5)
-    return SqlUnitOfWork(make_sessions(engine), notifier), jobs, routes
+    yield SqlUnitOfWork(make_sessions(engine), notifier), jobs, routes
+    jobs.close()
+    routes.close()
 
 
 def test_new_jobs_and_route_changes_are_heard_after_commit(

@@ -27,6 +27,7 @@ from hookmail.adapters.sql.uow import SqlUnitOfWork
 from hookmail.core import attachment_urls, payload
 from hookmail.core.mail import AuthResults, Envelope, InboundMessage
 from hookmail.core.services.attachments import open_attachment
+from hookmail.core.services.keys import attachment_url_key
 from hookmail.entrypoints.container import Container
 from hookmail.entrypoints.http.app import create_app
 from hookmail.webhooks import signed_request, verify
@@ -324,7 +325,7 @@ def test_a_20_mib_attachment_is_served_holding_the_message_once(
     with uow:
         uow.messages.add(stored)
         uow.commit()
-    key = attachment_urls.shared_key(uow)
+    key = attachment_url_key(uow)
     token = attachment_urls.issue(
         key,
         message_id=stored.id,

@@ -19,8 +19,8 @@ from dependency_injector import providers
 
 from hookmail.adapters.memory import FixedClock
 from hookmail.adapters.passwords import Argon2PasswordHasher
-from hookmail.core.config import smtp_credential_key
 from hookmail.core.ports import CredentialHasher
+from hookmail.core.services.keys import smtp_credential_key
 from hookmail.entrypoints.container import Container
 from tests.conftest import SQL_STORES
 from tests.integration.mail.conftest import Pipeline

@@ -9,7 +9,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from hookmail.adapters.sql.rows import DeliveryLogRow, JobRow, WebhookRow
-from hookmail.adapters.sql.webhooks import delivery_log_of
+from hookmail.adapters.sql.webhooks import delivery_log_from_row
 from hookmail.core.deliveries import DeliveryJob, DeliveryLog, DeliveryStatus, JobStatus
 
 
@@ -60,4 +60,4 @@ class SqlActivityReport:
             .where(or_(DeliveryLogRow.job_id == job.id, older))
             .order_by(DeliveryLogRow.attempted_at, DeliveryLogRow.attempt)
         )
-        return [delivery_log_of(row) for row in rows]
+        return [delivery_log_from_row(row) for row in rows]

@@ -13,7 +13,7 @@ from hookmail.core.domains import Domain, DomainName
 from hookmail.core.errors import DomainTaken
 
 
-def domain_of(row: DomainRow) -> Domain:
+def domain_from_row(row: DomainRow) -> Domain:
     return Domain(
         id=row.id,
         account_id=row.account_id,
@@ -26,17 +26,17 @@ def domain_of(row: DomainRow) -> Domain:
     )
 
 
-def _row(domain: Domain) -> DomainRow:
-    return DomainRow(
-        id=domain.id,
-        account_id=domain.account_id,
-        name=domain.name.value,
-        verification_token=domain.verification_token,
-        verified=domain.verified,
-        is_public=domain.is_public,
-        created_at=domain.created_at,
-        updated_at=domain.updated_at,
-    )
+def _domain_values(domain: Domain) -> dict[str, object]:
+    return {
+        "id": domain.id,
+        "account_id": domain.account_id,
+        "name": domain.name.value,
+        "verification_token": domain.verification_token,
+        "verified": domain.verified,
+        "is_public": domain.is_public,
+        "created_at": domain.created_at,
+        "updated_at": domain.updated_at,
+    }
 
 
 class SqlDomainRepository:
@@ -45,11 +45,11 @@ class SqlDomainRepository:
 
     def get(self, domain_id: UUID) -> Domain | None:
         row = self._session.get(DomainRow, domain_id)
-        return domain_of(row) if row else None
+        return domain_from_row(row) if row else None
 
     def named(self, name: DomainName) -> list[Domain]:
         rows = self._session.scalars(select(DomainRow).where(DomainRow.name == name.value))
-        return [domain_of(r) for r in rows]
+        return [domain_from_row(r) for r in rows]
 
     def visible_to(self, account_id: UUID) -> list[Domain]:
         rows = self._session.scalars(
@@ -57,11 +57,11 @@ class SqlDomainRepository:
             .where(or_(DomainRow.account_id == account_id, DomainRow.is_public))
             .order_by(DomainRow.created_at, DomainRow.name)
         )
-        return [domain_of(r) for r in rows]
+        return [domain_from_row(r) for r in rows]
 
     def public(self) -> list[Domain]:
         return [
-            domain_of(r)
+            domain_from_row(r)
             for r in self._session.scalars(select(DomainRow).where(DomainRow.is_public))
         ]
 
@@ -72,7 +72,7 @@ class SqlDomainRepository:
         return int(count or 0)
 
     def save(self, domain: Domain) -> None:
-        self._session.merge(_row(domain))
+        self._session.merge(DomainRow(**_domain_values(domain)))
         try:
             self._session.flush()
         except IntegrityError as exc:  # the verified-name or account-name unique index

@@ -52,7 +52,7 @@ def _auth_json(auth: AuthResults) -> str:
     )
 
 
-def _auth(raw: str) -> AuthResults:
+def _auth_from_json(raw: str) -> AuthResults:
     data = json.loads(raw)
     spf = SpfOutcome(*data["spf"]) if data["spf"] else None
     dmarc = DmarcOutcome(*data["dmarc"]) if data.get("dmarc") else None
@@ -75,7 +75,7 @@ def _message_values(message: InboundMessage) -> dict[str, object]:
     }
 
 
-def _message(row: MessageRow) -> InboundMessage:
+def _message_from_row(row: MessageRow) -> InboundMessage:
     envelope = Envelope(
         mail_from=row.mail_from,
         rcpt_to=tuple(json.loads(row.rcpt_to)),
@@ -87,7 +87,7 @@ def _message(row: MessageRow) -> InboundMessage:
         id=row.id,
         received_at=row.received_at,
         envelope=envelope,
-        auth=_auth(row.auth),
+        auth=_auth_from_json(row.auth),
         raw=row.raw,
         message_id=row.message_id,
     )
@@ -162,14 +162,14 @@ class SqlMessageRepository:
 
     def get(self, message_id: UUID) -> InboundMessage | None:
         row = self._session.get(MessageRow, message_id)
-        return _message(row) if row else None
+        return _message_from_row(row) if row else None
 
     def get_many(self, message_ids: set[UUID]) -> dict[UUID, InboundMessage]:
         if not message_ids:
             return {}
         # plain rows, not ORM entities, from a statement built once: the claim reads these
         rows = self._session.execute(_MESSAGES_BY_ID, {"ids": list(message_ids)})
-        return {row.id: _message(cast(MessageRow, row)) for row in rows}
+        return {row.id: _message_from_row(cast(MessageRow, row)) for row in rows}
 
     def page_of_account(
         self,
@@ -313,7 +313,7 @@ def _status_is(
     return found if by_webhook else [JobRow.status == delivered.value, *found]
 
 
-def _job(row: JobRow) -> DeliveryJob:
+def _job_from_row(row: JobRow) -> DeliveryJob:
     return DeliveryJob(
         id=row.id,
         message_id=row.message_id,
@@ -345,22 +345,6 @@ def _job_values(job: DeliveryJob) -> dict[str, object]:
     }
 
 
-def _job_row(job: DeliveryJob) -> JobRow:
-    return JobRow(
-        id=job.id,
-        message_id=job.message_id,
-        webhook_id=job.webhook_id,
-        account_id=job.account_id,
-        recipients=json.dumps(list(job.recipients)),
-        status=job.status.value,
-        attempts=job.attempts,
-        schedule_start=job.schedule_start,
-        next_attempt_at=job.next_attempt_at,
-        claimed_until=job.claimed_until,
-        created_at=job.created_at,
-    )
-
-
 class SqlJobRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -375,10 +359,10 @@ class SqlJobRepository:
 
     def get(self, job_id: UUID) -> DeliveryJob | None:
         row = self._session.get(JobRow, job_id)
-        return _job(row) if row else None
+        return _job_from_row(row) if row else None
 
     def save(self, job: DeliveryJob) -> None:
-        self._session.merge(_job_row(job))  # flushed with the others at commit
+        self._session.merge(JobRow(**_job_values(job)))  # flushed with the others at commit
 
     def claim_due(
         self,
@@ -428,7 +412,7 @@ class SqlJobRepository:
             self._session.execute(
                 _LEASE, {"ids": [r.id for r in chosen], "lease_until": lease_until}
             )
-        return [evolve(_job(cast(JobRow, r)), claimed_until=lease_until) for r in chosen]
+        return [evolve(_job_from_row(cast(JobRow, r)), claimed_until=lease_until) for r in chosen]
 
     def existing(self, job_ids: set[UUID]) -> set[UUID]:
         if not job_ids:
@@ -482,7 +466,7 @@ class SqlJobRepository:
             .where(JobRow.message_id.in_(message_ids), JobRow.account_id == account_id)
             .order_by(JobRow.created_at, JobRow.id)
         )
-        return [_job(r) for r in rows]
+        return [_job_from_row(r) for r in rows]
 
     def replayable(
         self,
@@ -503,7 +487,7 @@ class SqlJobRepository:
         if after is not None:
             query = query.where(tuple_(JobRow.created_at, JobRow.id) > tuple_(*after))
         rows = self._session.scalars(query.order_by(JobRow.created_at, JobRow.id).limit(limit))
-        return [_job(r) for r in rows]
+        return [_job_from_row(r) for r in rows]
 
     def requeue(self, job_ids: list[UUID], *, now: datetime) -> int:
         if not job_ids:

@@ -25,7 +25,7 @@ def _domains(raw: str) -> tuple[DomainName, ...]:
     return tuple(DomainName(d) for d in raw.split(",") if d)
 
 
-def policy_of(row: Any, credentials: tuple[Credential, ...] = ()) -> SmtpPolicy:
+def policy_from_row(row: Any, credentials: tuple[Credential, ...] = ()) -> SmtpPolicy:
     """The policy of a row (an ORM row or anything with its columns). RCPT reads policies
     without their credentials: it needs only which policies a session logged in to."""
     return SmtpPolicy(
@@ -45,21 +45,21 @@ def policy_of(row: Any, credentials: tuple[Credential, ...] = ()) -> SmtpPolicy:
     )
 
 
-def _row(policy: SmtpPolicy) -> PolicyRow:
-    return PolicyRow(
-        id=policy.id,
-        account_id=policy.account_id,
-        name=policy.name,
-        require_smtp_auth=policy.require_smtp_auth,
-        allowed_source_ips=format_networks(policy.allowed_source_ips),
-        require_spf=policy.require_spf,
-        allowed_spf_domains=",".join(d.value for d in policy.allowed_spf_domains),
-        require_dkim=policy.require_dkim,
-        allowed_dkim_domains=",".join(d.value for d in policy.allowed_dkim_domains),
-        require_dmarc=policy.require_dmarc,
-        created_at=policy.created_at,
-        updated_at=policy.updated_at,
-    )
+def _policy_values(policy: SmtpPolicy) -> dict[str, object]:
+    return {
+        "id": policy.id,
+        "account_id": policy.account_id,
+        "name": policy.name,
+        "require_smtp_auth": policy.require_smtp_auth,
+        "allowed_source_ips": format_networks(policy.allowed_source_ips),
+        "require_spf": policy.require_spf,
+        "allowed_spf_domains": ",".join(d.value for d in policy.allowed_spf_domains),
+        "require_dkim": policy.require_dkim,
+        "allowed_dkim_domains": ",".join(d.value for d in policy.allowed_dkim_domains),
+        "require_dmarc": policy.require_dmarc,
+        "created_at": policy.created_at,
+        "updated_at": policy.updated_at,
+    }
 
 
 class SqlPolicyRepository:
@@ -81,7 +81,7 @@ class SqlPolicyRepository:
 
     def get(self, policy_id: UUID) -> SmtpPolicy | None:
         row = self._session.get(PolicyRow, policy_id)
-        return policy_of(row, self._credentials([row.id])[row.id]) if row else None
+        return policy_from_row(row, self._credentials([row.id])[row.id]) if row else None
 
     def of_account(self, account_id: UUID) -> list[SmtpPolicy]:
         rows = list(
@@ -92,10 +92,10 @@ class SqlPolicyRepository:
             )
         )
         credentials = self._credentials(r.id for r in rows)
-        return [policy_of(r, credentials[r.id]) for r in rows]
+        return [policy_from_row(r, credentials[r.id]) for r in rows]
 
     def save(self, policy: SmtpPolicy) -> None:
-        self._session.merge(_row(policy))
+        self._session.merge(PolicyRow(**_policy_values(policy)))
         self._session.flush()
         self._session.execute(delete(CredentialRow).where(CredentialRow.policy_id == policy.id))
         if policy.smtp_credentials:  # Core statements: no ORM identities to clash on re-save

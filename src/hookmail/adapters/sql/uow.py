@@ -8,17 +8,15 @@ from sqlalchemy import event, text
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, sessionmaker
 
 from hookmail.adapters.notify import JOBS, ROUTES, Notifier, PgNotifier, pg_notify_statement
+from hookmail.adapters.sql.accounts import SqlAccountRepository
 from hookmail.adapters.sql.activity import SqlActivityReport
+from hookmail.adapters.sql.attempts import SqlAttemptLog
+from hookmail.adapters.sql.config import SqlConfigStore
 from hookmail.adapters.sql.domains import SqlDomainRepository
 from hookmail.adapters.sql.engine import READ_ONLY
 from hookmail.adapters.sql.mail import SqlJobRepository, SqlMessageRepository
 from hookmail.adapters.sql.policies import SqlPolicyRepository
-from hookmail.adapters.sql.repositories import (
-    SqlAccountRepository,
-    SqlAttemptLog,
-    SqlConfigStore,
-    SqlTokenRepository,
-)
+from hookmail.adapters.sql.tokens import SqlTokenRepository
 from hookmail.adapters.sql.web_sessions import SqlWebSessionRepository
 from hookmail.adapters.sql.webhooks import SqlDeliveryLogRepository, SqlWebhookRepository
 from hookmail.adapters.sql.writes import TOUCHED, touch

@@ -25,8 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hookmail.adapters.sql.domains import domain_of
-from hookmail.adapters.sql.policies import policy_of
+from hookmail.adapters.sql.domains import domain_from_row
+from hookmail.adapters.sql.policies import policy_from_row
 from hookmail.adapters.sql.rows import (
     AccountRow,
     DeliveryLogRow,
@@ -49,7 +49,7 @@ def _stored_address(stored: str) -> Address:
     return Address(local, DomainName(domain))
 
 
-def _webhook(row: WebhookRow) -> Webhook:
+def _webhook_from_row(row: WebhookRow) -> Webhook:
     return Webhook(
         id=row.id,
         account_id=row.account_id,
@@ -74,29 +74,29 @@ def _webhook(row: WebhookRow) -> Webhook:
     )
 
 
-def _webhook_row(webhook: Webhook) -> WebhookRow:
-    return WebhookRow(
-        id=webhook.id,
-        account_id=webhook.account_id,
-        domain_id=webhook.domain_id,
-        address=str(webhook.address),
-        target_url=webhook.target_url,
-        secret=webhook.secret,
-        previous_secret=webhook.previous_secret,
-        previous_secret_until=webhook.previous_secret_until,
-        custom_headers=json.dumps(webhook.custom_headers),
-        payload_template=webhook.payload_template,
-        payload_format=webhook.payload_format.value,
-        attachment_url_threshold=webhook.attachment_url_threshold,
-        rate_limit=webhook.rate_limit,
-        active=webhook.active,
-        smtp_security_policy_id=webhook.smtp_security_policy_id,
-        delivery_mode=webhook.delivery_mode.value,
-        failing_since=webhook.failing_since,
-        disabled_reason=webhook.disabled_reason,
-        created_at=webhook.created_at,
-        updated_at=webhook.updated_at,
-    )
+def _webhook_values(webhook: Webhook) -> dict[str, object]:
+    return {
+        "id": webhook.id,
+        "account_id": webhook.account_id,
+        "domain_id": webhook.domain_id,
+        "address": str(webhook.address),
+        "target_url": webhook.target_url,
+        "secret": webhook.secret,
+        "previous_secret": webhook.previous_secret,
+        "previous_secret_until": webhook.previous_secret_until,
+        "custom_headers": json.dumps(webhook.custom_headers),
+        "payload_template": webhook.payload_template,
+        "payload_format": webhook.payload_format.value,
+        "attachment_url_threshold": webhook.attachment_url_threshold,
+        "rate_limit": webhook.rate_limit,
+        "active": webhook.active,
+        "smtp_security_policy_id": webhook.smtp_security_policy_id,
+        "delivery_mode": webhook.delivery_mode.value,
+        "failing_since": webhook.failing_since,
+        "disabled_reason": webhook.disabled_reason,
+        "created_at": webhook.created_at,
+        "updated_at": webhook.updated_at,
+    }
 
 
 _WEBHOOKS, _DOMAINS, _POLICIES = WebhookRow.__table__, DomainRow.__table__, PolicyRow.__table__
@@ -137,13 +137,15 @@ class SqlWebhookRepository:
 
     def get(self, webhook_id: UUID) -> Webhook | None:
         row = self._session.get(WebhookRow, webhook_id)
-        return _webhook(row) if row else None
+        return _webhook_from_row(row) if row else None
 
     def get_many(self, webhook_ids: set[UUID]) -> dict[UUID, tuple[Webhook, str]]:
         if not webhook_ids:
             return {}
         rows = self._session.execute(_WITH_TIMEZONE, {"ids": list(webhook_ids)})
-        return {row.id: (_webhook(cast(WebhookRow, row)), row.account_timezone) for row in rows}
+        return {
+            row.id: (_webhook_from_row(cast(WebhookRow, row)), row.account_timezone) for row in rows
+        }
 
     def of_account(self, account_id: UUID) -> list[Webhook]:
         rows = self._session.scalars(
@@ -151,7 +153,7 @@ class SqlWebhookRepository:
             .where(WebhookRow.account_id == account_id)
             .order_by(WebhookRow.created_at, WebhookRow.id)
         )
-        return [_webhook(r) for r in rows]
+        return [_webhook_from_row(r) for r in rows]
 
     def lock(self, webhook_id: UUID) -> None:
         self._session.execute(
@@ -170,11 +172,13 @@ class SqlWebhookRepository:
             rows.extend(self._session.execute(_ROUTES_BY_ADDRESS, params))
         for row in rows:
             values = row._mapping
-            domain = domain_of(_prefixed(values, _DOMAINS, "d_"))
+            domain = domain_from_row(_prefixed(values, _DOMAINS, "d_"))
             policy = None
             if values["p_id"] is not None:
-                policy = policy_of(_prefixed(values, _POLICIES, "p_"))
-            found[values["address"]] = Route(_webhook(cast(WebhookRow, row)), domain, policy)
+                policy = policy_from_row(_prefixed(values, _POLICIES, "p_"))
+            found[values["address"]] = Route(
+                _webhook_from_row(cast(WebhookRow, row)), domain, policy
+            )
         return found
 
     def count_of_account(self, account_id: UUID) -> int:
@@ -192,7 +196,7 @@ class SqlWebhookRepository:
         return int(count or 0)
 
     def save(self, webhook: Webhook) -> None:
-        self._session.merge(_webhook_row(webhook))
+        self._session.merge(WebhookRow(**_webhook_values(webhook)))
         try:
             self._session.flush()
         except IntegrityError as exc:  # the address is the only unique key besides the id
@@ -234,7 +238,7 @@ class SqlWebhookRepository:
         return bool(cast(CursorResult[Any], result).rowcount == 1)
 
 
-def delivery_log_of(row: DeliveryLogRow) -> DeliveryLog:
+def delivery_log_from_row(row: DeliveryLogRow) -> DeliveryLog:
     return DeliveryLog(
         id=row.id,
         webhook_id=row.webhook_id,
@@ -254,7 +258,7 @@ def delivery_log_of(row: DeliveryLogRow) -> DeliveryLog:
 _INSERT_LOG = insert(cast(Table, DeliveryLogRow.__table__))
 
 
-def _log_values(log: DeliveryLog) -> dict[str, object]:
+def _delivery_log_values(log: DeliveryLog) -> dict[str, object]:
     return {
         "id": log.id,
         "webhook_id": log.webhook_id,
@@ -281,11 +285,15 @@ class SqlDeliveryLogRepository:
     def add_many(self, logs: list[DeliveryLog]) -> None:
         if logs:  # Core executemany: recording attempts is on the delivery hot path
             # on the connection: a Core executemany, not the ORM's bulk-insert machinery
-            self._session.connection().execute(_INSERT_LOG, [_log_values(log) for log in logs])
+            self._session.connection().execute(
+                _INSERT_LOG, [_delivery_log_values(log) for log in logs]
+            )
 
     def get(self, webhook_id: UUID, log_id: UUID) -> DeliveryLog | None:
         row = self._session.get(DeliveryLogRow, log_id)
-        return delivery_log_of(row) if row is not None and row.webhook_id == webhook_id else None
+        return (
+            delivery_log_from_row(row) if row is not None and row.webhook_id == webhook_id else None
+        )
 
     def of_webhook(self, webhook_id: UUID, *, offset: int, limit: int) -> list[DeliveryLog]:
         rows = self._session.scalars(
@@ -295,7 +303,7 @@ class SqlDeliveryLogRepository:
             .offset(offset)
             .limit(limit)
         )
-        return [delivery_log_of(r) for r in rows]
+        return [delivery_log_from_row(r) for r in rows]
 
     def remove_unlinked(self, attempted_before: datetime, *, limit: int) -> int:
         logs = cast(Table, DeliveryLogRow.__table__)
