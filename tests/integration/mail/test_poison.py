@@ -135,7 +135,8 @@ def test_a_transport_that_raises_is_a_logged_failed_attempt(hooked: Pipeline) ->
     hook = hooked.webhook(target_url=hooked.target.url + "/explode")
     healthy = hooked.webhook("ok@example.com", target_url=hooked.target.url + "/ok")
     assert hooked.send(MAIL, to=["in@example.com", "ok@example.com"]) == {}
-    _ends_failed_by_the_schedule(hooked, hook, "sending failed: RuntimeError: the transport blew up")
+    blew_up = "sending failed: RuntimeError: the transport blew up"
+    _ends_failed_by_the_schedule(hooked, hook, blew_up)
     exploding = hooked.container.transport()
     assert isinstance(exploding, ExplodingTransport)
     assert exploding.calls == 1 + len(SCHEDULE)

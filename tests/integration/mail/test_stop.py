@@ -29,9 +29,10 @@ MESSAGES = 8  # each to every webhook: 96 jobs
 
 @pytest.mark.timeout(180)
 def test_sigterm_stops_within_one_attempt_and_gives_back_what_it_claimed(tmp_path: Path) -> None:
-    with receiver() as target, workers(
-        tmp_path, delivery_timeout=str(TIMEOUT), retry_schedule="60"
-    ) as run:
+    with (
+        receiver() as target,
+        workers(tmp_path, delivery_timeout=str(TIMEOUT), retry_schedule="60") as run,
+    ):
         public_webhooks(
             run.uow,
             *[WebhookInput(address=f"h{i}@{PUBLIC}", target_url=target.url) for i in range(HOOKS)],
