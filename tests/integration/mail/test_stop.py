@@ -58,6 +58,7 @@ def test_sigterm_stops_within_one_attempt_and_gives_back_what_it_claimed(tmp_pat
                 select(func.count()).select_from(JobRow).where(JobRow.status == "delivered")
             )
             logged = connection.scalar(select(func.count()).select_from(DeliveryLogRow))
+            errors = list(connection.scalars(select(DeliveryLogRow.error)))
             claimed = connection.scalar(
                 select(func.count())
                 .select_from(JobRow)
@@ -66,7 +67,7 @@ def test_sigterm_stops_within_one_attempt_and_gives_back_what_it_claimed(tmp_pat
         assert first.returncode == 0
         assert "delivery worker stopped" in run.output()
         # every attempt the target saw was in flight at SIGTERM: each was finished and recorded
-        assert delivered == logged == in_flight
+        assert delivered == logged == in_flight, errors
         assert claimed == 0, "a job claimed and not started was left under its lease"
         assert in_flight < HOOKS * MESSAGES
 
