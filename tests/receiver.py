@@ -62,6 +62,9 @@ def receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
+            if len(body) < length:  # the sender died mid-request (a killed worker): no POST
+                self.close_connection = True
+                return
             with state.lock:
                 state.received.append(Received(self.path, dict(self.headers.items()), body))
             status, extra, delay = state.next_answer()
