@@ -62,6 +62,9 @@ def receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
+            if len(body) < length:  # the sender died mid-request (a killed worker): no POST
+                self.close_connection = True
+                return
             with state.lock:
                 state.received.append(Received(self.path, dict(self.headers.items()), body))
             status, extra, delay = state.next_answer()
@@ -77,7 +80,11 @@ def receiver() -> Iterator[Receiver]:
         def log_message(self, *args: object) -> None:
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        # socketserver's backlog of 5 resets connections when a worker opens 32 at once
+        request_queue_size = 128
+
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     state.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)

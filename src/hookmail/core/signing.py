@@ -20,9 +20,11 @@ def key(secret: str) -> bytes:
 
 
 def digest(key: bytes, *, event_id: str, timestamp: int, body: bytes) -> bytes:
-    """The raw HMAC-SHA256 of `<id>.<timestamp>.<body>`."""
-    signed = f"{event_id}.{timestamp}.".encode() + body
-    return hmac.new(key, signed, hashlib.sha256).digest()
+    """The raw HMAC-SHA256 of `<id>.<timestamp>.<body>`, fed in two parts: joining them first
+    would copy the body (a second 25 MB for a big message's payload)."""
+    mac = hmac.new(key, f"{event_id}.{timestamp}.".encode(), hashlib.sha256)
+    mac.update(body)
+    return mac.digest()
 
 
 def signature(secrets: list[str], *, event_id: str, timestamp: int, body: bytes) -> str:

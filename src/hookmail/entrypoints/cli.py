@@ -19,6 +19,7 @@ from gunicorn.app.base import BaseApplication
 from hookmail import __version__
 from hookmail.adapters.sql.engine import migrate
 from hookmail.entrypoints.container import Container
+from hookmail.entrypoints.memory import release_big_buffers
 from hookmail.entrypoints.settings import Settings, SettingsError
 
 log = logging.getLogger("hookmail")
@@ -87,6 +88,7 @@ def _run_api(settings: Settings, workers: int) -> None:
 def _run_smtp(settings: Settings) -> None:
     from hookmail.entrypoints.smtp.server import smtp_controller
 
+    release_big_buffers()
     stop = _stop_on_signals()
     # aiosmtpd logs every command at INFO: a line per sender and recipient costs more CPU
     # than routing it. Our metrics and delivery logs say what happened to each message.
@@ -104,6 +106,7 @@ def _run_deliver(settings: Settings) -> None:
     from hookmail.entrypoints.deliver import DeliveryWorker
     from hookmail.entrypoints.sweeper import Sweeper
 
+    release_big_buffers()
     stop = _stop_on_signals()
     container = _container(settings)
     sweeper = Sweeper(

@@ -8,8 +8,8 @@ from uuid import UUID
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from hookmail.adapters.sql.deliveries import delivery_log_from_row
 from hookmail.adapters.sql.rows import DeliveryLogRow, JobRow, WebhookRow
-from hookmail.adapters.sql.webhooks import delivery_log_from_row
 from hookmail.core.deliveries import DeliveryJob, DeliveryLog, DeliveryStatus, JobStatus
 
 

@@ -1,4 +1,4 @@
-"""SQL repositories of webhooks and their delivery logs."""
+"""SQL repository of webhooks: CRUD, routing by address, health."""
 
 from __future__ import annotations
 
@@ -13,12 +13,9 @@ from sqlalchemy import (
     FromClause,
     Row,
     RowMapping,
-    Table,
     bindparam,
     delete,
     func,
-    insert,
-    or_,
     select,
     update,
 )
@@ -29,13 +26,10 @@ from hookmail.adapters.sql.domains import domain_from_row
 from hookmail.adapters.sql.policies import policy_from_row
 from hookmail.adapters.sql.rows import (
     AccountRow,
-    DeliveryLogRow,
     DomainRow,
-    JobRow,
     PolicyRow,
     WebhookRow,
 )
-from hookmail.core.deliveries import DeliveryLog, DeliveryStatus, JobStatus
 from hookmail.core.domains import DomainName
 from hookmail.core.errors import AddressTaken
 from hookmail.core.ports import Route
@@ -236,113 +230,3 @@ class SqlWebhookRepository:
             .execution_options(synchronize_session=False)
         )
         return bool(cast(CursorResult[Any], result).rowcount == 1)
-
-
-def delivery_log_from_row(row: DeliveryLogRow) -> DeliveryLog:
-    return DeliveryLog(
-        id=row.id,
-        webhook_id=row.webhook_id,
-        attempted_at=row.attempted_at,
-        duration_ms=row.duration_ms,
-        http_status=row.http_status,
-        error=row.error,
-        sender=row.sender,
-        smtp_message_id=row.smtp_message_id,
-        attempt=row.attempt,
-        status=DeliveryStatus(row.status),
-        next_attempt_at=row.next_attempt_at,
-        job_id=row.job_id,
-    )
-
-
-_INSERT_LOG = insert(cast(Table, DeliveryLogRow.__table__))
-
-
-def _delivery_log_values(log: DeliveryLog) -> dict[str, object]:
-    return {
-        "id": log.id,
-        "webhook_id": log.webhook_id,
-        "attempted_at": log.attempted_at,
-        "duration_ms": log.duration_ms,
-        "http_status": log.http_status,
-        "error": log.error,
-        "sender": log.sender,
-        "smtp_message_id": log.smtp_message_id,
-        "attempt": log.attempt,
-        "status": log.status.value,
-        "next_attempt_at": log.next_attempt_at,
-        "job_id": log.job_id,
-    }
-
-
-class SqlDeliveryLogRepository:
-    def __init__(self, session: Session) -> None:
-        self._session = session
-
-    def add(self, log: DeliveryLog) -> None:
-        self.add_many([log])
-
-    def add_many(self, logs: list[DeliveryLog]) -> None:
-        if logs:  # Core executemany: recording attempts is on the delivery hot path
-            # on the connection: a Core executemany, not the ORM's bulk-insert machinery
-            self._session.connection().execute(
-                _INSERT_LOG, [_delivery_log_values(log) for log in logs]
-            )
-
-    def get(self, webhook_id: UUID, log_id: UUID) -> DeliveryLog | None:
-        row = self._session.get(DeliveryLogRow, log_id)
-        return (
-            delivery_log_from_row(row) if row is not None and row.webhook_id == webhook_id else None
-        )
-
-    def of_webhook(self, webhook_id: UUID, *, offset: int, limit: int) -> list[DeliveryLog]:
-        rows = self._session.scalars(
-            select(DeliveryLogRow)
-            .where(DeliveryLogRow.webhook_id == webhook_id)
-            .order_by(DeliveryLogRow.attempted_at.desc(), DeliveryLogRow.id.desc())
-            .offset(offset)
-            .limit(limit)
-        )
-        return [delivery_log_from_row(r) for r in rows]
-
-    def remove_unlinked(self, attempted_before: datetime, *, limit: int) -> int:
-        logs = cast(Table, DeliveryLogRow.__table__)
-        jobs = cast(Table, JobRow.__table__)
-        owner = (  # a pending job of the row's webhook from before the row: maybe its own
-            select(jobs.c.id)
-            .where(
-                jobs.c.webhook_id == logs.c.webhook_id,
-                jobs.c.status == JobStatus.PENDING.value,
-                jobs.c.created_at <= logs.c.attempted_at,
-            )
-            .exists()
-        )
-        found = list(
-            self._session.scalars(  # ix_delivery_logs_job_attempted: (NULL, oldest) first
-                select(logs.c.id)
-                .where(
-                    logs.c.job_id.is_(None),
-                    logs.c.attempted_at < attempted_before,
-                    or_(logs.c.status == DeliveryStatus.REFUSED.value, ~owner),
-                )
-                .order_by(logs.c.attempted_at)
-                .limit(limit)
-                .with_for_update(skip_locked=True, of=logs)
-            )
-        )
-        if found:
-            self._session.execute(delete(logs).where(logs.c.id.in_(found)))
-        return len(found)
-
-    def attempts_since(self, webhook_id: UUID, since: datetime) -> list[datetime]:
-        return list(
-            self._session.scalars(
-                select(DeliveryLogRow.attempted_at)
-                .where(
-                    DeliveryLogRow.webhook_id == webhook_id,
-                    DeliveryLogRow.attempted_at > since,
-                    DeliveryLogRow.status != DeliveryStatus.REFUSED.value,
-                )
-                .order_by(DeliveryLogRow.attempted_at)
-            )
-        )
