@@ -22,14 +22,15 @@ from tests.seed import PUBLIC
 
 
 class Workers:
-    """The environment of a hookmail over a SQLite file; spawns its workers, logging to one
-    file, and ends them all at the end of the `workers()` block."""
+    """The environment of a hookmail over a SQLite file (or `database`); spawns its workers,
+    logging to one file, and ends them all at the end of the `workers()` block."""
 
-    def __init__(self, tmp_path: Path, **env: str) -> None:
-        self.database = f"sqlite:///{tmp_path / 'hookmail.db'}"
-        engine = make_engine(self.database)
-        migrate(engine)
-        engine.dispose()
+    def __init__(self, tmp_path: Path, database: str | None = None, **env: str) -> None:
+        self.database = database or f"sqlite:///{tmp_path / 'hookmail.db'}"
+        if database is None:  # a given store is migrated (and emptied) by its fixture
+            engine = make_engine(self.database)
+            migrate(engine)
+            engine.dispose()
         self.port = free_port()
         self.log = tmp_path / "workers.log"
         self.env = {
@@ -71,8 +72,8 @@ class Workers:
 
 
 @contextmanager
-def workers(tmp_path: Path, **env: str) -> Iterator[Workers]:
-    spawned = Workers(tmp_path, **env)
+def workers(tmp_path: Path, database: str | None = None, **env: str) -> Iterator[Workers]:
+    spawned = Workers(tmp_path, database, **env)
     try:
         yield spawned
     finally:

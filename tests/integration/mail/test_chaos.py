@@ -15,15 +15,17 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, text
 
 from hookmail.core.services.webhooks import WebhookInput
+from tests.conftest import PG_URL, wipe
 from tests.integration.mail.processes import Workers, workers
 from tests.receiver import receiver, wait_for
 from tests.seed import PUBLIC, public_webhooks, wait_smtp
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
-KILLS = 20  # of each worker, at least
+KILLS = 20  # of each worker, at least (SQLite; fewer on PostgreSQL)
 MESSAGES = 300  # at least; the sender goes on while the killing does
 MOST = 1500
 
@@ -108,11 +110,11 @@ def _killer(
         errors.append(f"{command} killer: {exc!r}")
 
 
-@pytest.mark.timeout(360)
-def test_twenty_sigkills_of_each_worker_lose_nothing(tmp_path: Path) -> None:
+def _chaos(tmp_path: Path, *, kills: int, messages: int, database: str | None = None) -> None:
+    schedule = "0,1,1,1,1,1,1,1,1,1"
     with (
         receiver() as target,
-        workers(tmp_path, delivery_timeout="2", retry_schedule="0,1,1,1,1,1,1,1,1,1") as run,
+        workers(tmp_path, database, delivery_timeout="2", retry_schedule=schedule) as run,
     ):
         public_webhooks(run.uow, WebhookInput(address=f"inbox@{PUBLIC}", target_url=target.url))
         target.plan = [(200, {}, 0.05)] * 100_000  # a little slow: attempts are in flight
@@ -132,7 +134,7 @@ def test_twenty_sigkills_of_each_worker_lose_nothing(tmp_path: Path) -> None:
         n = 0
         try:
             while n < MOST and (
-                n < MESSAGES or len(smtp_kills) < KILLS or len(deliver_kills) < KILLS
+                n < messages or len(smtp_kills) < kills or len(deliver_kills) < kills
             ):
                 sender.send(n, deadline)
                 n += 1
@@ -147,8 +149,8 @@ def test_twenty_sigkills_of_each_worker_lose_nothing(tmp_path: Path) -> None:
         killing = time.monotonic() - started
         assert not errors, errors
         assert not sender.errors, sender.errors
-        assert len(smtp_kills) >= KILLS
-        assert len(deliver_kills) >= KILLS
+        assert len(smtp_kills) >= kills
+        assert len(deliver_kills) >= kills
         # the last of each is running: the queue drains (killed workers' leases run out)
         wanted = set(sender.accepted.values())
 
@@ -164,8 +166,24 @@ def test_twenty_sigkills_of_each_worker_lose_nothing(tmp_path: Path) -> None:
     assert all(len(one) == 1 for one in ids.values()), "a repeat changed its webhook-id"
     repeats = len(target.received) - len(ids)
     print(
-        f"{len(sender.accepted)} messages accepted in {sender.tries} tries, "
+        f"{run.database.partition(':')[0]}: {len(sender.accepted)} messages accepted in "
+        f"{sender.tries} tries, "
         f"{len(smtp_kills)} SMTP and {len(deliver_kills)} delivery SIGKILLs in {killing:.1f} s; "
         f"all delivered {drained:.1f} s later; {len(target.received)} POSTs, "
         f"{repeats} of them repeats; stored messages delivered: {len(ids)}"
     )
+
+
+@pytest.mark.timeout(360)
+def test_twenty_sigkills_of_each_worker_lose_nothing(tmp_path: Path) -> None:
+    _chaos(tmp_path, kills=KILLS, messages=MESSAGES)
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(240)
+def test_sigkills_on_postgresql_lose_nothing(tmp_path: Path, postgres_engine: Engine) -> None:
+    wipe(postgres_engine)
+    with postgres_engine.connect() as connection:
+        schema = connection.execute(text("SELECT current_schema()")).scalar_one()
+    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    _chaos(tmp_path, kills=8, messages=150, database=url)

@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 TIMEOUT = 10  # DELIVERY_TIMEOUT
 SLOW = 3.0  # the target answers after this long
-HOOKS = 12  # x 4 attempts in flight each (the fair share) > the worker's 32 threads
+HOOKS = 12  # more webhooks than the fair share needs to fill the worker's 32 threads
 MESSAGES = 8  # each to every webhook: 96 jobs
 
 
