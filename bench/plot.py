@@ -69,7 +69,10 @@ def main() -> None:
     image = Image.new("RGB", (WIDTH, HEIGHT), "white")
     draw = ImageDraw.Draw(image)
     throughput = [
-        (f"{size}, 16 connections", [get(f"{row} {size} c16", "webhooks_per_s") for _, row, _ in SERVERS])
+        (
+            f"{size}, 16 connections",
+            [get(f"{row} {size} c16", "webhooks_per_s") for _, row, _ in SERVERS],
+        )
         for size in ("2KB", "100KB")
     ]
     _panel(draw, (20, 20, 480, HEIGHT - 60), "Webhooks delivered per second", throughput, "msg/s")
