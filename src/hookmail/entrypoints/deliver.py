@@ -64,7 +64,6 @@ class DeliveryWorker:
         self._noticed = threading.Event()  # a notice: new jobs were committed
         self.passes = self.claimed = 0  # store passes made, and jobs claimed in them
         self._last_moved = 0  # jobs claimed and attempts recorded by the last pass
-        self.moved_hist = [0] * 17
         self._running: dict[UUID, Future[None]] = {}  # claimed jobs, by id, until recorded
         self.attempts = Counter(
             "hookmail_delivery_attempts",
@@ -154,7 +153,6 @@ class DeliveryWorker:
         self.passes += 1
         self.claimed += len(work)
         self._last_moved = len(work) + len(finished)
-        self.moved_hist[min(self._last_moved, 16)] += 1
         self._count(finished)
         for done in finished:
             self._running.pop(done.job.id, None)
@@ -218,7 +216,6 @@ class DeliveryWorker:
             self.passes,
             self.claimed,
         )
-        log.info("moved per pass: %s", self.moved_hist)
 
     def _linger(self) -> None:
         """Woken by finished attempts only: let more finish (or new jobs be noticed) before
