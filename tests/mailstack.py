@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from dependency_injector import providers
-from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from hookmail.adapters.notify import JOBS
@@ -22,8 +21,7 @@ from hookmail.entrypoints.settings import Settings
 from hookmail.entrypoints.smtp.server import smtp_controller
 from tests.dns_server import DnsServer
 from tests.integration.e2e.conftest import PUBLIC_DOMAIN, Api, make_api
-from tests.integration.mail.conftest import Pipeline, _settings, free_port
-from tests.receiver import receiver
+from tests.integration.mail.conftest import Pipeline, _settings, free_port, serving
 
 
 class MailStack:
@@ -106,27 +104,5 @@ def running_pipeline(engine: Engine, dns: DnsServer, **overrides: Any) -> Iterat
     container = Container(settings=providers.Object(_settings(dns, **overrides)))
     container.engine.override(providers.Object(engine))
     container.hasher.override(providers.Object(Argon2PasswordHasher(time_cost=1, memory_cost=1024)))
-    stop = threading.Event()
-    with receiver() as target:
-        registry = CollectorRegistry()
-        worker = DeliveryWorker(
-            container.uow,
-            container.clock(),
-            container.transport(),
-            container.delivery_config(),
-            poll_interval=0.05,
-            listener=container.notifier().listen(JOBS),
-            registry=registry,
-            health=container.health(),
-        )
-        thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-        controller = smtp_controller(container, registry)
-        controller.start()
-        thread.start()
-        try:
-            yield Pipeline(container, dns, target, registry)
-        finally:
-            controller.stop()
-            controller.handler.close()
-            stop.set()
-            thread.join(timeout=30)
+    with serving(container, dns) as running:
+        yield running

@@ -9,6 +9,7 @@ import smtplib
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +153,14 @@ def pipeline(
     container.engine.override(providers.Object(engine))
     container.hasher.override(providers.Object(Argon2PasswordHasher(time_cost=1, memory_cost=1024)))
     prepare_container(container)
+    with serving(container, mail_dns) as running:
+        yield running
+
+
+@contextmanager
+def serving(container: Container, dns: DnsServer) -> Iterator[Pipeline]:
+    """The SMTP worker and the delivery worker (with webhook health) over `container`, in
+    this process, with a receiver on 127.0.0.1 as the target."""
     stop = threading.Event()
     with receiver() as target:
         registry = CollectorRegistry()
@@ -170,7 +179,7 @@ def pipeline(
         controller.start()
         thread.start()
         try:
-            yield Pipeline(container, mail_dns, target, registry)
+            yield Pipeline(container, dns, target, registry)
         finally:
             controller.stop()
             controller.handler.close()
