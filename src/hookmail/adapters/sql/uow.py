@@ -24,8 +24,6 @@ from hookmail.adapters.sql.writes import TOUCHED, touch
 
 # Writes to these tables change how RCPT TO is answered: SMTP workers drop their route cache.
 _ROUTE_TABLES = frozenset({"webhooks", "domains", "smtp_policies", "accounts"})
-_TOUCHED = TOUCHED
-_touch = touch
 
 
 def _on_execute(state: ORMExecuteState) -> None:
@@ -33,15 +31,15 @@ def _on_execute(state: ORMExecuteState) -> None:
         table: Any = getattr(state.statement, "table", None)
         name = getattr(table, "name", None)
         if name:
-            _touch(state.session, name, "insert" if state.is_insert else "change")
+            touch(state.session, name, "insert" if state.is_insert else "change")
 
 
 def _on_flush(session: Session, _context: UOWTransaction) -> None:
     for kind, objects in (("insert", session.new), ("change", session.dirty)):
         for obj in objects:
-            _touch(session, obj.__table__.name, kind)
+            touch(session, obj.__table__.name, kind)
     for obj in session.deleted:
-        _touch(session, obj.__table__.name, "change")
+        touch(session, obj.__table__.name, "change")
 
 
 def track_writes(sessions: sessionmaker[Session]) -> None:
@@ -122,12 +120,12 @@ class SqlUnitOfWork:
             self._session.commit()
             return
         self._session.flush()
-        wanted = notices(self._session.info.pop(_TOUCHED, set()))
+        wanted = notices(self._session.info.pop(TOUCHED, set()))
         if wanted and isinstance(self._notifier, PgNotifier):
             for channel in sorted(wanted):  # delivered by PostgreSQL only if this commits
                 statement, params = pg_notify_statement(channel)
                 self._session.execute(text(statement), params)
-            self._session.info.pop(_TOUCHED, None)
+            self._session.info.pop(TOUCHED, None)
         self._session.commit()
         if wanted and not isinstance(self._notifier, PgNotifier):
             self._notifier.notify(wanted)
