@@ -147,6 +147,7 @@ class PgListener:
         self._channel = _PG_PREFIX + channel
         self._event = threading.Event()
         self._closed = threading.Event()
+        self.ready = threading.Event()  # set once LISTEN is in place
         self._thread = threading.Thread(
             target=self._run, name=f"hookmail-listen-{channel}", daemon=True
         )
@@ -163,6 +164,7 @@ class PgListener:
                     dbapi.autocommit = True
                     dbapi.execute(f"LISTEN {self._channel}")
                     self._event.set()  # (re)connected: whatever happened meanwhile is due
+                    self.ready.set()
                     while not self._closed.is_set():
                         for _ in dbapi.notifies(timeout=1.0, stop_after=1):
                             self._event.set()

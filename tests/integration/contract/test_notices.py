@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from attrs import evolve
 
-from hookmail.adapters.notify import JOBS, ROUTES, Listener, notifier_for
+from hookmail.adapters.notify import JOBS, ROUTES, Listener, PgListener, notifier_for
 from hookmail.adapters.sql.engine import make_sessions
 from hookmail.adapters.sql.uow import SqlUnitOfWork
 from tests.conftest import SQL_STORES, clean_engine
@@ -31,8 +31,10 @@ def store(request: pytest.FixtureRequest) -> Iterator[tuple[SqlUnitOfWork, Liste
     engine = clean_engine(request, request.param)
     notifier = notifier_for(engine)
     jobs, routes = notifier.listen(JOBS), notifier.listen(ROUTES)
-    _heard(jobs, 0.5)  # a PostgreSQL listener says "reconnected" once when it starts
-    _heard(routes, 0.5)
+    for listener in (jobs, routes):
+        if isinstance(listener, PgListener):  # it says "connected" once, when LISTEN is in place
+            assert listener.ready.wait(10)
+        listener.poll()
     yield SqlUnitOfWork(make_sessions(engine), notifier), jobs, routes
     jobs.close()
     routes.close()
