@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, func, select, table, text
 from sqlalchemy.exc import OperationalError
 
 from hookmail.adapters.memory import InMemoryUnitOfWork
@@ -65,6 +65,17 @@ def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     migrate(engine)
     yield engine
     engine.dispose()
+
+
+def row_counts(engine: Engine, tables: tuple[str, ...]) -> dict[str, int]:
+    """How many rows each of `tables` holds (migration tests compare before and after)."""
+    with engine.connect() as connection:
+        return {
+            name: int(
+                connection.execute(select(func.count()).select_from(table(name))).scalar_one()
+            )
+            for name in tables
+        }
 
 
 def wipe(engine: Engine) -> None:

@@ -12,13 +12,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine
 
 from hookmail.adapters.memory import FixedClock
 from hookmail.adapters.passwords import Argon2PasswordHasher
-from hookmail.adapters.sql.engine import MIGRATIONS, make_engine, make_sessions, migrate
+from hookmail.adapters.sql.engine import downgrade, make_engine, make_sessions, migrate
 from hookmail.adapters.sql.uow import SqlUnitOfWork
 from hookmail.core.services import smtp_auth
 from hookmail.core.throttle import Limit
@@ -52,14 +50,6 @@ def engine_before(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[En
     with admin.begin() as connection:
         connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
-
-
-def _downgrade(engine: Engine, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
 
 
 def _old_policy(engine: Engine, pairs: list[list[str]]) -> uuid.UUID:
@@ -151,7 +141,7 @@ def test_credentials_from_before_the_migration_keep_working_and_are_rehashed(
     ]
     assert login("s3cret-pass") == smtp_auth.LoggedIn("relay", frozenset({policy_id}))
 
-    _downgrade(engine, BEFORE)
+    downgrade(engine, BEFORE)
     with engine.connect() as connection:
         stored = connection.execute(sa.text("SELECT smtp_credentials FROM smtp_policies")).scalar()
     assert json.loads(str(stored)) == [

@@ -7,41 +7,23 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from attrs import evolve
-from sqlalchemy import Engine, func, select, table, text
+from sqlalchemy import text
 
-from hookmail.adapters.sql.engine import MIGRATIONS, make_sessions, migrate
+from hookmail.adapters.sql.engine import downgrade, make_sessions, migrate
 from hookmail.adapters.sql.uow import SqlUnitOfWork
 from hookmail.core.deliveries import DeliveryJob, DeliveryLog, DeliveryStatus, JobStatus
 from hookmail.core.mail import AuthResults, Envelope, InboundMessage
 from hookmail.core.messages import MessageStatus
 from hookmail.core.webhooks import DeliveryMode
 from tests.builders import a_domain, a_webhook, an_account
-from tests.conftest import SQL_STORES, clean_engine
+from tests.conftest import SQL_STORES, clean_engine, row_counts
 
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 4, 2, 12, 0, tzinfo=UTC)
 BEFORE = "0003"  # the revision 0005 follows
 TABLES = ("webhooks", "messages", "delivery_jobs", "delivery_logs")
-
-
-def _downgrade(engine: Engine, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
-
-
-def _counts(engine: Engine) -> dict[str, int]:
-    with engine.connect() as connection:
-        return {
-            t: int(connection.execute(select(func.count()).select_from(table(t))).scalar_one())
-            for t in TABLES
-        }
 
 
 @pytest.mark.parametrize("store", SQL_STORES)
@@ -93,17 +75,17 @@ def test_down_to_0003_and_up_again_keeps_every_row_and_fills_the_account(
             )
         )
         uow.commit()
-    before = _counts(engine)
+    before = row_counts(engine, TABLES)
     assert set(before.values()) == {1}
     try:
-        _downgrade(engine, BEFORE)
-        assert _counts(engine) == before
+        downgrade(engine, BEFORE)
+        assert row_counts(engine, TABLES) == before
         with engine.connect() as connection:
             columns = connection.execute(text("SELECT * FROM delivery_jobs")).keys()
         assert "account_id" not in columns
     finally:
         migrate(engine)  # the session's engine is shared: leave it at head
-    assert _counts(engine) == before
+    assert row_counts(engine, TABLES) == before
     with uow.reading():
         back = uow.webhooks.get(webhook.id)
         (listed,) = uow.messages.page_of_account(

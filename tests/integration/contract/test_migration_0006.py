@@ -7,39 +7,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, func, select, table
 
-from hookmail.adapters.sql.engine import MIGRATIONS, make_sessions, migrate
+from hookmail.adapters.sql.engine import downgrade, make_sessions, migrate
 from hookmail.adapters.sql.uow import SqlUnitOfWork
 from hookmail.core.deliveries import DeliveryJob, DeliveryLog, DeliveryStatus
 from hookmail.core.mail import AuthResults, Envelope, InboundMessage
 from hookmail.core.webhooks import PayloadFormat
 from tests.builders import a_domain, a_policy, a_webhook, an_account
-from tests.conftest import SQL_STORES, clean_engine
+from tests.conftest import SQL_STORES, clean_engine, row_counts
 
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 4, 2, 12, 0, tzinfo=UTC)
 BEFORE = "0007"  # the revision 0006 follows
 TABLES = ("webhooks", "smtp_policies", "messages", "delivery_jobs", "delivery_logs")
-
-
-def _downgrade(engine: Engine, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
-
-
-def _counts(engine: Engine) -> dict[str, int]:
-    with engine.connect() as connection:
-        return {
-            t: int(connection.execute(select(func.count()).select_from(table(t))).scalar_one())
-            for t in TABLES
-        }
 
 
 @pytest.mark.parametrize("store", SQL_STORES)
@@ -94,14 +75,14 @@ def test_down_to_the_revision_before_and_up_again_keeps_every_row(
             )
         )
         uow.commit()
-    before = _counts(engine)
+    before = row_counts(engine, TABLES)
     assert set(before.values()) == {1}
     try:
-        _downgrade(engine, BEFORE)
-        assert _counts(engine) == before
+        downgrade(engine, BEFORE)
+        assert row_counts(engine, TABLES) == before
     finally:
         migrate(engine)  # the session's engine is shared: leave it at head
-    assert _counts(engine) == before
+    assert row_counts(engine, TABLES) == before
     with uow:
         back = uow.webhooks.get(webhook.id)
         again = uow.policies.get(policy.id)

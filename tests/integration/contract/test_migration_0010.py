@@ -8,16 +8,13 @@ import importlib
 from datetime import UTC, datetime
 
 import pytest
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, func, select, table
 
-from hookmail.adapters.sql.engine import MIGRATIONS, make_sessions, migrate
+from hookmail.adapters.sql.engine import downgrade, make_sessions, migrate
 from hookmail.adapters.sql.uow import SqlUnitOfWork
 from hookmail.core.deliveries import DeliveryJob
 from hookmail.core.mail import AuthResults, Envelope, InboundMessage
 from tests.builders import a_domain, a_log, a_token, a_webhook, an_account
-from tests.conftest import SQL_STORES, clean_engine
+from tests.conftest import SQL_STORES, clean_engine, row_counts
 
 pytestmark = pytest.mark.integration
 
@@ -26,22 +23,6 @@ BEFORE = importlib.import_module(
     "hookmail.adapters.sql.migrations.versions.0010_retention"
 ).down_revision
 TABLES = ("messages", "delivery_jobs", "delivery_logs", "issued_tokens")
-
-
-def _downgrade(engine: Engine, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
-
-
-def _counts(engine: Engine) -> dict[str, int]:
-    with engine.connect() as connection:
-        return {
-            t: int(connection.execute(select(func.count()).select_from(table(t))).scalar_one())
-            for t in TABLES
-        }
 
 
 @pytest.mark.parametrize("store", SQL_STORES)
@@ -78,16 +59,16 @@ def test_down_to_the_revision_before_and_up_again_keeps_every_row(
         uow.delivery_logs.add(log)
         uow.tokens.add(token)
         uow.commit()
-    before = _counts(engine)
+    before = row_counts(engine, TABLES)
     assert set(before.values()) == {1}
     with uow:
         assert uow.delivery_logs.get(webhook.id, log.id) == log
     try:
-        _downgrade(engine, str(BEFORE))
-        assert _counts(engine) == before
+        downgrade(engine, str(BEFORE))
+        assert row_counts(engine, TABLES) == before
     finally:
         migrate(engine)  # the session's engine is shared: leave it at head
-    assert _counts(engine) == before
+    assert row_counts(engine, TABLES) == before
     with uow:
         back = uow.delivery_logs.get(webhook.id, log.id)
     assert back is not None

@@ -69,13 +69,22 @@ def make_sessions(engine: Engine) -> sessionmaker[Session]:
     return sessions
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision` with Alembic (never create_all)."""
+def _alembic(engine: Engine, step: Any, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        step(config, revision)
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to `revision` with Alembic (never create_all)."""
+    _alembic(engine, command.upgrade, revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the schema back to `revision` (the migrations' own tests go down and up)."""
+    _alembic(engine, command.downgrade, revision)
 
 
 def ping(engine: Engine) -> None:
