@@ -1,25 +1,38 @@
-"""Webhook POSTs over http.client, to the address the SSRF guard checked.
+"""Webhook POSTs: an asyncio HTTP/1.1 client, connected to the address the SSRF guard checked.
 
-Why not requests: pinning the connection to a checked IP while keeping the URL's host for
-TLS (SNI and certificate) and the Host header takes urllib3 internals there, and neither
-bounds a whole attempt (only each read). Here a connection is opened to the checked IP and
-wrapped with the URL's host name; a watchdog shuts the socket when the attempt's deadline
-passes, so a server that drips bytes can't hold a worker; keep-alive connections are pooled
-per (scheme, address, port, host).
+Why this client: the delivery worker keeps many attempts in flight. On threads (one blocking
+`http.client` call each) the threads' fight for the GIL cost more CPU than the POSTs did
+(docs/performance.md); one event loop serves every attempt in flight instead. The request is
+a few lines of bytes; the answer is parsed by httptools (llhttp, Node.js's parser, in C), so
+no HTTP parsing is written here. requests/urllib3 can't pin a connection to a checked IP and
+keep the URL's host for TLS (SNI, certificate) and the Host header without their internals;
+here the connection is opened to the checked IP with `server_hostname` set to the URL's host.
+
+Every attempt is bounded as a whole (resolve, connect, send, answer) by `asyncio.timeout`, so
+a target that drips bytes can't hold anything; at most 64 KiB of an answer is read. Keep-alive
+connections are pooled per (event loop, scheme, address, port, host). A pooled connection the
+target closed while it was idle is retried once on a new one.
+
+`PinnedHttpTransport.post` is the same client for callers that aren't async (sync mode in the
+SMTP worker, the library): it runs the coroutine on an event loop thread of its own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import heapq
-import http.client
+import ipaddress
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
+from typing import cast
 from urllib.parse import urlsplit
+
+import httptools
+import uvloop
 
 from hookmail.core.errors import InvalidField
 from hookmail.core.ports import HttpOutcome
@@ -27,92 +40,15 @@ from hookmail.core.targets import forbidden_reason
 from hookmail.core.webhooks import ascii_url
 
 MAX_RESPONSE = 64 * 1024
-_PoolKey = tuple[str, str, int, str]
+_CHUNK = 256 * 1024  # a big body is written in slices, waiting for the socket between them
+_IDLE_PER_TARGET = 64  # pooled keep-alive connections kept per target at most
+_PoolKey = tuple[asyncio.AbstractEventLoop, str, str, int, str]
 
 
 def system_resolve(host: str, port: int) -> list[str]:
     """Every address of `host`, in the order the system gives them."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-class _PinnedHttps(http.client.HTTPSConnection):
-    """HTTPS to a fixed address, with SNI and certificate checks for the URL's host."""
-
-    def __init__(
-        self,
-        address: str,
-        port: int,
-        *,
-        server_hostname: str,
-        timeout: float,
-        context: ssl.SSLContext,
-    ) -> None:
-        super().__init__(address, port, timeout=timeout, context=context)
-        self._server_hostname = server_hostname
-        self._tls = context
-
-    def connect(self) -> None:
-        raw = socket.create_connection((self.host, self.port), self.timeout)
-        self.sock = self._tls.wrap_socket(raw, server_hostname=self._server_hostname)
-
-
-class _Deadline:
-    __slots__ = ("cancelled", "connection", "when")
-
-    def __init__(self, when: float, connection: http.client.HTTPConnection) -> None:
-        self.when = when
-        self.connection = connection
-        self.cancelled = False
-
-    def __lt__(self, other: _Deadline) -> bool:
-        return self.when < other.when
-
-
-class _Watchdog:
-    """One thread for every attempt in flight: when an attempt's deadline passes, it shuts
-    that attempt's socket, which ends any read or write blocked on it."""
-
-    def __init__(self) -> None:
-        self._heap: list[_Deadline] = []
-        self._wake = threading.Condition()
-        self._thread: threading.Thread | None = None
-
-    def arm(self, when: float, connection: http.client.HTTPConnection) -> _Deadline:
-        deadline = _Deadline(when, connection)
-        with self._wake:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="hookmail-watchdog", daemon=True
-                )
-                self._thread.start()
-            heapq.heappush(self._heap, deadline)
-            if self._heap[0] is deadline:
-                self._wake.notify()
-        return deadline
-
-    def _run(self) -> None:
-        while True:
-            with self._wake:
-                while not self._heap:
-                    self._wake.wait()
-                first = self._heap[0]
-                if first.cancelled:
-                    heapq.heappop(self._heap)
-                    continue
-                remaining = first.when - time.monotonic()
-                if remaining > 0:
-                    self._wake.wait(remaining)
-                    continue
-                heapq.heappop(self._heap)
-            _cut(first.connection)
-
-
-def _cut(connection: http.client.HTTPConnection) -> None:
-    sock = connection.sock
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _retry_after(value: str | None) -> int | None:
@@ -127,19 +63,148 @@ def _retry_after(value: str | None) -> int | None:
 
 
 def _unsendable_header(headers: dict[str, str]) -> str | None:
-    """Why http.client could not send these headers (it encodes values as Latin-1), or None."""
+    """Why these headers can't be sent (values are sent as Latin-1), or None."""
     for name, value in headers.items():
         try:
             name.encode("ascii")
             value.encode("latin-1")
         except UnicodeEncodeError:
             return f"the header {name!r} can't be sent: HTTP header values must be Latin-1 text"
-        if "\r" in value or "\n" in value:
-            return f"the header {name!r} can't be sent: its value holds a line break"
+        if "\r" in value or "\n" in value or "\r" in name or "\n" in name or ":" in name:
+            return f"the header {name!r} can't be sent: its name or value holds a line break"
     return None
 
 
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+class _Closed(Exception):
+    """The connection ended before a whole answer came."""
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection, one exchange at a time; httptools calls the
+    on_* methods as it parses the answer."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.used = False  # an exchange was made on it: a pooled connection
+        self._parser = httptools.HttpResponseParser(self)
+        self._answer: asyncio.Future[None] | None = None
+        self._writable: asyncio.Future[None] | None = None
+        self._paused = False
+        self._status = 0
+        self._received = 0
+        self.heard = False  # any byte of this exchange's answer came
+        self.complete = False  # the whole answer came (the connection can be reused)
+        self.retry_after: str | None = None
+
+    # -- asyncio.Protocol ----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's: no subclass of it
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_exception(_Closed(str(exc or "closed while sending")))
+        if self._answer is not None and not self._answer.done():
+            if self._status and self._status // 100 != 1:
+                self._answer.set_result(None)  # an answer delimited by the close
+            else:
+                self._answer.set_exception(_Closed(str(exc or "closed before an answer")))
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        self.heard = True
+        if self._answer is None or self._answer.done():
+            self.close()  # bytes nobody asked for: the connection is not usable
+            return
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._answer.set_exception(_Closed(f"invalid HTTP answer: {exc}"))
+            self.close()
+
+    # -- httptools callbacks -------------------------------------------------------------
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() == b"retry-after":
+            self.retry_after = value.decode("latin-1")
+
+    def on_headers_complete(self) -> None:
+        self._status = self._parser.get_status_code()
+
+    def on_body(self, body: bytes) -> None:
+        self._received += len(body)
+        if self._received > MAX_RESPONSE and self._answer and not self._answer.done():
+            self._answer.set_result(None)  # enough read: the status is what counts
+            self.close()
+
+    def on_message_complete(self) -> None:
+        if self._status // 100 == 1:  # an interim answer (100 Continue): the real one follows
+            self._status, self.retry_after = 0, None
+            return
+        self.complete = self._parser.should_keep_alive()
+        if self._answer is not None and not self._answer.done():
+            self._answer.set_result(None)
+
+    # -- an exchange ---------------------------------------------------------------------
+
+    async def exchange(self, head: bytes, body: bytes) -> int:
+        """Send one request; the answer's status."""
+        transport = self.transport
+        if transport is None or self.closed:
+            raise _Closed("closed while idle")
+        loop = asyncio.get_running_loop()
+        self._answer = loop.create_future()
+        self._status = self._received = 0
+        self.heard = self.complete = False
+        self.retry_after = None
+        self.used = True
+        if len(body) <= _CHUNK:
+            transport.write(head + body)
+        else:
+            transport.write(head)
+            view = memoryview(body)
+            for start in range(0, len(view), _CHUNK):
+                transport.write(view[start : start + _CHUNK])
+                if self._paused:
+                    self._writable = loop.create_future()
+                    await self._writable
+        await self._answer
+        return self._status
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+
+def _request_head(path: str, host: str, headers: dict[str, str], length: int) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", f"Host: {host}"]
+    lines += [f"{name}: {value}" for name, value in headers.items() if name.lower() != "host"]
+    lines += [f"Content-Length: {length}", "", ""]
+    return "\r\n".join(lines).encode("latin-1")
+
+
 class PinnedHttpTransport:
+    """The WebhookTransport port: `post_async` on the caller's event loop, `post` for
+    callers without one."""
+
     def __init__(
         self,
         *,
@@ -150,14 +215,18 @@ class PinnedHttpTransport:
         self._allow_private = allow_private
         self._resolve = resolve
         self._tls = tls or ssl.create_default_context()
-        self._idle: dict[_PoolKey, list[http.client.HTTPConnection]] = {}
+        self._idle: dict[_PoolKey, list[_Connection]] = {}
+        self._own_loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
-        self._watchdog = _Watchdog()
 
-    def _address(self, host: str, port: int) -> tuple[str | None, str | None]:
+    async def _address(self, host: str, port: int) -> tuple[str | None, str | None]:
         """(the address to connect to, or None with the reason)."""
         try:
-            addresses = self._resolve(host, port)
+            if _is_address(host):
+                addresses = self._resolve(host, port)
+            else:  # a name: the system's resolver blocks, so not on the loop
+                loop = asyncio.get_running_loop()
+                addresses = await loop.run_in_executor(None, self._resolve, host, port)
         except OSError as exc:
             return None, f"could not resolve {host}: {exc}"
         reasons = []
@@ -168,30 +237,35 @@ class PinnedHttpTransport:
             reasons.append(reason)
         return None, "target refused: " + ("; ".join(reasons) or f"{host} has no address")
 
-    def _connection(self, key: _PoolKey, timeout: float) -> http.client.HTTPConnection:
-        with self._lock:
-            idle = self._idle.get(key)
-            if idle:
-                connection = idle.pop()
-                connection.timeout = timeout
-                if connection.sock is not None:
-                    connection.sock.settimeout(timeout)
+    def _pooled(self, key: _PoolKey) -> _Connection | None:
+        idle = self._idle.get(key)
+        while idle:
+            connection = idle.pop()
+            if not connection.closed:
                 return connection
-        scheme, address, port, host = key
-        if scheme == "https":
-            return _PinnedHttps(
-                address, port, server_hostname=host, timeout=timeout, context=self._tls
-            )
-        return http.client.HTTPConnection(address, port, timeout=timeout)
+        return None
 
-    def _release(self, key: _PoolKey, connection: http.client.HTTPConnection) -> None:
-        with self._lock:
-            self._idle.setdefault(key, []).append(connection)
+    def _release(self, key: _PoolKey, connection: _Connection) -> None:
+        idle = self._idle.setdefault(key, [])
+        if len(idle) < _IDLE_PER_TARGET:
+            idle.append(connection)
+        else:
+            connection.close()
 
-    def post(
+    async def _connect(self, key: _PoolKey) -> _Connection:
+        loop, scheme, address, port, host = key
+        _, connection = await loop.create_connection(
+            _Connection,
+            address,
+            port,
+            ssl=self._tls if scheme == "https" else None,
+            server_hostname=host if scheme == "https" else None,
+        )
+        return connection
+
+    async def post_async(
         self, url: str, *, headers: dict[str, str], body: bytes, timeout: float
     ) -> HttpOutcome:
-        deadline = time.monotonic() + timeout
         try:  # a URL saved before it had to be encodable, or headers before they had to be Latin-1
             url = ascii_url(url)
         except InvalidField as exc:
@@ -205,41 +279,69 @@ class PinnedHttpTransport:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
             return HttpOutcome(0, "the target URL has an invalid port", permanent=True)
-        address, refusal = self._address(host, port)
-        if address is None:
-            return HttpOutcome(
-                0, refusal, permanent=refusal is not None and refusal.startswith("target refused")
-            )
-        key = (parts.scheme, address, port, host)
-        remaining = max(0.001, deadline - time.monotonic())
-        connection = self._connection(key, remaining)
-        watchdog = self._watchdog.arm(deadline, connection)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        host_header = parts.netloc.rpartition("@")[2]
+        head = _request_head(path, parts.netloc.rpartition("@")[2], headers, len(body))
+        connection: _Connection | None = None
         try:
-            connection.request("POST", path, body=body, headers={**headers, "Host": host_header})
-            response = connection.getresponse()
-            response.read(MAX_RESPONSE)
-            drained = response.isclosed()
-            status = response.status
-            retry_after = _retry_after(response.getheader("Retry-After"))
-            reusable = drained and not response.will_close
-        except (OSError, http.client.HTTPException, ValueError) as exc:
-            connection.close()
-            if time.monotonic() >= deadline:
-                return HttpOutcome(0, f"timed out after {timeout:g} s")
+            async with asyncio.timeout(timeout):
+                address, refusal = await self._address(host, port)
+                if address is None:
+                    permanent = refusal is not None and refusal.startswith("target refused")
+                    return HttpOutcome(0, refusal, permanent=permanent)
+                key = (asyncio.get_running_loop(), parts.scheme, address, port, host)
+                connection = self._pooled(key)
+                pooled = connection is not None
+                if connection is None:
+                    connection = await self._connect(key)
+                try:
+                    status = await connection.exchange(head, body)
+                except _Closed:
+                    if not pooled or connection.heard:
+                        raise
+                    connection.close()  # the target closed it while it was idle: a new one
+                    connection = await self._connect(key)
+                    status = await connection.exchange(head, body)
+        except TimeoutError:
+            if connection is not None:
+                connection.close()
+            return HttpOutcome(0, f"timed out after {timeout:g} s")
+        except (OSError, _Closed, ssl.SSLError, ValueError) as exc:
+            if connection is not None:
+                connection.close()
             return HttpOutcome(0, f"connection failed: {exc or type(exc).__name__}")
-        finally:
-            watchdog.cancelled = True
-        if reusable and time.monotonic() < deadline:
+        if connection.complete and not connection.closed:
             self._release(key, connection)
         else:
             connection.close()
-        return HttpOutcome(status, retry_after=retry_after)
+        return HttpOutcome(status, retry_after=_retry_after(connection.retry_after))
+
+    # -- for callers without an event loop -----------------------------------------------
+
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._own_loop is None:
+                loop = uvloop.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="hookmail-http", daemon=True).start()
+                self._own_loop = loop
+            return self._own_loop
+
+    def post(
+        self, url: str, *, headers: dict[str, str], body: bytes, timeout: float
+    ) -> HttpOutcome:
+        sending = self.post_async(url, headers=headers, body=body, timeout=timeout)
+        return asyncio.run_coroutine_threadsafe(sending, self._loop()).result()
 
     def close(self) -> None:
-        with self._lock:
-            pools, self._idle = self._idle, {}
-        for idle in pools.values():
+        """Close the pooled connections (of every loop) and stop this transport's own loop."""
+        pools, self._idle = self._idle, {}
+        for key, idle in pools.items():
+            loop = key[0]
             for connection in idle:
-                connection.close()
+                if loop.is_closed():
+                    continue
+                with contextlib.suppress(RuntimeError):  # a loop stopped meanwhile
+                    loop.call_soon_threadsafe(connection.close)
+        with self._lock:
+            own, self._own_loop = self._own_loop, None
+        if own is not None:
+            own.call_soon_threadsafe(own.stop)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol, Self
+from typing import Protocol, Self, runtime_checkable
 from uuid import UUID
 
 from attrs import frozen
@@ -492,6 +492,18 @@ class WebhookTransport(Protocol):
     ) -> HttpOutcome:
         """POST once, reading at most 64 KiB of the answer, within `timeout` in all; never
         follows redirects. Failures are outcomes, not exceptions."""
+        ...
+
+
+@runtime_checkable
+class AsyncWebhookTransport(WebhookTransport, Protocol):
+    """A transport that can also POST on the caller's event loop (the delivery worker keeps
+    its attempts in flight on one loop rather than a thread each)."""
+
+    async def post_async(
+        self, url: str, *, headers: dict[str, str], body: bytes, timeout: float
+    ) -> HttpOutcome:
+        """As post(), awaited."""
         ...
 
 

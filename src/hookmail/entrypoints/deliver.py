@@ -1,10 +1,17 @@
-"""The delivery worker: claim due jobs, deliver them on a thread pool, record the attempts.
+"""The delivery worker: claim due jobs, deliver them on an event loop, record the attempts.
 
-One loop does the store work: each pass records the attempts that finished and claims as
-many due jobs as there are free threads, in one transaction. It wakes when a notice says
-new jobs were committed (adapters/notify.py), when an attempt finishes, or after
-`poll_interval` at the latest (retries that come due, a lost notice). Claims are fair (see
-JobRepository.claim_due): one slow webhook never holds more than its share of the threads.
+The worker's thread does the store work: each pass records the attempts that finished and
+claims as many due jobs as there is room for, in one transaction. The attempts run on one
+event loop (uvloop) in a thread of its own: with many in flight, one loop costs far less CPU
+than a thread each fighting for the GIL (docs/performance.md). A templated payload (a tenant's
+template may render for up to a second) or a big message is built off the loop, on a thread
+pool, so it never stalls the others' POSTs; so is a transport that isn't async (a test's, a
+library user's).
+
+It wakes when a notice says new jobs were committed (adapters/notify.py), when an attempt
+finishes, or after `poll_interval` at the latest (retries that come due, a lost notice).
+Claims are fair (see JobRepository.claim_due): one slow webhook never holds more than its
+share of the attempts in flight.
 
 On SIGTERM it claims nothing more, gives back what it claimed but did not start, and waits
 only for the attempts in flight, so a stop takes at most one attempt's time.
@@ -12,6 +19,7 @@ only for the attempts in flight, so a stop takes at most one attempt's time.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -20,10 +28,11 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from uuid import UUID
 
+import uvloop
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from hookmail.adapters.notify import Listener
-from hookmail.core.ports import Clock, UnitOfWork, WebhookTransport
+from hookmail.core.ports import AsyncWebhookTransport, Clock, UnitOfWork, WebhookTransport
 from hookmail.core.services import delivery
 from hookmail.core.services.delivery import Attempt, DeliveryConfig, Work
 from hookmail.core.services.webhook_health import HealthPolicy
@@ -32,6 +41,7 @@ from hookmail.entrypoints.sweeper import Sweeper
 log = logging.getLogger("hookmail.deliver")
 _LINGER = 0.02  # seconds finished attempts may wait to be recorded together
 _GAP = 0.010  # seconds between store passes at the least, under load
+_BUILD_ON_LOOP = 256 * 1024  # bigger messages are parsed and encoded on the thread pool
 
 
 class DeliveryWorker:
@@ -42,7 +52,7 @@ class DeliveryWorker:
         transport: WebhookTransport,
         config: DeliveryConfig,
         *,
-        concurrency: int = 32,
+        concurrency: int = 64,
         poll_interval: float = 1.0,
         listener: Listener | None = None,
         registry: CollectorRegistry | None = None,
@@ -64,7 +74,10 @@ class DeliveryWorker:
         self._noticed = threading.Event()  # a notice: new jobs were committed
         self.passes = self.claimed = 0  # store passes made, and jobs claimed in them
         self._last_moved = 0  # jobs claimed and attempts recorded by the last pass
-        self._running: dict[UUID, Future[None]] = {}  # claimed jobs, by id, until recorded
+        self._running: dict[UUID, Future[bool]] = {}  # claimed jobs, by id, until recorded
+        self._stopping = threading.Event()  # attempts not begun yet give their job back
+        self._loop: asyncio.AbstractEventLoop | None = None  # the attempts' (run())
+        self._blocking: ThreadPoolExecutor | None = None  # big builds, a transport not async
         self.attempts = Counter(
             "hookmail_delivery_attempts",
             "Delivery attempts by outcome.",
@@ -84,16 +97,41 @@ class DeliveryWorker:
             registry=registry,
         )
 
-    # -- threads -------------------------------------------------------------------------
+    # -- the attempts, on the event loop -------------------------------------------------
 
-    def _deliver(self, work: Work) -> None:
+    async def _deliver(self, work: Work) -> bool:
+        """One attempt; False when the worker began stopping first (the job is given back)."""
         try:
-            self._done.put(delivery.attempt(self._clock, self._transport, self._config, work=work))
-        except Exception:  # attempt() turns every failure into a logged attempt; belt and braces
+            if self._stopping.is_set():
+                return False
+            self._done.put(await self._attempt(work))
+            return True
+        except Exception:  # attempt's steps turn every failure into an outcome; belt and braces
             log.exception("delivering job %s failed; its lease will run out", work.job.id)
             raise
         finally:
             self._wake.set()
+
+    async def _attempt(self, work: Work) -> Attempt:
+        loop = asyncio.get_running_loop()
+        clock, config, transport = self._clock, self._config, self._transport
+        if work.webhook.payload_template is None and len(work.message.raw) <= _BUILD_ON_LOOP:
+            sending = delivery.start(clock, config, work)
+        else:  # a tenant's template may render for up to a second; a big mail takes a while
+            sending = await loop.run_in_executor(
+                self._blocking, delivery.start, clock, config, work
+            )
+        started = sending.started
+        if isinstance(transport, AsyncWebhookTransport):
+            outcome = await delivery.send_async(transport, config, work, sending)
+        else:
+            outcome = await loop.run_in_executor(
+                self._blocking, delivery.send, transport, config, work, sending
+            )
+        del sending  # a big body is freed before the attempt is recorded
+        return delivery.finish(clock, config, work, started, outcome)
+
+    # -- threads -------------------------------------------------------------------------
 
     def _listen(self, stop: threading.Event) -> None:
         listener = self._listener
@@ -115,19 +153,26 @@ class DeliveryWorker:
                 break
         return found
 
-    def _forget_dead(self) -> None:
-        """Attempts that ended without an outcome (see _deliver) free their slot."""
-        dead = [
-            job_id
-            for job_id, future in self._running.items()
-            if future.done() and not future.cancelled() and future.exception() is not None
-        ]
-        for job_id in dead:
-            del self._running[job_id]
+    def _forget_dead(self) -> set[UUID]:
+        """Attempts that ended without an outcome free their slot: those that failed (see
+        _deliver) and those that never began (stopping); the jobs of the latter."""
+        unstarted = set()
+        for job_id, future in list(self._running.items()):
+            if not future.done():
+                continue
+            if future.cancelled() or (future.exception() is None and not future.result()):
+                unstarted.add(job_id)
+                del self._running[job_id]
+            elif future.exception() is not None:
+                del self._running[job_id]
+        return unstarted
 
-    def run_once(self, pool: ThreadPoolExecutor, *, claiming: bool = True) -> int:
+    def run_once(self, *, claiming: bool = True) -> int:
         """One pass: record what finished and claim what there is room for; how many
         were claimed."""
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("run_once() outside run()")
         self._forget_dead()
         finished = self._finished()
         room = self._concurrency - (len(self._running) - len(finished)) if claiming else 0
@@ -157,7 +202,7 @@ class DeliveryWorker:
         for done in finished:
             self._running.pop(done.job.id, None)
         for item in work:
-            self._running[item.job.id] = pool.submit(self._deliver, item)
+            self._running[item.job.id] = asyncio.run_coroutine_threadsafe(self._deliver(item), loop)
         return len(work)
 
     def _count(self, finished: list[Attempt]) -> None:
@@ -179,7 +224,13 @@ class DeliveryWorker:
                 target=self._sweeper.run, args=(stop,), name="hookmail-sweep", daemon=True
             )
             sweeping.start()
-        pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="hookmail-deliver")
+        loop = self._loop = uvloop.new_event_loop()
+        looping = threading.Thread(target=loop.run_forever, name="hookmail-attempts")
+        looping.start()
+        # threads are started as they are needed: none unless templates or big mails come
+        self._blocking = ThreadPoolExecutor(
+            self._concurrency, thread_name_prefix="hookmail-deliver"
+        )
         self._noticed.set()  # whatever is due already
         self._wake.set()
         last_pass = 0.0
@@ -196,16 +247,19 @@ class DeliveryWorker:
                 self._wake.clear()
                 self._noticed.clear()
                 try:
-                    self.run_once(pool)
+                    self.run_once()
                 except Exception:
                     stop.wait(1.0)
                 if time.monotonic() - last_depth > 5:
                     last_depth = time.monotonic()
                     self._update_depth()
-            self._stop(pool)
+            self._stop()
         finally:
-            pool.shutdown(wait=True)
             stop.set()
+            loop.call_soon_threadsafe(loop.stop)
+            looping.join()
+            loop.close()
+            self._blocking.shutdown(wait=True)
             listening.join()
             if sweeping is not None:
                 sweeping.join(timeout=5)  # a batch in progress commits or rolls back
@@ -231,10 +285,21 @@ class DeliveryWorker:
             self._wake.clear()
             self._wake.wait(remaining)
 
-    def _stop(self, pool: ThreadPoolExecutor) -> None:
-        unstarted = {job_id for job_id, f in self._running.items() if f.cancel()}
-        for job_id in unstarted:
-            del self._running[job_id]
+    def _stop(self) -> None:
+        """Attempts not begun give their job back; those in flight finish and are recorded,
+        within one attempt's time."""
+        self._stopping.set()
+        deadline = time.monotonic() + self._config.timeout + 5
+        unstarted: set[UUID] = set()
+        while self._running and time.monotonic() < deadline:
+            self._wake.wait(0.1)
+            self._wake.clear()
+            unstarted |= self._forget_dead()
+            try:
+                self.run_once(claiming=False)
+            except Exception:
+                time.sleep(0.2)
+        unstarted |= self._forget_dead()
         if unstarted:
             try:
                 with self._uow() as uow:
@@ -244,14 +309,6 @@ class DeliveryWorker:
                 log.warning(
                     "could not give back %d jobs; their leases will run out", len(unstarted)
                 )
-        deadline = time.monotonic() + self._config.timeout + 5
-        while self._running and time.monotonic() < deadline:
-            self._wake.wait(0.1)
-            self._wake.clear()
-            try:
-                self.run_once(pool, claiming=False)
-            except Exception:
-                time.sleep(0.2)
 
     def _update_depth(self) -> None:
         try:

@@ -15,7 +15,13 @@ from hookmail.core import formats, payload, retry, signing
 from hookmail.core.deliveries import DeliveryJob, DeliveryLog, DeliveryStatus, JobStatus
 from hookmail.core.formats import AttachmentLinks
 from hookmail.core.mail import InboundMessage
-from hookmail.core.ports import Clock, HttpOutcome, UnitOfWork, WebhookTransport
+from hookmail.core.ports import (
+    AsyncWebhookTransport,
+    Clock,
+    HttpOutcome,
+    UnitOfWork,
+    WebhookTransport,
+)
 from hookmail.core.services import webhook_health
 from hookmail.core.services.webhook_health import HealthPolicy
 from hookmail.core.webhooks import RESERVED_HEADER_PREFIXES, Webhook
@@ -216,31 +222,67 @@ def _printable(exc: BaseException) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
-def attempt(
-    clock: Clock,
-    transport: WebhookTransport,
-    config: DeliveryConfig,
-    *,
-    work: Work,
-) -> Attempt:
-    """POST once and work out what follows; nothing is stored yet (see claim()).
+@frozen
+class Sending:
+    """An attempt's request, built at `started`; or, when it could not be built (a template
+    that fails or runs over its bounds, a payload that can't be encoded), the failure."""
 
-    A delivery that can't be built (a template that fails or runs over its bounds, a
-    payload that can't be encoded) or a transport that fails unexpectedly is a failed
-    attempt like any other: logged with the reason, retried on the schedule (SPEC §5)."""
+    started: datetime
+    body: bytes = b""
+    headers: dict[str, str] = field(factory=dict)
+    failed: HttpOutcome | None = None
+
+
+def start(clock: Clock, config: DeliveryConfig, work: Work) -> Sending:
+    """Build the request of an attempt at `work`, now."""
     started = clock.now()
     try:
         body, headers = build_request(work, work.parsed(work.message), config, started)
     except Exception as exc:  # any failure to build is this attempt's failure
-        outcome = HttpOutcome(0, f"could not build the delivery: {_printable(exc)}")
-    else:
-        try:
-            outcome = transport.post(
-                work.webhook.target_url, headers=headers, body=body, timeout=config.timeout
-            )
-        except Exception as exc:
-            outcome = HttpOutcome(0, f"sending failed: {_printable(exc)}")
-        del body
+        return Sending(
+            started, failed=HttpOutcome(0, f"could not build the delivery: {_printable(exc)}")
+        )
+    return Sending(started, body, headers)
+
+
+def send(
+    transport: WebhookTransport, config: DeliveryConfig, work: Work, sending: Sending
+) -> HttpOutcome:
+    """POST `sending` (a transport that fails unexpectedly is a failed attempt too)."""
+    if sending.failed is not None:
+        return sending.failed
+    try:
+        return transport.post(
+            work.webhook.target_url,
+            headers=sending.headers,
+            body=sending.body,
+            timeout=config.timeout,
+        )
+    except Exception as exc:
+        return HttpOutcome(0, f"sending failed: {_printable(exc)}")
+
+
+async def send_async(
+    transport: AsyncWebhookTransport, config: DeliveryConfig, work: Work, sending: Sending
+) -> HttpOutcome:
+    """send(), on the caller's event loop."""
+    if sending.failed is not None:
+        return sending.failed
+    try:
+        return await transport.post_async(
+            work.webhook.target_url,
+            headers=sending.headers,
+            body=sending.body,
+            timeout=config.timeout,
+        )
+    except Exception as exc:
+        return HttpOutcome(0, f"sending failed: {_printable(exc)}")
+
+
+def finish(
+    clock: Clock, config: DeliveryConfig, work: Work, started: datetime, outcome: HttpOutcome
+) -> Attempt:
+    """What an attempt begun at `started` that came to `outcome` leaves to record."""
     finished = clock.now()
     attempts = work.job.attempts + 1
     # the schedule counts from its (re)start: a replayed job gets the whole schedule again
@@ -270,6 +312,26 @@ def attempt(
         claimed_until=None,
     )
     return Attempt(work.webhook, work.message.received_at, log, job, outcome)
+
+
+def attempt(
+    clock: Clock,
+    transport: WebhookTransport,
+    config: DeliveryConfig,
+    *,
+    work: Work,
+) -> Attempt:
+    """POST once and work out what follows; nothing is stored yet (see claim()).
+
+    start, send and finish, one after the other; the delivery worker runs the same three
+    with the POST on its event loop. A delivery that can't be built or a transport that fails
+    unexpectedly is a failed attempt like any other: logged with the reason, retried on the
+    schedule (SPEC §5)."""
+    sending = start(clock, config, work)
+    started = sending.started
+    outcome = send(transport, config, work, sending)
+    del sending  # a big body is freed before the attempt is recorded
+    return finish(clock, config, work, started, outcome)
 
 
 def record(
