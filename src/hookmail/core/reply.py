@@ -9,7 +9,10 @@ Spanish and French "wrote" lines (the library's patterns miss them) and at a pho
 "sent from my …" line in the languages it misses; and every `>`-quoted line is dropped, so
 its regular expressions see only the new text (they cost about 7 µs per quoted line
 otherwise). Only the first `MAX_TEXT` characters are read: a reply longer than that is cut
-there.
+there. The patterns are tried only at the lines whose first characters could begin a match
+(`core.line_starts`), and a text with no such line and no "mail" in it (what every
+disclaimer holds) is not handed to the library at all: it would return it as it is,
+normalised and stripped.
 """
 
 from __future__ import annotations
