@@ -72,10 +72,14 @@ def _canonical_base64(raw: bytes, start: int, end: int) -> tuple[str, int] | Non
     return data.decode("ascii"), len(data) // 4 * 3 - padding
 
 
-def _content(raw: bytes, leaf: mime.Leaf) -> bytes:
-    """The part's body with its transfer encoding undone (the stdlib's decoding)."""
+def _transfer_encoding(message: Message) -> str:
+    return str(message.get("content-transfer-encoding", "")).lower()
+
+
+def _content(raw: bytes, leaf: mime.Leaf, cte: str) -> bytes:
+    """The part's body with its transfer encoding (`cte`, lower-case) undone (the stdlib's
+    decoding)."""
     message = leaf.message
-    cte = str(message.get("content-transfer-encoding", "")).lower()
     if cte in ("", "7bit", "8bit", "binary"):
         return raw[leaf.start : leaf.end]
     message.set_payload(raw[leaf.start : leaf.end].decode("ascii", "surrogateescape"))
@@ -86,13 +90,14 @@ def _content(raw: bytes, leaf: mime.Leaf) -> bytes:
     return data if isinstance(data, bytes) else b""
 
 
-def _attachment(raw: bytes, leaf: mime.Leaf, filename: str) -> Json:
+def _attachment(raw: bytes, leaf: mime.Leaf, filename: str, disposition: str | None) -> Json:
     message = leaf.message
     found = None
-    if str(message.get("content-transfer-encoding", "")).lower() == "base64":
+    cte = _transfer_encoding(message)
+    if cte == "base64":
         found = _canonical_base64(raw, leaf.start, leaf.end)
     if found is None:
-        data = _content(raw, leaf)
+        data = _content(raw, leaf, cte)
         found = base64.b64encode(data).decode("ascii"), len(data)
         del data
     encoded, size = found
@@ -102,7 +107,7 @@ def _attachment(raw: bytes, leaf: mime.Leaf, filename: str) -> Json:
         "content_type": leaf.content_type,
         "size": size,
         "content_id": header_values.unescape(str(content_id)).strip() if content_id else "",
-        "disposition": message.get_content_disposition() or "attachment",
+        "disposition": disposition or "attachment",
         "content_base64": encoded,
     }
 
@@ -125,14 +130,15 @@ class _Body:
         message = leaf.message
         content_type = leaf.content_type
         filename = attachment_filename(message)
-        inline = message.get_content_disposition() != "attachment" and not filename
+        disposition = message.get_content_disposition()
+        inline = disposition != "attachment" and not filename
         if inline and content_type in ("text/plain", "text/html"):
-            data = _content(raw, leaf)
+            data = _content(raw, leaf, _transfer_encoding(message))
             charset = message.get_content_charset()
             text = header_values.decode(data, charset).replace("\r\n", "\n")
             (self.text if content_type == "text/plain" else self.html).append(text)
         else:
-            self.attachments.append(_attachment(raw, leaf, filename))
+            self.attachments.append(_attachment(raw, leaf, filename, disposition))
             self.attachment_parts.append(index)
 
 
@@ -172,15 +178,18 @@ def parse(raw: bytes) -> Json:
 
 
 def _valid(value: Any) -> Any:
-    """The final guarantee: no lone surrogate anywhere, so the payload is valid UTF-8."""
+    """The final guarantee: no lone surrogate anywhere, so the payload is valid UTF-8.
+    (ASCII strings, nearly all of them, are passed over without a call.)"""
     if isinstance(value, str):
         return header_values.valid(value)
     if isinstance(value, dict):
         for key, item in value.items():
-            value[key] = _valid(item)
+            if not (isinstance(item, str) and item.isascii()):
+                value[key] = _valid(item)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            value[index] = _valid(item)
+            if not (isinstance(item, str) and item.isascii()):
+                value[index] = _valid(item)
     return value
 
 
@@ -220,6 +229,21 @@ def _spliced(value: Any, big: list[str], marker: str) -> Any:
     return value
 
 
+def _has_big(data: Json) -> bool:
+    """Whether encode() would swap any string of `data` for a marker."""
+    for value in data.values():
+        if isinstance(value, str):
+            if len(value) > _CHUNK:
+                return True
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, dict):
+                    for v in item.values():
+                        if isinstance(v, str) and len(v) > _CHUNK:
+                            return True
+    return False
+
+
 def encode(data: Json) -> bytes:
     """A payload as JSON bytes (UTF-8).
 
@@ -228,6 +252,8 @@ def encode(data: Json) -> bytes:
     than _CHUNK (attachments, long texts: at the top level or in a list of objects) are
     swapped for markers, the rest is encoded by orjson, and the long strings are written in
     at the markers chunk by chunk: the body is then about the only copy made."""
+    if not _has_big(data):  # the usual payload: no walk, no marker
+        return orjson.dumps(data)
     marker = secrets.token_hex(16)
     big: list[str] = []
     skeleton: Json = {}
@@ -240,8 +266,6 @@ def encode(data: Json) -> bytes:
                 for item in value
             ]
         skeleton[key] = _spliced(value, big, marker)
-    if not big:
-        return orjson.dumps(data)
     head = orjson.dumps(skeleton)
     out = io.BytesIO()
     pos = 0
