@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import smtplib
+import socket
 import ssl
 from typing import Any
 
@@ -125,3 +126,41 @@ def test_metrics_count_messages_recipients_attempts_and_latency(hooked: Pipeline
     assert sample("hookmail_smtp_recipients_total", code="250") == 1
     assert sample("hookmail_smtp_recipients_total", code="550") == 1
     assert sample("hookmail_delivery_latency_seconds_count") == 1
+
+
+def _replies(connection: socket.socket, count: int) -> list[bytes]:
+    """Read until `count` final reply lines came; the reads they took, each its lines."""
+    reads: list[bytes] = []
+    lines = 0
+    while lines < count:
+        data = connection.recv(65536)
+        assert data, "the server closed the connection"
+        reads.append(data)
+        lines += sum(1 for line in data.split(b"\r\n") if line[3:4] == b" ")
+    return reads
+
+
+def test_replies_to_pipelined_commands_come_together_and_354_is_never_held(
+    hooked: Pipeline,
+) -> None:
+    hooked.webhook()
+    with socket.create_connection(("127.0.0.1", hooked.settings.smtp_port), timeout=10) as conn:
+        _replies(conn, 1)  # the banner
+        conn.sendall(b"EHLO sender.example.org\r\n")
+        assert b"PIPELINING" in b"".join(_replies(conn, 1))
+        # RFC 2920: MAIL, two RCPTs and DATA in one go; their replies come in one write
+        conn.sendall(
+            b"MAIL FROM:<a@example.org>\r\nRCPT TO:<in@example.com>\r\n"
+            b"RCPT TO:<nobody@elsewhere.test>\r\nDATA\r\n"
+        )
+        reads = _replies(conn, 4)
+        assert len(reads) == 1, reads
+        codes = [line[:3] for line in reads[0].split(b"\r\n") if line]
+        assert codes == [b"250", b"250", b"550", b"354"]
+        conn.sendall(MAIL + b".\r\n")
+        assert _replies(conn, 1)[0].startswith(b"250")
+        # a command alone is answered at once (nothing waits behind it)
+        conn.sendall(b"NOOP\r\n")
+        assert _replies(conn, 1) == [b"250 OK\r\n"]
+        conn.sendall(b"QUIT\r\n")
+        assert _replies(conn, 1)[0].startswith(b"221")

@@ -78,13 +78,37 @@ class HookmailEnvelope(Envelope):
 
 
 class HookmailSMTP(SMTP):
-    """aiosmtpd's server, answering size errors with enhanced status codes."""
+    """aiosmtpd's server, answering size errors with enhanced status codes, and sending the
+    replies to pipelined commands together."""
+
+    _held: list[bytes] | None = None  # 250 replies waiting for the next reply
 
     async def push(self, status: AnyStr) -> None:
         if isinstance(status, str):
-            await super().push(replies.REWRITES.get(status, status))
+            status = replies.REWRITES.get(status, status)
+            line = status.encode("utf-8" if self.enable_SMTPUTF8 else "ascii") + b"\r\n"
         else:
-            await super().push(status)
+            line = status + b"\r\n"
+        # RFC 2920: a 250 whose next command already waits in the buffer (MAIL, RCPT and
+        # DATA sent at once) is held and sent with the next reply: one write, one wake-up of
+        # the client, instead of one per command. Only 250s: after them the session reads a
+        # command line, which is there, so the next reply comes at once. A reply after which
+        # something else is read (354 before the message, 334 in AUTH, 220 before TLS) is
+        # never held.
+        if line.startswith(b"250") and self._command_waiting():
+            if self._held is None:
+                self._held = []
+            self._held.append(line)
+            return
+        if self._held:
+            line = b"".join(self._held) + line
+            self._held.clear()
+        self._writer.write(line)
+        await self._writer.drain()
+
+    def _command_waiting(self) -> bool:
+        buffered = getattr(self._reader, "_buffer", None)  # asyncio.StreamReader's buffer
+        return isinstance(buffered, bytearray) and b"\n" in buffered
 
     def _create_envelope(self) -> Envelope:
         return HookmailEnvelope()
