@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from attrs import evolve
 from sqlalchemy import (
     CursorResult,
     Table,
@@ -31,8 +30,11 @@ _JOBS = cast(Table, JobRow.__table__)
 _WEBHOOKS = cast(Table, WebhookRow.__table__)
 
 # The store pass's statements (claim, record): plain SQL on the session's connection (raw.py).
-_JOB = raw.Reader(*_JOBS.c)
 _DUE = raw.Reader(*_JOBS.c, _WEBHOOKS.c.failing_since.label("webhook_failing_since"))
+# what the claim reads of a due row before choosing it, by position in the row as stored
+_DUE_ID, _DUE_WEBHOOK, _DUE_FAILING = map(
+    _DUE.names.index, ("id", "webhook_id", "webhook_failing_since")
+)
 _FROM_JOBS = "FROM delivery_jobs JOIN webhooks ON webhooks.id = delivery_jobs.webhook_id"
 _LEASED_SQL = (
     "SELECT delivery_jobs.webhook_id, max(webhooks.failing_since), count(*) "
@@ -133,66 +135,68 @@ class SqlJobRepository:
         failing_share = per_webhook if per_failing_webhook is None else per_failing_webhook
         codec = raw.codec(self._session)
         at, pending = codec.when(now), JobStatus.PENDING.value
-        busy: dict[UUID, int] = {}
-        share: dict[UUID, int] = {}
+        # webhooks and jobs are counted by their ids as stored: only the chosen are decoded
+        busy: dict[Any, int] = {}
+        share: dict[Any, int] = {}
         for webhook, failing, count in raw.fetch(self._session, _LEASED_SQL, (at, pending)):
-            webhook = cast(UUID, codec.uuid_from(webhook))
             busy[webhook] = count
             share[webhook] = failing_share if failing else per_webhook
-        full = {webhook for webhook, count in busy.items() if count >= share[webhook]}
+        full = [webhook for webhook, count in busy.items() if count >= share[webhook]]
         chosen: list[Any] = []
         for _round in range(4):  # a round ends early when one webhook's backlog fills it
             wanted = limit - len(chosen)
-            skipped = [codec.uuid(w) for w in full]
-            taken = [codec.uuid(r.id) for r in chosen]
-            rows = _DUE.decode(
-                codec,
-                raw.fetch(
-                    self._session,
-                    _due_sql(codec, skipped, taken),
-                    [
-                        pending,
-                        at,
-                        at,
-                        *(codec.params_among(skipped) if skipped else ()),
-                        *(codec.params_among(taken) if taken else ()),
-                        wanted + 4,
-                    ],
-                ),
+            taken = [row[_DUE_ID] for row in chosen]
+            rows = raw.fetch(
+                self._session,
+                _due_sql(codec, full, taken),
+                [
+                    pending,
+                    at,
+                    at,
+                    *(codec.params_among(full) if full else ()),
+                    *(codec.params_among(taken) if taken else ()),
+                    wanted + 4,
+                ],
             )
             for row in rows:
                 if len(chosen) >= limit:
                     break
-                cap = failing_share if row.webhook_failing_since else per_webhook
-                if busy.get(row.webhook_id, 0) >= cap:
-                    full.add(row.webhook_id)
+                webhook = row[_DUE_WEBHOOK]
+                cap = failing_share if row[_DUE_FAILING] else per_webhook
+                if busy.get(webhook, 0) >= cap:
+                    if webhook not in full:
+                        full.append(webhook)
                     continue
-                busy[row.webhook_id] = busy.get(row.webhook_id, 0) + 1
+                busy[webhook] = busy.get(webhook, 0) + 1
                 chosen.append(row)
             if len(chosen) >= limit or len(rows) < wanted + 4:
                 break
-        if chosen:
-            ids = [codec.uuid(r.id) for r in chosen]
-            raw.write(
-                self._session,
-                "delivery_jobs",
-                "change",
-                f"UPDATE delivery_jobs SET claimed_until = ? WHERE {codec.among('id', ids)}",  # noqa: S608
-                [codec.when(lease_until), *codec.params_among(ids)],
-            )
-        return [evolve(_job_from_row(cast(JobRow, r)), claimed_until=lease_until) for r in chosen]
+        if not chosen:
+            return []
+        ids = [row[_DUE_ID] for row in chosen]
+        raw.write(
+            self._session,
+            "delivery_jobs",
+            "change",
+            f"UPDATE delivery_jobs SET claimed_until = ? WHERE {codec.among('id', ids)}",  # noqa: S608
+            [codec.when(lease_until), *codec.params_among(ids)],
+        )
+        return [
+            _job_from_row(row._replace(claimed_until=lease_until))
+            for row in _DUE.decode(codec, chosen)
+        ]
 
     def existing(self, job_ids: set[UUID]) -> set[UUID]:
         if not job_ids:
             return set()
         codec = raw.codec(self._session)
-        ids = [codec.uuid(i) for i in job_ids]
+        asked = {codec.uuid(i): i for i in job_ids}  # stored form -> id
         found = raw.fetch(
             self._session,
-            f"SELECT id FROM delivery_jobs WHERE {codec.among('id', ids)}",  # noqa: S608
-            codec.params_among(ids),
+            f"SELECT id FROM delivery_jobs WHERE {codec.among('id', list(asked))}",  # noqa: S608
+            codec.params_among(list(asked)),
         )
-        return {cast(UUID, codec.uuid_from(i)) for (i,) in found}
+        return {asked[stored] for (stored,) in found}
 
     def save_many(self, jobs: list[DeliveryJob]) -> None:
         if jobs:  # an executemany: one statement for the whole batch

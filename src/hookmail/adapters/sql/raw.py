@@ -133,27 +133,35 @@ def codec(session: Session) -> Codec:
     return _CODECS[session.get_bind().dialect.name]
 
 
-def _cursor(session: Session) -> Any:
-    """A DBAPI cursor in the session's transaction (begun as engine.py says, if need be)."""
-    return session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+def _run(session: Session, text: str, params: Any, *, many: bool = False) -> list[Any]:
+    """Run `text` in the session's transaction (begun as engine.py says, if need be); the
+    rows it returns. A driver error is handled as SQLAlchemy handles its own statements'
+    (wrapped in sqlalchemy.exc, a lost connection invalidated), so callers see no
+    difference."""
+    connection = session.connection()
+    statement = codec(session).sql(text)
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if many:
+            cursor.executemany(statement, params)
+            return []
+        cursor.execute(statement, params)
+        return list(cursor.fetchall()) if cursor.description else []
+    except Exception as exc:
+        connection._handle_dbapi_exception(exc, statement, params, cursor, None)
+        raise  # not reached: the above raises
+    finally:
+        cursor.close()
 
 
 def fetch(session: Session, text: str, params: Sequence[Any]) -> list[Any]:
-    cursor = _cursor(session)
-    try:
-        cursor.execute(codec(session).sql(text), params)
-        return list(cursor.fetchall())
-    finally:
-        cursor.close()
+    """The rows of a query."""
+    return _run(session, text, params)
 
 
 def write(session: Session, table: str, kind: str, text: str, params: Sequence[Any]) -> None:
     """One statement that writes `table` ("insert" or "change", for the notices)."""
-    cursor = _cursor(session)
-    try:
-        cursor.execute(codec(session).sql(text), params)
-    finally:
-        cursor.close()
+    _run(session, text, params)
     touch(session, table, kind)
 
 
@@ -161,11 +169,7 @@ def write_many(
     session: Session, table: str, kind: str, text: str, rows: Iterable[Sequence[Any]]
 ) -> None:
     """One statement run for each of `rows` (an executemany)."""
-    cursor = _cursor(session)
-    try:
-        cursor.executemany(codec(session).sql(text), list(rows))
-    finally:
-        cursor.close()
+    _run(session, text, list(rows), many=True)
     touch(session, table, kind)
 
 
@@ -175,7 +179,8 @@ class Reader:
 
     def __init__(self, *columns: ColumnElement[Any]) -> None:
         self.sql = ", ".join(_qualified(column) for column in columns)
-        row = namedtuple("row", [column.key for column in columns])  # type: ignore[misc]
+        self.names = [str(column.key) for column in columns]
+        row = namedtuple("row", self.names)  # type: ignore[misc]
         self._make: Callable[[Iterable[Any]], Any] = row._make
         self._kinds = [_kind(column) for column in columns]
 
