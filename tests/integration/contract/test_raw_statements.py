@@ -106,6 +106,21 @@ def test_claimed_jobs_read_as_the_orm_reads_them(engine: Engine) -> None:
         assert uow.jobs.get(job.id) == claimed
 
 
+def test_the_claim_sees_changes_saved_earlier_in_its_transaction(engine: Engine) -> None:
+    uow = SqlUnitOfWork(make_sessions(engine))
+    hook, message = _setup(uow)
+    job = _job(hook, message)
+    with uow:
+        uow.jobs.add(job)
+        uow.commit()
+    with uow:  # save() goes through the ORM; the claim's SQL comes after it is flushed
+        uow.jobs.save(evolve(job, next_attempt_at=ODD + timedelta(hours=1)))
+        claimed = uow.jobs.claim_due(
+            ODD + timedelta(seconds=1), limit=5, lease_until=ODD, per_webhook=4
+        )
+    assert claimed == []
+
+
 def test_saved_jobs_are_stored_as_the_orm_stores_them(engine: Engine) -> None:
     uow = SqlUnitOfWork(make_sessions(engine))
     hook, message = _setup(uow)

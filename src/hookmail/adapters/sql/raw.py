@@ -37,8 +37,6 @@ def _aware(value: datetime) -> datetime:
 class Codec(Protocol):
     """How one dialect's driver takes and gives the values of hookmail's column types."""
 
-    name: str
-
     def sql(self, text: str) -> str:
         """`text`, written with `?` placeholders, as this driver takes it."""
         ...
@@ -64,7 +62,6 @@ class _Sqlite:
     """SQLAlchemy's storage on SQLite: UUIDs as 32 hex digits, datetimes as naive UTC text
     "YYYY-MM-DD HH:MM:SS.ffffff" (so text order is time order), booleans as 0/1."""
 
-    name = "sqlite"
     true = "1"
     skip_locked = ""  # SQLite serialises writers (BEGIN IMMEDIATE, engine.py)
 
@@ -96,7 +93,6 @@ class _Sqlite:
 class _Postgres:
     """psycopg 3: native uuid and timestamptz; a list is an array parameter."""
 
-    name = "postgresql"
     true = "true"
     skip_locked = " FOR UPDATE OF delivery_jobs SKIP LOCKED"
 
@@ -136,9 +132,11 @@ def codec(session: Session) -> Codec:
 
 def _run(session: Session, text: str, params: Any, *, many: bool = False) -> list[Any]:
     """Run `text` in the session's transaction (begun as engine.py says, if need be); the
-    rows it returns. A driver error is handled as SQLAlchemy handles its own statements'
-    (wrapped in sqlalchemy.exc, a lost connection invalidated), so callers see no
-    difference."""
+    rows it returns. As with the session's own execute(), pending ORM changes are flushed
+    first; a driver error is handled as SQLAlchemy handles its own statements' (wrapped in
+    sqlalchemy.exc, a lost connection invalidated), so callers see no difference."""
+    if session.autoflush:
+        session.flush()
     connection = session.connection()
     statement = codec(session).sql(text)
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
