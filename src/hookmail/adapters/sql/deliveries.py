@@ -8,11 +8,9 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from attrs import evolve
 from sqlalchemy import (
     CursorResult,
     Table,
-    bindparam,
     delete,
     func,
     insert,
@@ -23,57 +21,50 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from hookmail.adapters.sql import raw
 from hookmail.adapters.sql.rows import DeliveryLogRow, JobRow, WebhookRow
 from hookmail.adapters.sql.writes import touch
 from hookmail.core.deliveries import DeliveryJob, DeliveryLog, DeliveryStatus, JobStatus
 
 _JOBS = cast(Table, JobRow.__table__)
 _WEBHOOKS = cast(Table, WebhookRow.__table__)
-_SAVE_JOB = (
-    update(_JOBS)
-    .where(_JOBS.c.id == bindparam("job_id"))
-    .values(
-        status=bindparam("status"),
-        attempts=bindparam("attempts"),
-        next_attempt_at=bindparam("next_attempt_at"),
-        claimed_until=bindparam("claimed_until"),
-    )
+
+# The store pass's statements (claim, record): plain SQL on the session's connection (raw.py).
+_DUE = raw.Reader(*_JOBS.c, _WEBHOOKS.c.failing_since.label("webhook_failing_since"))
+# what the claim reads of a due row before choosing it, by position in the row as stored
+_DUE_ID, _DUE_WEBHOOK, _DUE_FAILING = map(
+    _DUE.names.index, ("id", "webhook_id", "webhook_failing_since")
+)
+_FROM_JOBS = "FROM delivery_jobs JOIN webhooks ON webhooks.id = delivery_jobs.webhook_id"
+_LEASED_SQL = (
+    "SELECT delivery_jobs.webhook_id, max(webhooks.failing_since), count(*) "
+    f"{_FROM_JOBS} WHERE delivery_jobs.claimed_until >= ? AND delivery_jobs.status = ? "
+    "GROUP BY delivery_jobs.webhook_id"
+)
+_SAVE_JOB_SQL = (
+    "UPDATE delivery_jobs SET status = ?, attempts = ?, next_attempt_at = ?, claimed_until = ? "
+    "WHERE id = ?"
 )
 
 
-# The claim's statements, built once (building a statement costs more than running it).
-_LEASED = (
-    select(_JOBS.c.webhook_id, func.max(_WEBHOOKS.c.failing_since), func.count())
-    .join(_WEBHOOKS, _WEBHOOKS.c.id == _JOBS.c.webhook_id)
-    .where(
-        _JOBS.c.claimed_until >= bindparam("now"),
-        _JOBS.c.status == JobStatus.PENDING.value,
+def _due_sql(codec: raw.Codec, full: list[Any], chosen: list[Any]) -> str:
+    """Due jobs of active webhooks, oldest first, but those of `full` webhooks and those
+    `chosen` already. SKIP LOCKED on PostgreSQL: workers on any number of machines share
+    the queue without waiting on each other; SQLite serialises writers (BEGIN IMMEDIATE)."""
+    conditions = [
+        "delivery_jobs.status = ?",
+        "delivery_jobs.next_attempt_at <= ?",
+        "(delivery_jobs.claimed_until IS NULL OR delivery_jobs.claimed_until < ?)",
+        f"webhooks.active IS {codec.true}",
+    ]
+    if full:
+        conditions.append(codec.among("delivery_jobs.webhook_id", full, negate=True))
+    if chosen:
+        conditions.append(codec.among("delivery_jobs.id", chosen, negate=True))
+    return (
+        f"SELECT {_DUE.sql} {_FROM_JOBS} WHERE {' AND '.join(conditions)} "
+        f"ORDER BY delivery_jobs.next_attempt_at LIMIT ?{codec.skip_locked}"
     )
-    .group_by(_JOBS.c.webhook_id)
-)
-_DUE = (
-    select(*_JOBS.c, _WEBHOOKS.c.failing_since.label("webhook_failing_since"))
-    .join(_WEBHOOKS, _WEBHOOKS.c.id == _JOBS.c.webhook_id)
-    .where(
-        _JOBS.c.status == JobStatus.PENDING.value,
-        _JOBS.c.next_attempt_at <= bindparam("now"),
-        or_(_JOBS.c.claimed_until.is_(None), _JOBS.c.claimed_until < bindparam("now")),
-        _WEBHOOKS.c.active.is_(True),
-        _JOBS.c.webhook_id.not_in(bindparam("full", expanding=True)),
-        _JOBS.c.id.not_in(bindparam("chosen", expanding=True)),
-    )
-    .order_by(_JOBS.c.next_attempt_at)
-    .limit(bindparam("rows"))
-    # SKIP LOCKED on PostgreSQL: workers on any number of machines share the queue
-    # without waiting on each other; SQLite serialises writers (BEGIN IMMEDIATE).
-    .with_for_update(skip_locked=True, of=_JOBS)
-)
-_EXISTING = select(_JOBS.c.id).where(_JOBS.c.id.in_(bindparam("ids", expanding=True)))
-_LEASE = (
-    update(_JOBS)
-    .where(_JOBS.c.id.in_(bindparam("ids", expanding=True)))
-    .values(claimed_until=bindparam("lease_until"))
-)
 
 
 def _job_from_row(row: JobRow) -> DeliveryJob:
@@ -142,60 +133,87 @@ class SqlJobRepository:
         # worker's or another's) are left out, so one slow target's backlog never fills
         # the workers; a failing webhook's share is smaller.
         failing_share = per_webhook if per_failing_webhook is None else per_failing_webhook
-        busy: dict[UUID, int] = {}
-        share: dict[UUID, int] = {}
-        for webhook, failing, count in self._session.execute(_LEASED, {"now": now}):
+        codec = raw.codec(self._session)
+        at, pending = codec.when(now), JobStatus.PENDING.value
+        # webhooks and jobs are counted by their ids as stored: only the chosen are decoded
+        busy: dict[Any, int] = {}
+        share: dict[Any, int] = {}
+        for webhook, failing, count in raw.fetch(self._session, _LEASED_SQL, (at, pending)):
             busy[webhook] = count
             share[webhook] = failing_share if failing else per_webhook
-        full = {webhook for webhook, count in busy.items() if count >= share[webhook]}
+        full = [webhook for webhook, count in busy.items() if count >= share[webhook]]
         chosen: list[Any] = []
         for _round in range(4):  # a round ends early when one webhook's backlog fills it
             wanted = limit - len(chosen)
-            rows = list(
-                self._session.execute(
-                    _DUE,
-                    {
-                        "now": now,
-                        "full": list(full),
-                        "chosen": [r.id for r in chosen],
-                        "rows": wanted + 4,
-                    },
-                )
+            taken = [row[_DUE_ID] for row in chosen]
+            rows = raw.fetch(
+                self._session,
+                _due_sql(codec, full, taken),
+                [
+                    pending,
+                    at,
+                    at,
+                    *(codec.params_among(full) if full else ()),
+                    *(codec.params_among(taken) if taken else ()),
+                    wanted + 4,
+                ],
             )
             for row in rows:
                 if len(chosen) >= limit:
                     break
-                cap = failing_share if row.webhook_failing_since else per_webhook
-                if busy.get(row.webhook_id, 0) >= cap:
-                    full.add(row.webhook_id)
+                webhook = row[_DUE_WEBHOOK]
+                cap = failing_share if row[_DUE_FAILING] else per_webhook
+                if busy.get(webhook, 0) >= cap:
+                    if webhook not in full:
+                        full.append(webhook)
                     continue
-                busy[row.webhook_id] = busy.get(row.webhook_id, 0) + 1
+                busy[webhook] = busy.get(webhook, 0) + 1
                 chosen.append(row)
             if len(chosen) >= limit or len(rows) < wanted + 4:
                 break
-        if chosen:
-            self._session.execute(
-                _LEASE, {"ids": [r.id for r in chosen], "lease_until": lease_until}
-            )
-        return [evolve(_job_from_row(cast(JobRow, r)), claimed_until=lease_until) for r in chosen]
+        if not chosen:
+            return []
+        ids = [row[_DUE_ID] for row in chosen]
+        raw.write(
+            self._session,
+            "delivery_jobs",
+            "change",
+            f"UPDATE delivery_jobs SET claimed_until = ? WHERE {codec.among('id', ids)}",  # noqa: S608
+            [codec.when(lease_until), *codec.params_among(ids)],
+        )
+        return [
+            _job_from_row(row._replace(claimed_until=lease_until))
+            for row in _DUE.decode(codec, chosen)
+        ]
 
     def existing(self, job_ids: set[UUID]) -> set[UUID]:
         if not job_ids:
             return set()
-        return set(self._session.scalars(_EXISTING, {"ids": list(job_ids)}))
+        codec = raw.codec(self._session)
+        asked = {codec.uuid(i): i for i in job_ids}  # stored form -> id
+        found = raw.fetch(
+            self._session,
+            f"SELECT id FROM delivery_jobs WHERE {codec.among('id', list(asked))}",  # noqa: S608
+            codec.params_among(list(asked)),
+        )
+        return {asked[stored] for (stored,) in found}
 
     def save_many(self, jobs: list[DeliveryJob]) -> None:
-        if jobs:  # Core executemany: one statement for the whole batch
-            self._session.connection().execute(
-                _SAVE_JOB,
+        if jobs:  # an executemany: one statement for the whole batch
+            codec = raw.codec(self._session)
+            raw.write_many(
+                self._session,
+                "delivery_jobs",
+                "change",
+                _SAVE_JOB_SQL,
                 [
-                    {
-                        "job_id": job.id,
-                        "status": job.status.value,
-                        "attempts": job.attempts,
-                        "next_attempt_at": job.next_attempt_at,
-                        "claimed_until": job.claimed_until,
-                    }
+                    (
+                        job.status.value,
+                        job.attempts,
+                        codec.when(job.next_attempt_at),
+                        codec.when(job.claimed_until),
+                        codec.uuid(job.id),
+                    )
                     for job in jobs
                 ],
             )
@@ -288,25 +306,12 @@ def delivery_log_from_row(row: DeliveryLogRow) -> DeliveryLog:
     )
 
 
-_INSERT_LOG = insert(cast(Table, DeliveryLogRow.__table__))
+_INSERT_LOG_SQL = (
+    "INSERT INTO delivery_logs (id, webhook_id, attempted_at, duration_ms, http_status, error, "
+    "sender, smtp_message_id, attempt, status, next_attempt_at, job_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _INSERT_JOB = insert(cast(Table, JobRow.__table__))
-
-
-def _delivery_log_values(log: DeliveryLog) -> dict[str, object]:
-    return {
-        "id": log.id,
-        "webhook_id": log.webhook_id,
-        "attempted_at": log.attempted_at,
-        "duration_ms": log.duration_ms,
-        "http_status": log.http_status,
-        "error": log.error,
-        "sender": log.sender,
-        "smtp_message_id": log.smtp_message_id,
-        "attempt": log.attempt,
-        "status": log.status.value,
-        "next_attempt_at": log.next_attempt_at,
-        "job_id": log.job_id,
-    }
 
 
 class SqlDeliveryLogRepository:
@@ -317,10 +322,30 @@ class SqlDeliveryLogRepository:
         self.add_many([log])
 
     def add_many(self, logs: list[DeliveryLog]) -> None:
-        if logs:  # Core executemany: recording attempts is on the delivery hot path
-            # on the connection: a Core executemany, not the ORM's bulk-insert machinery
-            self._session.connection().execute(
-                _INSERT_LOG, [_delivery_log_values(log) for log in logs]
+        if logs:  # an executemany: recording attempts is on the delivery hot path
+            codec = raw.codec(self._session)
+            raw.write_many(
+                self._session,
+                "delivery_logs",
+                "insert",
+                _INSERT_LOG_SQL,
+                [
+                    (
+                        codec.uuid(log.id),
+                        codec.uuid(log.webhook_id),
+                        codec.when(log.attempted_at),
+                        log.duration_ms,
+                        log.http_status,
+                        log.error,
+                        log.sender,
+                        log.smtp_message_id,
+                        log.attempt,
+                        log.status.value,
+                        codec.when(log.next_attempt_at),
+                        codec.uuid(log.job_id),
+                    )
+                    for log in logs
+                ],
             )
 
     def get(self, webhook_id: UUID, log_id: UUID) -> DeliveryLog | None:

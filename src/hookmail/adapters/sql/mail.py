@@ -13,7 +13,6 @@ from sqlalchemy import (
     Exists,
     Select,
     Table,
-    bindparam,
     delete,
     func,
     insert,
@@ -22,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from hookmail.adapters.sql import raw
 from hookmail.adapters.sql.rows import DeliveryLogRow, JobRow, MessageRow
 from hookmail.core.deliveries import JobStatus
 from hookmail.core.mail import (
@@ -89,7 +89,7 @@ def _message_from_row(row: MessageRow) -> InboundMessage:
 
 _MESSAGES = cast(Table, MessageRow.__table__)
 _JOBS = cast(Table, JobRow.__table__)
-_MESSAGES_BY_ID = select(*_MESSAGES.c).where(_MESSAGES.c.id.in_(bindparam("ids", expanding=True)))
+_MESSAGE = raw.Reader(*_MESSAGES.c)  # the claim reads these: plain SQL (raw.py)
 
 
 _INSERT_MESSAGE = insert(cast(Table, MessageRow.__table__))
@@ -116,9 +116,16 @@ class SqlMessageRepository:
     def get_many(self, message_ids: set[UUID]) -> dict[UUID, InboundMessage]:
         if not message_ids:
             return {}
-        # plain rows, not ORM entities, from a statement built once: the claim reads these
-        rows = self._session.execute(_MESSAGES_BY_ID, {"ids": list(message_ids)})
-        return {row.id: _message_from_row(cast(MessageRow, row)) for row in rows}
+        codec = raw.codec(self._session)
+        ids = [codec.uuid(i) for i in message_ids]
+        rows = raw.fetch(
+            self._session,
+            f"SELECT {_MESSAGE.sql} FROM messages WHERE {codec.among('messages.id', ids)}",  # noqa: S608
+            codec.params_among(ids),
+        )
+        return {
+            row.id: _message_from_row(cast(MessageRow, row)) for row in _MESSAGE.decode(codec, rows)
+        }
 
     def page_of_account(
         self,

@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hookmail.adapters.sql import raw
 from hookmail.adapters.sql.domains import domain_from_row
 from hookmail.adapters.sql.policies import policy_from_row
 from hookmail.adapters.sql.rows import (
@@ -118,11 +119,8 @@ def _prefixed(values: RowMapping, table: FromClause, prefix: str) -> Any:
     return SimpleNamespace(**{c.name: values[prefix + c.name] for c in table.c})
 
 
-_WITH_TIMEZONE = (
-    select(*_WEBHOOKS.c, AccountRow.timezone.label("account_timezone"))
-    .join(AccountRow, AccountRow.id == _WEBHOOKS.c.account_id)
-    .where(_WEBHOOKS.c.id.in_(bindparam("ids", expanding=True)))
-)
+# The claim reads webhooks with their owners' time zones: plain SQL (raw.py).
+_WITH_TIMEZONE = raw.Reader(*_WEBHOOKS.c, AccountRow.timezone.label("account_timezone"))
 
 
 class SqlWebhookRepository:
@@ -136,9 +134,18 @@ class SqlWebhookRepository:
     def get_many(self, webhook_ids: set[UUID]) -> dict[UUID, tuple[Webhook, str]]:
         if not webhook_ids:
             return {}
-        rows = self._session.execute(_WITH_TIMEZONE, {"ids": list(webhook_ids)})
+        codec = raw.codec(self._session)
+        ids = [codec.uuid(i) for i in webhook_ids]
+        rows = raw.fetch(
+            self._session,
+            f"SELECT {_WITH_TIMEZONE.sql} FROM webhooks "  # noqa: S608
+            "JOIN accounts ON accounts.id = webhooks.account_id "
+            f"WHERE {codec.among('webhooks.id', ids)}",
+            codec.params_among(ids),
+        )
         return {
-            row.id: (_webhook_from_row(cast(WebhookRow, row)), row.account_timezone) for row in rows
+            row.id: (_webhook_from_row(cast(WebhookRow, row)), row.account_timezone)
+            for row in _WITH_TIMEZONE.decode(codec, rows)
         }
 
     def of_account(self, account_id: UUID) -> list[Webhook]:

@@ -1,0 +1,217 @@
+"""Hot statements as plain SQL on the session's DBAPI connection.
+
+The delivery worker's store pass runs the same few small statements many times a second;
+SQLAlchemy's per-statement work (the compiled cache, expanding IN lists, a bind or result
+processor per value) cost several times what SQLite or PostgreSQL take to run them. Those
+statements are written as SQL text, run in the session's transaction, and a codec per
+dialect does what the column types do (rows.py, types.py): the same stored values, the same
+values back (UUIDs, aware UTC datetimes, bools, NULL as None).
+
+Only the drivers hookmail ships with: sqlite3 and psycopg 3 (settings accept no other).
+Statements are put together from constant text and placeholders only (`noqa: S608` where
+ruff can't tell); every value is a parameter.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any, Protocol
+from uuid import UUID
+
+from sqlalchemy import Boolean, ColumnElement, Uuid
+from sqlalchemy.orm import Session
+
+from hookmail.adapters.sql.types import UtcDateTime
+from hookmail.adapters.sql.writes import touch
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value.astimezone(UTC)
+
+
+class Codec(Protocol):
+    """How one dialect's driver takes and gives the values of hookmail's column types."""
+
+    def sql(self, text: str) -> str:
+        """`text`, written with `?` placeholders, as this driver takes it."""
+        ...
+
+    def uuid(self, value: UUID | None) -> Any: ...
+    def uuid_from(self, value: Any) -> UUID | None: ...
+    def when(self, value: datetime | None) -> Any: ...
+    def when_from(self, value: Any) -> datetime | None: ...
+
+    def among(self, column: str, values: Sequence[Any], *, negate: bool = False) -> str:
+        """A condition: `column` is (or with `negate`, is not) one of `values` (encoded,
+        at least one); its parameters are params_among(values)."""
+        ...
+
+    def params_among(self, values: Sequence[Any]) -> list[Any]: ...
+
+    # SQL fragments
+    true: str
+    skip_locked: str  # row locks for a queue; empty where writers are serialised
+
+
+class _Sqlite:
+    """SQLAlchemy's storage on SQLite: UUIDs as 32 hex digits, datetimes as naive UTC text
+    "YYYY-MM-DD HH:MM:SS.ffffff" (so text order is time order), booleans as 0/1."""
+
+    true = "1"
+    skip_locked = ""  # SQLite serialises writers (BEGIN IMMEDIATE, engine.py)
+
+    def sql(self, text: str) -> str:
+        return text
+
+    def uuid(self, value: UUID | None) -> str | None:
+        return None if value is None else value.hex
+
+    def uuid_from(self, value: str | None) -> UUID | None:
+        return None if value is None else UUID(hex=value)
+
+    # (datetime.replace() costs more than the formatting; the offset is written and read)
+    def when(self, value: datetime | None) -> str | None:
+        if value is None:
+            return None
+        return _aware(value).isoformat(" ", "microseconds").removesuffix("+00:00")
+
+    def when_from(self, value: str | None) -> datetime | None:
+        return None if value is None else datetime.fromisoformat(value + "+00:00")
+
+    def among(self, column: str, values: Sequence[Any], *, negate: bool = False) -> str:
+        return f"{column} {'NOT IN' if negate else 'IN'} ({', '.join('?' * len(values))})"
+
+    def params_among(self, values: Sequence[Any]) -> list[Any]:
+        return list(values)
+
+
+class _Postgres:
+    """psycopg 3: native uuid and timestamptz; a list is an array parameter."""
+
+    true = "true"
+    skip_locked = " FOR UPDATE OF delivery_jobs SKIP LOCKED"
+
+    def sql(self, text: str) -> str:
+        return _format_style(text)
+
+    def uuid(self, value: UUID | None) -> UUID | None:
+        return value
+
+    def uuid_from(self, value: UUID | None) -> UUID | None:
+        return value
+
+    def when(self, value: datetime | None) -> datetime | None:
+        return None if value is None else _aware(value)
+
+    def when_from(self, value: datetime | None) -> datetime | None:
+        return None if value is None else _aware(value)
+
+    def among(self, column: str, values: Sequence[Any], *, negate: bool = False) -> str:
+        return f"{column} <> ALL(?)" if negate else f"{column} = ANY(?)"
+
+    def params_among(self, values: Sequence[Any]) -> list[Any]:
+        return [list(values)]
+
+
+@cache
+def _format_style(text: str) -> str:
+    return text.replace("%", "%%").replace("?", "%s")
+
+
+_CODECS: dict[str, Codec] = {"sqlite": _Sqlite(), "postgresql": _Postgres()}
+
+
+def codec(session: Session) -> Codec:
+    return _CODECS[session.get_bind().dialect.name]
+
+
+def _run(session: Session, text: str, params: Any, *, many: bool = False) -> list[Any]:
+    """Run `text` in the session's transaction (begun as engine.py says, if need be); the
+    rows it returns. As with the session's own execute(), pending ORM changes are flushed
+    first; a driver error is handled as SQLAlchemy handles its own statements' (wrapped in
+    sqlalchemy.exc, a lost connection invalidated), so callers see no difference."""
+    if session.autoflush:
+        session.flush()
+    connection = session.connection()
+    statement = codec(session).sql(text)
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if many:
+            cursor.executemany(statement, params)
+            return []
+        cursor.execute(statement, params)
+        return list(cursor.fetchall()) if cursor.description else []
+    except Exception as exc:
+        connection._handle_dbapi_exception(exc, statement, params, cursor, None)
+        raise  # not reached: the above raises
+    finally:
+        cursor.close()
+
+
+def fetch(session: Session, text: str, params: Sequence[Any]) -> list[Any]:
+    """The rows of a query."""
+    return _run(session, text, params)
+
+
+def write(session: Session, table: str, kind: str, text: str, params: Sequence[Any]) -> None:
+    """One statement that writes `table` ("insert" or "change", for the notices)."""
+    _run(session, text, params)
+    touch(session, table, kind)
+
+
+def write_many(
+    session: Session, table: str, kind: str, text: str, rows: Iterable[Sequence[Any]]
+) -> None:
+    """One statement run for each of `rows` (an executemany)."""
+    _run(session, text, list(rows), many=True)
+    touch(session, table, kind)
+
+
+class Reader:
+    """The columns a statement reads: their SQL, and rows decoded as the column types
+    would, with attribute access by column name (or label) like SQLAlchemy's rows."""
+
+    def __init__(self, *columns: ColumnElement[Any]) -> None:
+        self.sql = ", ".join(_qualified(column) for column in columns)
+        self.names = [str(column.key) for column in columns]
+        row = namedtuple("row", self.names)  # type: ignore[misc]
+        self._make: Callable[[Iterable[Any]], Any] = row._make
+        self._kinds = [_kind(column) for column in columns]
+
+    def decode(self, codec: Codec, rows: Iterable[Sequence[Any]]) -> list[Any]:
+        by_kind = {"uuid": codec.uuid_from, "when": codec.when_from, "bool": _bool}
+        convert = [(i, by_kind[kind]) for i, kind in enumerate(self._kinds) if kind]
+        decoded = []
+        for row in rows:
+            values = list(row)
+            for index, function in convert:
+                values[index] = function(values[index])
+            decoded.append(self._make(values))
+        return decoded
+
+
+def _bool(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def _qualified(column: ColumnElement[Any]) -> str:
+    element: Any = getattr(column, "element", column)  # a label's column
+    table = getattr(element, "table", None)
+    name = f"{table.name}.{element.name}" if table is not None else str(element)
+    return name if column.key == element.name else f"{name} AS {column.key}"
+
+
+def _kind(column: ColumnElement[Any]) -> str | None:
+    kind = column.type
+    if isinstance(kind, Uuid):
+        return "uuid"
+    if isinstance(kind, UtcDateTime):
+        return "when"
+    if isinstance(kind, Boolean):
+        return "bool"
+    return None

@@ -1,0 +1,232 @@
+"""The store pass's statements in plain SQL (adapters/sql/raw.py) store and read what the
+SQLAlchemy column types do: UUIDs, aware UTC datetimes (given in any zone, to the
+microsecond), NULLs, bools; and a driver error is SQLAlchemy's error, as before."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from uuid import UUID
+
+import pytest
+from attrs import evolve
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
+
+from hookmail.adapters.sql.engine import make_engine, make_sessions
+from hookmail.adapters.sql.uow import SqlUnitOfWork
+from hookmail.core.deliveries import DeliveryJob, DeliveryStatus, JobStatus
+from hookmail.core.mail import AuthResults, Envelope, InboundMessage
+from hookmail.core.webhooks import Webhook
+from tests.builders import NOW, a_domain, a_log, a_policy, a_webhook, an_account
+from tests.conftest import SQL_STORES, clean_engine
+
+PARIS = timezone(timedelta(hours=2))  # an aware time not in UTC: stored as UTC
+ODD = NOW + timedelta(microseconds=123456)
+
+
+@pytest.fixture(params=SQL_STORES)
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """The store; PostgreSQL's sessions in a time zone not UTC, so that its aware datetimes
+    come back in that zone unless made UTC."""
+    engine = clean_engine(request, request.param)
+    if engine.dialect.name != "postgresql":
+        yield engine
+        return
+    with engine.connect() as connection:
+        schema = connection.exec_driver_sql("SHOW search_path").scalar()
+    options = f"-csearch_path={schema} -ctimezone=Asia/Kolkata"
+    zoned = make_engine(
+        engine.url.render_as_string(hide_password=False), connect_args={"options": options}
+    )
+    yield zoned
+    zoned.dispose()
+
+
+def _utc(value: datetime | None) -> None:
+    assert value is None or value.utcoffset() == timedelta(0)
+
+
+def _setup(uow: SqlUnitOfWork, **webhook: Any) -> tuple[Webhook, InboundMessage]:
+    account = an_account(timezone="Europe/Paris")
+    domain = a_domain(account.id, verified=True)
+    policy = a_policy(account.id)
+    hook = a_webhook(domain, account.id, **webhook)
+    message = InboundMessage.receive(
+        raw=b"Subject: x\r\n\r\n\x00\xff",
+        envelope=Envelope(
+            mail_from="a@example.org", rcpt_to=("in@example.com",), remote_ip="::1", helo="h"
+        ),
+        auth=AuthResults(),
+        now=ODD,
+        message_id="<m@example.org>",
+    )
+    with uow:
+        uow.accounts.add(account)
+        uow.domains.save(domain)
+        uow.policies.save(policy)
+        if hook.smtp_security_policy_id is not None:
+            hook = evolve(hook, smtp_security_policy_id=policy.id)
+        uow.webhooks.save(hook)
+        uow.messages.add(message)
+        uow.commit()
+    return hook, message
+
+
+def _job(hook: Webhook, message: InboundMessage, **changes: Any) -> DeliveryJob:
+    job = DeliveryJob.new(
+        message_id=message.id,
+        webhook_id=hook.id,
+        account_id=hook.account_id,
+        recipients=("in@example.com", "b@example.com"),
+        now=ODD,
+    )
+    return evolve(job, **changes)
+
+
+def test_claimed_jobs_read_as_the_orm_reads_them(engine: Engine) -> None:
+    uow = SqlUnitOfWork(make_sessions(engine))
+    hook, message = _setup(uow)
+    job = _job(hook, message, attempts=2, schedule_start=1)
+    with uow:
+        uow.jobs.add(job)
+        uow.commit()
+    lease = (NOW + timedelta(minutes=1, microseconds=7)).astimezone(PARIS)
+    with uow:
+        (claimed,) = uow.jobs.claim_due(
+            NOW + timedelta(seconds=1), limit=5, lease_until=lease, per_webhook=4
+        )
+        uow.commit()
+    assert claimed == evolve(job, claimed_until=lease)  # the lease as given, like before
+    _utc(claimed.next_attempt_at)
+    _utc(claimed.created_at)
+    assert all(isinstance(i, UUID) for i in (claimed.id, claimed.message_id, claimed.account_id))
+    with uow:
+        assert uow.jobs.get(job.id) == claimed
+
+
+def test_the_claim_sees_changes_saved_earlier_in_its_transaction(engine: Engine) -> None:
+    uow = SqlUnitOfWork(make_sessions(engine))
+    hook, message = _setup(uow)
+    job = _job(hook, message)
+    with uow:
+        uow.jobs.add(job)
+        uow.commit()
+    with uow:  # save() goes through the ORM; the claim's SQL comes after it is flushed
+        uow.jobs.save(evolve(job, next_attempt_at=ODD + timedelta(hours=1)))
+        claimed = uow.jobs.claim_due(
+            ODD + timedelta(seconds=1), limit=5, lease_until=ODD, per_webhook=4
+        )
+    assert claimed == []
+
+
+def test_saved_jobs_are_stored_as_the_orm_stores_them(engine: Engine) -> None:
+    uow = SqlUnitOfWork(make_sessions(engine))
+    hook, message = _setup(uow)
+    by_orm, by_sql = _job(hook, message), _job(hook, message)
+    with uow:
+        uow.jobs.add_many([by_orm, by_sql])
+        uow.commit()
+    due = ODD.astimezone(PARIS) + timedelta(hours=1)
+    changes: dict[str, Any] = {"status": JobStatus.FAILED, "attempts": 3, "next_attempt_at": due}
+    with uow:
+        uow.jobs.save(evolve(by_orm, **changes, claimed_until=due))
+        uow.jobs.save_many([evolve(by_sql, **changes, claimed_until=due)])
+        uow.commit()
+    with engine.connect() as connection:  # the very same values as stored
+        stored = connection.execute(
+            text("SELECT status, attempts, next_attempt_at, claimed_until FROM delivery_jobs")
+        ).all()
+    assert stored[0] == stored[1]
+    with uow:
+        uow.jobs.save_many([evolve(by_sql, claimed_until=None)])
+        uow.commit()
+    with uow:
+        assert uow.jobs.get(by_sql.id) == evolve(by_sql, claimed_until=None)
+        saved = uow.jobs.get(by_orm.id)
+        assert saved == evolve(by_orm, **changes, claimed_until=due)
+        _utc(saved.next_attempt_at if saved else None)
+
+
+def test_existing_gives_back_the_ids_asked_for_that_exist(engine: Engine) -> None:
+    uow = SqlUnitOfWork(make_sessions(engine))
+    hook, message = _setup(uow)
+    job, gone = _job(hook, message), _job(hook, message)
+    with uow:
+        uow.jobs.add(job)
+        uow.commit()
+    with uow:
+        assert uow.jobs.existing({job.id, gone.id}) == {job.id}
+        assert uow.jobs.existing(set()) == set()
+
+
+def test_delivery_logs_round_trip_with_and_without_nulls(engine: Engine) -> None:
+    uow = SqlUnitOfWork(make_sessions(engine))
+    hook, message = _setup(uow)
+    job = _job(hook, message)
+    full = a_log(
+        hook.id,
+        attempted_at=ODD.astimezone(PARIS),
+        error="HTTP 500",
+        status=DeliveryStatus.RETRYING,
+        next_attempt_at=(ODD + timedelta(minutes=5)).astimezone(PARIS),
+        job_id=job.id,
+        attempt=2,
+    )
+    bare = a_log(hook.id, attempted_at=ODD - timedelta(seconds=1))
+    with uow:
+        uow.delivery_logs.add_many([full, bare])
+        uow.commit()
+    with uow:
+        assert uow.delivery_logs.get(hook.id, full.id) == full
+        assert uow.delivery_logs.get(hook.id, bare.id) == bare
+        assert uow.delivery_logs.of_webhook(hook.id, offset=0, limit=5) == [full, bare]
+        read = uow.delivery_logs.get(hook.id, full.id)
+        assert read is not None
+        _utc(read.attempted_at)
+        _utc(read.next_attempt_at)
+
+
+@pytest.mark.parametrize("nulls", [True, False])
+def test_messages_and_webhooks_read_as_the_orm_reads_them(engine: Engine, nulls: bool) -> None:
+    uow = SqlUnitOfWork(make_sessions(engine))
+    fields: dict[str, Any] = {}
+    if not nulls:
+        fields = {
+            "previous_secret": "old-secret",
+            "previous_secret_until": ODD.astimezone(PARIS),
+            "failing_since": ODD,
+            "attachment_url_threshold": 1000,
+            "smtp_security_policy_id": UUID(int=1),  # replaced by the policy made
+            "payload_template": "{{subject}}",
+            "custom_headers": {"X-A": "1"},
+            "active": False,
+            "rate_limit": 7,
+        }
+    hook, message = _setup(uow, **fields)
+    with uow:
+        assert uow.messages.get_many({message.id}) == {message.id: message}
+        assert uow.messages.get(message.id) == message
+        webhooks = uow.webhooks.get_many({hook.id, UUID(int=2)})
+        assert webhooks == {hook.id: (hook, "Europe/Paris")}
+        assert uow.webhooks.get(hook.id) == hook
+        _utc(uow.messages.get_many({message.id})[message.id].received_at)
+    read, _ = webhooks[hook.id]
+    assert read.active is hook.active
+    _utc(read.created_at)
+    _utc(read.failing_since)
+    _utc(read.previous_secret_until)
+
+
+def test_a_driver_error_is_sqlalchemys_error(engine: Engine) -> None:
+    uow = SqlUnitOfWork(make_sessions(engine))
+    hook, _ = _setup(uow)
+    log = a_log(hook.id)
+    with uow:
+        uow.delivery_logs.add_many([log])
+        uow.commit()
+    with uow, pytest.raises(IntegrityError):
+        uow.delivery_logs.add_many([log])
+    with uow:  # the store is usable afterwards
+        assert uow.delivery_logs.get(hook.id, log.id) == log
