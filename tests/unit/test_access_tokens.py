@@ -42,7 +42,7 @@ def _forge(claims: dict[str, object], *, alg: str = "HS256", key: str = KEY) -> 
     }
     base.update(claims)
     if alg == "none":
-        return jwt.encode(base, None, algorithm="none", headers={"kid": key_id(KEY)})
+        return jwt.encode(base, "", algorithm="none", headers={"kid": key_id(KEY)})
     return jwt.encode(base, key.encode(), algorithm=alg, headers={"kid": key_id(KEY)})
 
 
