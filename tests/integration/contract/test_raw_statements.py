@@ -15,6 +15,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
 from hookmail.adapters.sql.engine import make_engine, make_sessions
+from hookmail.adapters.sql.mail import _auth_json
+from hookmail.adapters.sql.rows import MessageRow
 from hookmail.adapters.sql.uow import SqlUnitOfWork
 from hookmail.core.deliveries import DeliveryJob, DeliveryStatus, JobStatus
 from hookmail.core.mail import AuthResults, Envelope, InboundMessage
@@ -230,3 +232,43 @@ def test_a_driver_error_is_sqlalchemys_error(engine: Engine) -> None:
         uow.delivery_logs.add_many([log])
     with uow:  # the store is usable afterwards
         assert uow.delivery_logs.get(hook.id, log.id) == log
+
+
+def test_accepted_messages_and_jobs_are_stored_as_the_orm_stores_them(engine: Engine) -> None:
+    """The SMTP worker's group commit (messages.add_many, jobs.add_many) in plain SQL; the
+    same message and job through the ORM, beside them: the very same stored values."""
+    uow = SqlUnitOfWork(make_sessions(engine))
+    hook, message = _setup(uow)  # stored by messages.add
+    twin = evolve(message, id=UUID(int=message.id.int ^ 1))
+    by_sql = _job(hook, message, claimed_until=ODD.astimezone(PARIS), schedule_start=2)
+    by_orm = evolve(by_sql, id=UUID(int=by_sql.id.int ^ 1))
+    with uow:
+        uow.jobs.add_many([by_sql])
+        uow.jobs.save(by_orm)  # a merge: the ORM's insert
+        uow.commit()
+    with make_sessions(engine)() as session:  # the ORM's insert of the message
+        session.add(
+            MessageRow(
+                id=twin.id,
+                received_at=twin.received_at,
+                mail_from=twin.envelope.mail_from,
+                rcpt_to='["in@example.com"]',
+                remote_ip=twin.envelope.remote_ip,
+                helo=twin.envelope.helo,
+                smtp_user=None,
+                auth=_auth_json(twin.auth),
+                message_id=twin.message_id,
+                raw=twin.raw,
+            )
+        )
+        session.commit()
+    with engine.connect() as connection:
+        jobs = connection.execute(text("SELECT * FROM delivery_jobs ORDER BY id")).all()
+        messages = connection.execute(text("SELECT * FROM messages ORDER BY id")).all()
+    assert len(jobs) == 2
+    assert len(messages) == 2
+    assert jobs[0][1:] == jobs[1][1:]  # everything but the id
+    assert messages[0][1:] == messages[1][1:]
+    with uow:
+        assert uow.jobs.get(by_sql.id) == by_sql
+        assert uow.messages.get_many({message.id}) == {message.id: message}

@@ -13,7 +13,6 @@ from sqlalchemy import (
     Table,
     delete,
     func,
-    insert,
     or_,
     select,
     tuple_,
@@ -23,7 +22,6 @@ from sqlalchemy.orm import Session
 
 from hookmail.adapters.sql import raw
 from hookmail.adapters.sql.rows import DeliveryLogRow, JobRow, WebhookRow
-from hookmail.adapters.sql.writes import touch
 from hookmail.core.deliveries import DeliveryJob, DeliveryLog, DeliveryStatus, JobStatus
 
 _JOBS = cast(Table, JobRow.__table__)
@@ -108,10 +106,31 @@ class SqlJobRepository:
 
     def add_many(self, jobs: list[DeliveryJob]) -> None:
         if jobs:
-            # on the connection: a Core executemany, not the ORM's bulk-insert machinery; so
-            # it says itself that jobs were inserted (a "jobs" notice at commit)
-            self._session.connection().execute(_INSERT_JOB, [_job_values(j) for j in jobs])
-            touch(self._session, "delivery_jobs", "insert")
+            # an executemany on the accept path (the SMTP worker's group commit); write_many
+            # says that jobs were inserted (a "jobs" notice at commit)
+            codec = raw.codec(self._session)
+            raw.write_many(
+                self._session,
+                "delivery_jobs",
+                "insert",
+                _INSERT_JOB_SQL,
+                [
+                    (
+                        codec.uuid(job.id),
+                        codec.uuid(job.message_id),
+                        codec.uuid(job.webhook_id),
+                        codec.uuid(job.account_id),
+                        json.dumps(list(job.recipients)),
+                        job.status.value,
+                        job.attempts,
+                        job.schedule_start,
+                        codec.when(job.next_attempt_at),
+                        codec.when(job.claimed_until),
+                        codec.when(job.created_at),
+                    )
+                    for job in jobs
+                ],
+            )
 
     def get(self, job_id: UUID) -> DeliveryJob | None:
         row = self._session.get(JobRow, job_id)
@@ -311,7 +330,11 @@ _INSERT_LOG_SQL = (
     "sender, smtp_message_id, attempt, status, next_attempt_at, job_id) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_INSERT_JOB = insert(cast(Table, JobRow.__table__))
+_INSERT_JOB_SQL = (
+    "INSERT INTO delivery_jobs (id, message_id, webhook_id, account_id, recipients, status, "
+    "attempts, schedule_start, next_attempt_at, claimed_until, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 class SqlDeliveryLogRepository:

@@ -15,7 +15,6 @@ from sqlalchemy import (
     Table,
     delete,
     func,
-    insert,
     literal_column,
     select,
 )
@@ -53,22 +52,6 @@ def _auth_from_json(raw: str) -> AuthResults:
     return AuthResults(spf=spf, dkim=tuple(DkimResult(d, r) for d, r in data["dkim"]), dmarc=dmarc)
 
 
-def _message_values(message: InboundMessage) -> dict[str, object]:
-    envelope = message.envelope
-    return {
-        "id": message.id,
-        "received_at": message.received_at,
-        "mail_from": envelope.mail_from,
-        "rcpt_to": json.dumps(list(envelope.rcpt_to)),
-        "remote_ip": envelope.remote_ip,
-        "helo": envelope.helo,
-        "smtp_user": envelope.smtp_user,
-        "auth": _auth_json(message.auth),
-        "message_id": message.message_id,
-        "raw": message.raw,
-    }
-
-
 def _message_from_row(row: MessageRow) -> InboundMessage:
     envelope = Envelope(
         mail_from=row.mail_from,
@@ -92,7 +75,10 @@ _JOBS = cast(Table, JobRow.__table__)
 _MESSAGE = raw.Reader(*_MESSAGES.c)  # the claim reads these: plain SQL (raw.py)
 
 
-_INSERT_MESSAGE = insert(cast(Table, MessageRow.__table__))
+_INSERT_MESSAGE_SQL = (
+    "INSERT INTO messages (id, received_at, mail_from, rcpt_to, remote_ip, helo, smtp_user, "
+    "auth, message_id, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 class SqlMessageRepository:
@@ -103,10 +89,28 @@ class SqlMessageRepository:
         self.add_many([message])
 
     def add_many(self, messages: list[InboundMessage]) -> None:
-        if messages:  # Core executemany: no ORM unit of work on the accept path
-            # on the connection: a Core executemany, not the ORM's bulk-insert machinery
-            self._session.connection().execute(
-                _INSERT_MESSAGE, [_message_values(m) for m in messages]
+        if messages:  # an executemany on the accept path (the SMTP worker's group commit)
+            codec = raw.codec(self._session)
+            raw.write_many(
+                self._session,
+                "messages",
+                "insert",
+                _INSERT_MESSAGE_SQL,
+                [
+                    (
+                        codec.uuid(m.id),
+                        codec.when(m.received_at),
+                        m.envelope.mail_from,
+                        json.dumps(list(m.envelope.rcpt_to)),
+                        m.envelope.remote_ip,
+                        m.envelope.helo,
+                        m.envelope.smtp_user,
+                        _auth_json(m.auth),
+                        m.message_id,
+                        m.raw,
+                    )
+                    for m in messages
+                ],
             )
 
     def get(self, message_id: UUID) -> InboundMessage | None:
