@@ -97,6 +97,11 @@ class DeliveryWorker:
             registry=registry,
         )
 
+    @property
+    def stopping(self) -> bool:
+        """Whether the worker has begun to stop (attempts not begun give their job back)."""
+        return self._stopping.is_set()
+
     # -- the attempts, on the event loop -------------------------------------------------
 
     async def _deliver(self, work: Work) -> bool:
