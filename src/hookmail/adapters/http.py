@@ -223,7 +223,7 @@ class PinnedHttpTransport:
         """(the address to connect to, or None with the reason)."""
         try:
             if _is_address(host):
-                addresses = self._resolve(host, port)
+                addresses = [host]  # what resolving an address gives: itself
             else:  # a name: the system's resolver blocks, so not on the loop
                 loop = asyncio.get_running_loop()
                 addresses = await loop.run_in_executor(None, self._resolve, host, port)

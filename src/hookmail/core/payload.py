@@ -114,7 +114,15 @@ def _attachment(raw: bytes, leaf: mime.Leaf, filename: str, disposition: str | N
 
 def attachment_filename(message: Message) -> str:
     """A part's file name as the payload gives it (RFC 2231 and RFC 2047 decoded)."""
+    # A file name is a `filename` parameter of Content-Disposition or a `name` one of
+    # Content-Type (RFC 2231's `filename*0*` too): without "name" in either, there is none,
+    # and the params aren't parsed (most parts, the body's text among them, have none).
+    if not any("name" in str(message.get(h, "")).lower() for h in _NAMED_BY):
+        return ""
     return header_values.decode_words(header_values.unescape(message.get_filename("")))
+
+
+_NAMED_BY = ("content-disposition", "content-type")
 
 
 class _Body:

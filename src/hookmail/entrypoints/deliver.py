@@ -20,6 +20,7 @@ only for the attempts in flight, so a stop takes at most one attempt's time.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import queue
 import threading
@@ -212,8 +213,10 @@ class DeliveryWorker:
 
     def _count(self, finished: list[Attempt]) -> None:
         now = self._clock.now()
+        by_status = collections.Counter(done.log.status.value for done in finished)
+        for status, count in by_status.items():  # one increment per status and pass
+            self.attempts.labels(status).inc(count)
         for done in finished:
-            self.attempts.labels(done.log.status.value).inc()
             if done.log.status.value == "delivered":
                 self.latency.observe((now - done.received_at).total_seconds())
 
