@@ -411,6 +411,12 @@ class InMemoryWebhooks:
             found[address] = Route(webhook, domain, policy)
         return found
 
+    def has_tagged(self, domain: str) -> bool:
+        return any(
+            w.address.domain.value == domain and "+" in w.address.local
+            for w in self._state.webhooks.values()
+        )
+
     def count_of_account(self, account_id: UUID) -> int:
         return sum(1 for w in self._state.webhooks.values() if w.account_id == account_id)
 

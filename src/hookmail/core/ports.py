@@ -273,6 +273,12 @@ class WebhookRepository(Protocol):
         domain and policy: what RCPT TO needs, read at once (the SMTP worker's hottest read)."""
         ...
 
+    def has_tagged(self, domain: str) -> bool:
+        """Whether a webhook address on `domain` (a domain name in normal form) has a `+tag`
+        in its local part: without one, `local+tag@domain` routes as `local@domain` does,
+        whatever the tag (RCPT TO answers such addresses from its cache)."""
+        ...
+
     def lock(self, webhook_id: UUID) -> None:
         """Hold the webhook's row until the transaction ends, so rate-limit decisions about
         it are taken one at a time across every worker."""

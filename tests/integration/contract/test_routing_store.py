@@ -232,3 +232,25 @@ def test_routes_carry_each_webhooks_domain_and_policy(uow: UnitOfWork) -> None:
     with uow.reading():  # more addresses than one statement takes at once
         many = uow.webhooks.routes(["a@x.org", "b@x.org", "c@x.org", "*@example.com"])
     assert set(many) == {"*@example.com"}
+
+
+def test_a_domain_has_tagged_addresses_only_once_a_webhook_has_one(uow: UnitOfWork) -> None:
+    alice, bob = _accounts(uow, 2)
+    mine = a_domain(alice.id, "mail.example.com", verified=True)
+    other = a_domain(bob.id, "other.example.com", verified=True)
+    with uow:
+        uow.domains.save(mine)
+        uow.domains.save(other)
+        uow.webhooks.save(a_webhook(mine, alice.id, local="inbox"))
+        uow.webhooks.save(a_webhook(mine, alice.id, local="*"))
+        uow.webhooks.save(a_webhook(other, bob.id, local="vip+gold"))  # another domain's
+        uow.commit()
+    with uow.reading():
+        assert not uow.webhooks.has_tagged("mail.example.com")
+        assert uow.webhooks.has_tagged("other.example.com")
+        assert not uow.webhooks.has_tagged("nowhere.example.org")
+    with uow:
+        uow.webhooks.save(a_webhook(mine, alice.id, local="inbox+vip"))
+        uow.commit()
+    with uow.reading():
+        assert uow.webhooks.has_tagged("mail.example.com")

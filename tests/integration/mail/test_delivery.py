@@ -55,3 +55,32 @@ def test_a_mail_arrives_as_the_signed_default_payload(pipeline: Pipeline) -> Non
     assert [(g["http_status"], g["status"], g["attempt"]) for g in logs] == [(200, "delivered", 1)]
     assert logs[0]["smtp_message_id"] == "<m1@example.org>"
     assert logs[0]["sender"] == "alice@example.org"
+
+
+def test_tagged_recipients_route_to_their_webhook_as_webhooks_come_and_go(
+    pipeline: Pipeline,
+) -> None:
+    """RCPT TO answers `local+tag@` addresses from its cache when the domain has no tagged
+    webhook address; a tagged webhook created meanwhile takes its own mail at once."""
+    pipeline.sign_up()
+    pipeline.domain()
+    pipeline.webhook("in@example.com", target_url=pipeline.target.url + "/base")
+
+    def arrived(path: str) -> int:
+        return sum(1 for r in pipeline.target.received if r.path == path)
+
+    with pipeline.smtp() as client:
+        for tag in ("a", "b", "c"):  # a new tag each time: routed to in@
+            assert client.sendmail("a@example.org", [f"in+{tag}@example.com"], SIMPLE) == {}
+        refused = client.sendmail(
+            "a@example.org", ["in+d@example.com", "out+d@example.com"], SIMPLE
+        )
+        assert refused["out+d@example.com"][0] == 550  # nobody takes out@: nor its tags
+    wait_for(lambda: arrived("/hook/base") == 4, what="four tagged mails at in@")
+
+    pipeline.webhook("in+vip@example.com", target_url=pipeline.target.url + "/vip")
+    with pipeline.smtp() as client:
+        for to in ("in+vip@example.com", "in+e@example.com", "IN+VIP@example.com"):
+            assert client.sendmail("a@example.org", [to], SIMPLE) == {}
+    wait_for(lambda: arrived("/hook/vip") == 2, what="the tagged webhook's own mail")
+    wait_for(lambda: arrived("/hook/base") == 5, what="another tag still at in@")

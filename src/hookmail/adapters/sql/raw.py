@@ -167,8 +167,21 @@ def write(session: Session, table: str, kind: str, text: str, params: Sequence[A
 def write_many(
     session: Session, table: str, kind: str, text: str, rows: Iterable[Sequence[Any]]
 ) -> None:
-    """One statement run for each of `rows` (an executemany)."""
-    _run(session, text, list(rows), many=True)
+    """One statement run for each of `rows` (an executemany). One row is one execute; an
+    INSERT of several rows on PostgreSQL is one statement with a VALUES row each (psycopg's
+    executemany runs a pipeline, which costs more than the statement for a few rows)."""
+    rows = list(rows)
+    if len(rows) == 1:
+        _run(session, text, rows[0])
+    elif codec(session) is _CODECS["postgresql"] and text.endswith(")") and " VALUES (" in text:
+        head, _, group = text.rpartition(" VALUES ")
+        _run(
+            session,
+            f"{head} VALUES {', '.join([group] * len(rows))}",
+            [value for row in rows for value in row],
+        )
+    else:
+        _run(session, text, rows, many=True)
     touch(session, table, kind)
 
 

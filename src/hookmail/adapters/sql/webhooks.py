@@ -182,6 +182,16 @@ class SqlWebhookRepository:
             )
         return found
 
+    def has_tagged(self, domain: str) -> bool:
+        # by the domain's rows (ix_webhooks_domain_id), not a scan of every address
+        found = self._session.scalar(
+            select(_WEBHOOKS.c.id)
+            .join(_DOMAINS, _DOMAINS.c.id == _WEBHOOKS.c.domain_id)
+            .where(_DOMAINS.c.name == domain, _WEBHOOKS.c.address.contains("+", autoescape=True))
+            .limit(1)
+        )
+        return found is not None
+
     def count_of_account(self, account_id: UUID) -> int:
         count = self._session.scalar(
             select(func.count()).select_from(WebhookRow).where(WebhookRow.account_id == account_id)

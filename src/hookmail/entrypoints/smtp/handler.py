@@ -20,7 +20,7 @@ from typing import Any, AnyStr
 from uuid import UUID
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
-from attrs import evolve
+from attrs import evolve, frozen
 from prometheus_client import CollectorRegistry, Counter
 
 from hookmail.adapters.notify import Listener
@@ -66,6 +66,17 @@ _PLAIN_PATH = re.compile(
     r"\s*<([A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
     r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>"
 )
+
+
+@frozen
+class _Lookup:
+    """A RCPT TO looked up in the store: its address (None: not valid), its route (None:
+    nobody takes it) and, for a tagged address, whether its domain has no tagged webhook
+    address (None: not asked)."""
+
+    address: Address | None
+    route: Route | None
+    tagless: bool | None = None
 
 
 class HookmailEnvelope(Envelope):
@@ -178,6 +189,9 @@ class InboundHandler:
         self._sync_in_flight: Counter_[UUID] = Counter_()
         self._routes_changed = routes_changed
         self._routes: dict[str, tuple[Address | None, Route | None]] = {}
+        # domains (lower case) without a tagged webhook address: there `local+tag@domain`
+        # routes as `local@domain` does, so a new tag needs no read of the store
+        self._tagless: set[str] = set()
         self._routes_since = time.monotonic()
         self._clock = clock
         self._auth = auth
@@ -222,21 +236,55 @@ class InboundHandler:
         now = time.monotonic()
         if self._routes_changed.poll() or now - self._routes_since > _ROUTE_CACHE_SECONDS:
             self._routes.clear()
+            self._tagless.clear()
             self._routes_since = now
-        return self._routes.get(recipient)
+        return self._routes.get(recipient) or self._tagged_route(recipient)
 
-    def _lookup(self, recipient: str) -> tuple[Address | None, Route | None]:
-        """On a thread: parse and route a RCPT TO with one read of the store."""
+    def _tagged_route(self, recipient: str) -> tuple[Address | None, Route | None] | None:
+        """`local+tag@domain` where the domain has no tagged webhook address: the cached
+        route of `local@domain` (reply+token@ addresses, a new tag on every message)."""
+        local, _, domain = recipient.rpartition("@")
+        base, plus, _tag = local.partition("+")
+        if not plus or not base or domain.lower() not in self._tagless:
+            return None
+        cached = self._routes.get(f"{base}@{domain}")
+        if cached is None:
+            return None
+        address = inbound.parse_recipient(recipient)
+        return (address, cached[1]) if address is not None else None
+
+    def _lookup(self, recipient: str) -> _Lookup:
+        """On a thread: parse and route a RCPT TO with one read of the store; for a tagged
+        address, whether its domain has tagged webhook addresses (read once a domain)."""
         address = inbound.parse_recipient(recipient)
         found = inbound.find_route(self._uow(), address) if address is not None else None
-        return address, found
+        tagless = None
+        asked = (
+            address is not None
+            and "+" in address.local
+            and self._routes_changed is not None
+            and recipient.rpartition("@")[2].lower() not in self._tagless
+        )
+        if asked and address is not None:
+            with self._uow().reading() as uow:
+                tagless = not uow.webhooks.has_tagged(address.domain.value)
+        return _Lookup(address, found, tagless)
 
-    def _remember(self, recipient: str, entry: tuple[Address | None, Route | None]) -> None:
+    def _remember(self, recipient: str, found: _Lookup) -> None:
         if self._routes_changed is None:
             return
         if len(self._routes) >= _ROUTE_CACHE_SIZE:
             self._routes.clear()
-        self._routes[recipient] = entry
+        self._routes[recipient] = (found.address, found.route)
+        local, _, domain = recipient.rpartition("@")
+        base = local.partition("+")[0]
+        if found.tagless and base and found.route is not None:  # a domain served here
+            if len(self._tagless) >= _ROUTE_CACHE_SIZE:
+                self._tagless.clear()
+            self._tagless.add(domain.lower())
+            # no tagged address on the domain: the route found is the untagged address's
+            base_address = inbound.parse_recipient(f"{base}@{domain}")
+            self._routes[f"{base}@{domain}"] = (base_address, found.route)
 
     # -- AUTH: mechanism hooks replacing aiosmtpd's synchronous ones (smtp/auth.py) ---------
 
@@ -299,8 +347,9 @@ class InboundHandler:
         try:
             entry = self._cached_route(address)
             if entry is None:
-                entry = await asyncio.to_thread(self._lookup, address)
-                self._remember(address, entry)
+                looked_up = await asyncio.to_thread(self._lookup, address)
+                self._remember(address, looked_up)
+                entry = looked_up.address, looked_up.route
             parsed, found = entry
             if found is not None and wants_spf(found.policy) and transaction.spf is None:
                 await asyncio.get_running_loop().run_in_executor(  # DNS: on the auth pool
