@@ -164,6 +164,10 @@ def write(session: Session, table: str, kind: str, text: str, params: Sequence[A
     touch(session, table, kind)
 
 
+# rows of one multi-row INSERT on PostgreSQL (a statement takes at most 65 535 values)
+_ROWS_A_STATEMENT = 256
+
+
 def write_many(
     session: Session, table: str, kind: str, text: str, rows: Iterable[Sequence[Any]]
 ) -> None:
@@ -175,11 +179,13 @@ def write_many(
         _run(session, text, rows[0])
     elif codec(session) is _CODECS["postgresql"] and text.endswith(")") and " VALUES (" in text:
         head, _, group = text.rpartition(" VALUES ")
-        _run(
-            session,
-            f"{head} VALUES {', '.join([group] * len(rows))}",
-            [value for row in rows for value in row],
-        )
+        for start in range(0, len(rows), _ROWS_A_STATEMENT):  # PostgreSQL: < 65 536 values
+            chunk = rows[start : start + _ROWS_A_STATEMENT]
+            _run(
+                session,
+                f"{head} VALUES {', '.join([group] * len(chunk))}",
+                [value for row in chunk for value in row],
+            )
     else:
         _run(session, text, rows, many=True)
     touch(session, table, kind)
