@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import threading
 from collections.abc import Callable
+from functools import cached_property
 
 import argon2
 from argon2 import low_level
@@ -28,7 +29,6 @@ class Argon2PasswordHasher:
             argon2__time_cost=time_cost,
             argon2__memory_cost=memory_cost,
         )
-        self._dummy = self._context.hash("hookmail-timing-equaliser")
 
     def hash(self, secret: str) -> str:
         return str(self._context.hash(secret))
@@ -38,6 +38,12 @@ class Argon2PasswordHasher:
             return bool(self._context.verify(secret, hashed))
         except (ValueError, TypeError):
             return False
+
+    @cached_property
+    def _dummy(self) -> str:
+        # made on first use, not at start: a hash costs `memory_cost` (64 MiB) for a moment,
+        # which a worker that never checks a password (most SMTP workers) need not pay
+        return str(self._context.hash("hookmail-timing-equaliser"))
 
     def burn(self, secret: str) -> None:
         self.verify(secret, self._dummy)
