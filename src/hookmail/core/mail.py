@@ -36,7 +36,8 @@ def received_header(*, helo: str, remote_ip: str, hostname: str, now: datetime) 
 def message_id_of(raw: bytes) -> str | None:
     """The Message-ID header's value, read without a full parse (headers end at the first
     empty line; folded continuation lines are joined)."""
-    head = raw.split(b"\r\n\r\n", 1)[0]
+    end = raw.find(b"\r\n\r\n")
+    head = raw if end < 0 else raw[:end]  # not split(): that would copy the whole body too
     lines = head.split(b"\r\n")
     for index, line in enumerate(lines):
         if line[:11].lower() == b"message-id:":

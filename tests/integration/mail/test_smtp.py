@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import smtplib
 import socket
 import ssl
@@ -164,3 +165,30 @@ def test_replies_to_pipelined_commands_come_together_and_354_is_never_held(
         assert _replies(conn, 1) == [b"250 OK\r\n"]
         conn.sendall(b"QUIT\r\n")
         assert _replies(conn, 1)[0].startswith(b"221")
+
+
+def test_data_is_dot_unstuffed_and_an_overlong_line_is_refused_after_the_message(
+    hooked: Pipeline,
+) -> None:
+    hooked.webhook()
+    with socket.create_connection(("127.0.0.1", hooked.settings.smtp_port), timeout=10) as conn:
+        _replies(conn, 1)
+        conn.sendall(b"EHLO sender.example.org\r\n")
+        _replies(conn, 1)
+        # RFC 5321 4.5.2: the client doubled each leading dot; the message has one
+        conn.sendall(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<in@example.com>\r\nDATA\r\n")
+        assert _replies(conn, 3)[-1].endswith(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+        conn.sendall(b"Subject: dots\r\n\r\n..leading dot\r\n...\r\nlast\r\n.\r\n")
+        assert _replies(conn, 1)[0].startswith(b"250 ")
+        # a line longer than SMTP allows: the whole message is read, then refused (500),
+        # and the session goes on
+        conn.sendall(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<in@example.com>\r\nDATA\r\n")
+        _replies(conn, 3)
+        conn.sendall(b"Subject: long\r\n\r\n" + b"x" * 5000 + b"\r\nafter\r\n.\r\n")
+        assert _replies(conn, 1)[0].startswith(b"500 ")
+        conn.sendall(b"NOOP\r\n")
+        assert _replies(conn, 1) == [b"250 OK\r\n"]
+    wait_for(lambda: len(hooked.target.received) == 1, what="the dotted mail")
+    payload = json.loads(hooked.target.received[0].body)
+    assert payload["subject"] == "dots"
+    assert payload["text"] == ".leading dot\n..\nlast\n"

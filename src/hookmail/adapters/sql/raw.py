@@ -191,6 +191,39 @@ def write_many(
     touch(session, table, kind)
 
 
+def blobs_in_place(session: Session) -> bool:
+    """Whether big values can be written into their row in place (SQLite's blob I/O)."""
+    return codec(session) is _CODECS["sqlite"]
+
+
+_BLOB_CHUNK = 1024 * 1024
+
+
+def insert_with_blob(
+    session: Session, table: str, column: str, text: str, params: Sequence[Any], blob: bytes
+) -> None:
+    """SQLite: insert a row whose last parameter is `zeroblob(len(blob))`, then write `blob`
+    into it in place, a chunk at a time (incremental blob I/O): the value is never copied
+    into a bound parameter nor into the row's record."""
+    if session.autoflush:
+        session.flush()
+    connection = session.connection()
+    driver = connection.connection.driver_connection
+    cursor = driver.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(text, (*params, len(blob)))
+        with driver.blobopen(table, column, cursor.lastrowid) as stored:  # type: ignore[union-attr]
+            view = memoryview(blob)
+            for start in range(0, len(view), _BLOB_CHUNK):
+                stored.write(view[start : start + _BLOB_CHUNK])
+    except Exception as exc:
+        connection._handle_dbapi_exception(exc, text, params, cursor, None)
+        raise  # not reached: the above raises
+    finally:
+        cursor.close()
+    touch(session, table, "insert")
+
+
 class Reader:
     """The columns a statement reads: their SQL, and rows decoded as the column types
     would, with attribute access by column name (or label) like SQLAlchemy's rows."""

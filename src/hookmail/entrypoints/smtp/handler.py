@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, AnyStr
 from uuid import UUID
 
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session
 from attrs import evolve, frozen
 from prometheus_client import CollectorRegistry, Counter
 
@@ -116,6 +116,78 @@ class HookmailSMTP(SMTP):
             self._held.clear()
         self._writer.write(line)
         await self._writer.drain()
+
+    async def smtp_DATA(self, arg: str) -> None:
+        """aiosmtpd's DATA, the same conversation (354; 500 for a line over the limit, 552
+        over the size limit, both after the whole message; RFC 5321 §4.5.2 dot-unstuffing),
+        but the message is gathered in one growing buffer. aiosmtpd keeps a bytearray per
+        line and joins them: for a 25 MiB message of 76-character lines that peaked at 4x
+        its size; this peaks at about 2x (test_memory.py), and costs less CPU per line."""
+        if self._decode_data or "DATA" not in self._handle_hooks:  # not hookmail's setup
+            await super().smtp_DATA(arg)
+            return
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        if self.envelope is None:
+            raise RuntimeError("DATA without a transaction")
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        body = bytearray()
+        size = 0
+        limit = self.data_size_limit
+        too_long = too_much = False
+        partial = False  # the line read so far ran over the stream limit: no CRLF yet
+        while self.transport is not None:
+            try:
+                line = await self._reader.readuntil(b"\r\n")
+            except asyncio.CancelledError:  # the connection was reset during DATA
+                log.info("connection lost during DATA")
+                self._writer.close()
+                raise
+            except asyncio.LimitOverrunError as exc:  # a line over the stream's limit
+                too_long = too_long or not too_much
+                body.clear()
+                line = await self._reader.read(exc.consumed)  # drained all the same
+                partial = True
+                size += len(line)
+                continue
+            if partial:  # the end of an overlong line
+                partial = False
+                size += len(line)
+                continue
+            if line == b".\r\n":
+                break
+            size += len(line)
+            if limit and size > limit and not too_long:
+                too_much = True
+            if too_long or too_much:
+                body.clear()  # nothing kept of a message that will be refused
+                continue
+            if len(line) > self.line_length_limit:
+                too_long = True
+                body.clear()
+                continue
+            body += memoryview(line)[1:] if line[:1] == b"." else line
+        if too_long or too_much:
+            await self.push(
+                "500 Line too long (see RFC5321 4.5.3.1.6)"
+                if too_long
+                else "552 Error: Too much mail data"
+            )
+            self._set_post_data_state()  # type: ignore[no-untyped-call]
+            return
+        content = bytes(body)
+        del body
+        self.envelope.content = self.envelope.original_content = content
+        del content  # the handler takes it from the envelope and lets it go
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
+        await self.push("250 OK" if status is MISSING else status)
 
     def _command_waiting(self) -> bool:
         buffered = getattr(self._reader, "_buffer", None)  # asyncio.StreamReader's buffer
