@@ -12,7 +12,7 @@ import dns.resolver
 import spf
 
 from hookmail.adapters.dns import DnspythonResolver
-from hookmail.core.mail import DkimResult, SpfOutcome
+from hookmail.core.mail import DkimResult, SpfOutcome, head_of
 from hookmail.core.ports import DnsFailure, TxtResolver
 
 log = logging.getLogger("hookmail.mailauth")
@@ -73,7 +73,7 @@ class DkimpyVerifier:
         return records[0].encode("utf-8") if records else None
 
     def verify(self, raw: bytes) -> tuple[DkimResult, ...]:
-        head = raw.split(b"\r\n\r\n", 1)[0]
+        head = head_of(raw)
         count = len(_SIGNATURE.findall(head))
         results = []
         for index in range(count):

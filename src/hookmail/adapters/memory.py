@@ -20,7 +20,7 @@ from hookmail.core.accounts import Account
 from hookmail.core.deliveries import DeliveryJob, DeliveryLog, DeliveryStatus, JobStatus
 from hookmail.core.domains import Domain, DomainName
 from hookmail.core.errors import AddressTaken, DomainTaken, EmailTaken, InvalidField, InvalidToken
-from hookmail.core.mail import DkimResult, DmarcOutcome, InboundMessage, SpfOutcome
+from hookmail.core.mail import DkimResult, DmarcOutcome, InboundMessage, SpfOutcome, head_of
 from hookmail.core.messages import (
     HEAD_BYTES,
     MessageStatus,
@@ -201,7 +201,7 @@ class StubDkim:
     valid: set[str] = field(factory=set)
 
     def verify(self, raw: bytes) -> tuple[DkimResult, ...]:
-        head = raw.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
+        head = head_of(raw).decode("utf-8", "replace")
         found = re.findall(r"(?im)^dkim-signature:.*?\bd=([^;\s]+)", head)
         return tuple(
             DkimResult(d.lower(), "pass" if d.lower() in self.valid else "fail") for d in found

@@ -11,7 +11,7 @@ from email.headerregistry import Address
 from email.parser import BytesHeaderParser
 from typing import Any
 
-from hookmail.core.mail import DmarcOutcome
+from hookmail.core.mail import DmarcOutcome, head_of
 
 _HEADERS = BytesHeaderParser(policy=email.policy.default)
 
@@ -19,7 +19,7 @@ _HEADERS = BytesHeaderParser(policy=email.policy.default)
 def from_domain(raw: bytes) -> str | None:
     """The RFC 5322 From domain, lower-cased; None when there is no single From domain
     (no From header, no address in it, or addresses in several domains: RFC 7489 §6.6.1)."""
-    head = raw.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
+    head = head_of(raw) + b"\r\n\r\n"
     try:
         values = _HEADERS.parsebytes(head).get_all("From", [])
         domains = {

@@ -33,12 +33,17 @@ def received_header(*, helo: str, remote_ip: str, hostname: str, now: datetime) 
     ).encode("utf-8", "replace")
 
 
+def head_of(raw: bytes) -> bytes:
+    """A message's header section, up to the first empty line (its CRLF CRLF left out), or
+    the whole of it when there is none; without copying the body (split() would)."""
+    end = raw.find(b"\r\n\r\n")
+    return raw if end < 0 else raw[:end]
+
+
 def message_id_of(raw: bytes) -> str | None:
     """The Message-ID header's value, read without a full parse (headers end at the first
     empty line; folded continuation lines are joined)."""
-    end = raw.find(b"\r\n\r\n")
-    head = raw if end < 0 else raw[:end]  # not split(): that would copy the whole body too
-    lines = head.split(b"\r\n")
+    lines = head_of(raw).split(b"\r\n")
     for index, line in enumerate(lines):
         if line[:11].lower() == b"message-id:":
             value = line[11:]
