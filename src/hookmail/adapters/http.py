@@ -94,7 +94,6 @@ class _Connection(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.closed = False
-        self.used = False  # an exchange was made on it: a pooled connection
         self._parser = httptools.HttpResponseParser(self)
         self._answer: asyncio.Future[None] | None = None
         self._writable: asyncio.Future[None] | None = None
@@ -174,7 +173,6 @@ class _Connection(asyncio.Protocol):
         self._status = self._received = 0
         self.heard = self.complete = False
         self.retry_after = None
-        self.used = True
         if len(body) <= _CHUNK:
             transport.write(head + body)
         else:

@@ -259,7 +259,7 @@ def send(
             timeout=config.timeout,
         )
     except Exception as exc:
-        return HttpOutcome(0, f"sending failed: {_printable(exc)}")
+        return _send_failed(exc)
 
 
 async def send_async(
@@ -276,7 +276,12 @@ async def send_async(
             timeout=config.timeout,
         )
     except Exception as exc:
-        return HttpOutcome(0, f"sending failed: {_printable(exc)}")
+        return _send_failed(exc)
+
+
+def _send_failed(exc: Exception) -> HttpOutcome:
+    """A transport that failed unexpectedly: a failed attempt like any other."""
+    return HttpOutcome(0, f"sending failed: {_printable(exc)}")
 
 
 def finish(
