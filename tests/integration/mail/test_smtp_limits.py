@@ -3,8 +3,10 @@ address, a deadline for HELO/EHLO, and the idle timeout between commands, over r
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -155,6 +157,50 @@ def test_a_session_must_greet_before_the_deadline_even_if_it_sends_other_command
         assert time.monotonic() - started < 10
     assert replies[-1].startswith(b"421 4.4.2")
     assert client.line() == b""
+
+
+def test_the_deadline_closes_gently_so_a_command_on_its_way_meets_no_reset(
+    pipeline: Pipeline, raw: Callable[[str], Raw]
+) -> None:
+    # after its 421 the server shuts its sending side and still reads what the client sends
+    # (a command sent as the deadline fired): closed at once, it would answer that input
+    # with a reset, which can destroy the 421 before the client reads it
+    client = raw("127.0.0.71")
+    assert client.line().startswith(b"220 ")
+    time.sleep(GREETING + 0.3)
+    assert client.line().startswith(b"421 4.4.2")
+    assert client.line() == b""  # the end of the server's stream
+    client.sock.sendall(b"NOOP\r\n")
+    time.sleep(0.2)  # a reset, if one came, has arrived: the next send would fail
+    client.sock.sendall(b"NOOP\r\n")
+    assert client.silent_for(0.2) is False  # still the end of the stream, no error
+
+
+def test_a_flood_of_commands_gets_every_reply_then_the_421_and_no_reset(
+    pipeline: Pipeline, raw: Callable[[str], Raw]
+) -> None:
+    # megabytes of pipelined NOOPs, not read: when the deadline fires, replies are held
+    # (pipelining) and commands wait unread in the server's buffers. Every reply to a
+    # command read before the deadline comes, then the 421, then the end of the stream
+    client = raw("127.0.0.72")
+    assert client.line().startswith(b"220 ")
+    flood = b"NOOP\r\n" * ((4 << 20) // 6)
+
+    def send() -> None:
+        with contextlib.suppress(OSError):
+            client.sock.sendall(flood)
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    time.sleep(GREETING + 0.5)
+    replies = 0
+    while (reply := client.line()).startswith(b"250"):
+        replies += 1
+    assert replies > 0
+    assert reply.startswith(b"421 4.4.2"), reply
+    assert client.line() == b""
+    sender.join(10)
+    assert not sender.is_alive()  # the server read (and dropped) the rest
 
 
 def test_a_greeted_session_outlives_the_deadline_and_then_the_idle_timeout_closes_it(

@@ -9,13 +9,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from typing import Any
+from typing import Any, AnyStr, Final, cast
 
 from hookmail.entrypoints.smtp import replies
 from hookmail.entrypoints.smtp.auth import SmtpAuthenticator
 from hookmail.entrypoints.smtp.handler import HookmailSMTP
 
 log = logging.getLogger("hookmail.smtp")
+
+# How long a session the server ended still reads (and drops) what its client sends.
+LINGER: Final = 2.0
 
 
 class ClientSlots:
@@ -72,6 +75,7 @@ class GuardedSMTP(HookmailSMTP):
         self._slot: str | None = None  # the address whose slot this session holds
         self._refused = False
         self._greeting_deadline: asyncio.TimerHandle | None = None
+        self._closing = False  # the last reply is sent: input is dropped until the close
 
     @property
     def _peer(self) -> Any:
@@ -111,8 +115,36 @@ class GuardedSMTP(HookmailSMTP):
         if self.transport is None:
             return
         log.info("%r said no HELO/EHLO in %ss; closed", self._peer, self._greeting_timeout)
-        self._writer.write(f"{replies.GREETING_TIMEOUT}\r\n".encode())
-        self.transport.close()
+        self._close_after(replies.GREETING_TIMEOUT)
+
+    def _close_after(self, reply: str) -> None:
+        """Send the last reply and close the way a careful server does (a "lingering
+        close"): the sending side is shut first, so the client reads the reply and then the
+        end of the stream, and what the client still sends is read and dropped until it
+        closes too, or LINGER seconds pass. A socket closed with input unread answers with a
+        reset, and a client that sent a command as the deadline fired would get that reset,
+        which can destroy the reply before the client reads it."""
+        transport = self.transport
+        if transport is None or self._closing:
+            return
+        self._closing = True
+        held = b"".join(self._held or ())  # replies to commands read before the deadline
+        self._writer.write(held + f"{reply}\r\n".encode())
+        stream = cast(asyncio.Transport, transport)  # uvloop's is one, not a subclass
+        if stream.can_write_eof():
+            stream.write_eof()
+            stream.resume_reading()  # the session's reader may have paused it
+            self.loop.call_later(LINGER, stream.close)
+        else:  # TLS can't half-close
+            stream.close()
+
+    def data_received(self, data: bytes) -> None:
+        if not self._closing:
+            super().data_received(data)
+
+    async def push(self, status: AnyStr) -> None:
+        if not self._closing:  # nothing is said after the last reply
+            await super().push(status)
 
     def _greeted(self) -> None:
         if self.session and self.session.host_name and self._greeting_deadline is not None:

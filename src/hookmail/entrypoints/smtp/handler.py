@@ -16,7 +16,7 @@ import time
 from collections import Counter as Counter_
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, AnyStr
+from typing import Any, AnyStr, Final
 from uuid import UUID
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session
@@ -88,13 +88,24 @@ class HookmailEnvelope(Envelope):
         self.spf: SpfOutcome | None = None
 
 
+YIELD_EVERY: Final = 32
+
+
 class HookmailSMTP(SMTP):
     """aiosmtpd's server, answering size errors with enhanced status codes, and sending the
     replies to pipelined commands together."""
 
     _held: list[bytes] | None = None  # 250 replies waiting for the next reply
+    _replies = 0
 
     async def push(self, status: AnyStr) -> None:
+        # A command whose line is already buffered is read without waiting, so a client
+        # that pipelines thousands of commands would keep the event loop, and every other
+        # session, waiting until its buffer is done: every YIELD_EVERY replies the session
+        # lets the others run.
+        self._replies += 1
+        if self._replies % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
         if isinstance(status, str):
             status = replies.REWRITES.get(status, status)
             line = status.encode("utf-8" if self.enable_SMTPUTF8 else "ascii") + b"\r\n"
