@@ -199,3 +199,8 @@ def notifier_for(engine: Engine) -> Notifier:
 
 def pg_notify_statement(channel: str) -> tuple[str, dict[str, str]]:
     return "SELECT pg_notify(:c, '')", {"c": _PG_PREFIX + channel}
+
+
+def pg_notify(channel: str) -> tuple[str, list[str]]:
+    """The same NOTIFY, as plain SQL with `?` placeholders (adapters/sql/raw.py)."""
+    return "SELECT pg_notify(?, '')", [_PG_PREFIX + channel]

@@ -228,10 +228,36 @@ def test_a_driver_error_is_sqlalchemys_error(engine: Engine) -> None:
     with uow:
         uow.delivery_logs.add_many([log])
         uow.commit()
-    with uow, pytest.raises(IntegrityError):
+    with uow, pytest.raises(IntegrityError):  # PostgreSQL sends the write with the commit
         uow.delivery_logs.add_many([log])
+        uow.commit()
     with uow:  # the store is usable afterwards
         assert uow.delivery_logs.get(hook.id, log.id) == log
+
+
+def test_a_write_is_seen_by_what_follows_it_in_its_transaction_and_gone_with_a_rollback(
+    engine: Engine,
+) -> None:
+    # PostgreSQL keeps raw writes back until the next statement (raw.py): every kind of
+    # read that follows sees them, and a rollback drops them
+    uow = SqlUnitOfWork(make_sessions(engine))
+    hook, _ = _setup(uow)
+    first, second = a_log(hook.id), a_log(hook.id)
+    with uow:
+        uow.delivery_logs.add_many([first])
+        assert uow.delivery_logs.get(hook.id, first.id) == first  # the ORM's read
+        uow.delivery_logs.add_many([second])
+        since = second.attempted_at - timedelta(seconds=1)
+        assert len(uow.delivery_logs.attempts_since(hook.id, since)) == 2  # another
+    with uow:  # rolled back: neither was stored
+        assert uow.delivery_logs.get(hook.id, first.id) is None
+        assert uow.delivery_logs.get(hook.id, second.id) is None
+        uow.delivery_logs.add_many([second])
+        # nothing reads before the commit: the write goes with it
+        uow.commit()
+    with uow:
+        assert uow.delivery_logs.get(hook.id, second.id) == second
+        assert uow.delivery_logs.get(hook.id, first.id) is None
 
 
 def test_accepted_messages_and_jobs_are_stored_as_the_orm_stores_them(engine: Engine) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,6 +27,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
 
 
 READ_ONLY = "hookmail_read_only"
+
+# A pooled PostgreSQL connection idle longer than this is pinged before use.
+IDLE_PING = 5.0
 
 
 def _sqlite_begin(connection: Any) -> None:
@@ -48,8 +52,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        kwargs.setdefault("pool_pre_ping", True)
         engine = create_engine(url, **kwargs)
+        if "pool_pre_ping" not in kwargs:
+            _ping_when_idle(engine)
+        _send_writes_kept_back(engine)
 
         @event.listens_for(engine, "connect")
         def _durable(dbapi_connection: Any, _record: object) -> None:
@@ -59,6 +65,54 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     raise ValueError(f"unsupported database {parsed.get_backend_name()!r}")
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """SQLAlchemy's pool_pre_ping costs a round trip to the server each time a connection
+    is taken from the pool: one more per transaction, on every SMTP group commit and every
+    store pass of the delivery worker. A connection in use all the time is known to be
+    alive; one that sat in the pool for IDLE_PING seconds (the server may have restarted
+    meanwhile) is pinged, and replaced if the ping fails (SQLAlchemy's "pessimistic
+    disconnect handling", with a custom check). A connection lost between two uses close
+    together fails its transaction, which the pool then replaces, as with pre-ping's own
+    window between the ping and the statement."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _alive(dbapi_connection: Any, record: Any, _proxy: object) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < IDLE_PING:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # the pool drops it and takes (or opens) another
+            raise exc.DisconnectionError() from error
+
+
+def _send_writes_kept_back(engine: Engine) -> None:
+    """raw.py keeps writes back on PostgreSQL, to send them with the next statement: they
+    go before any statement of SQLAlchemy's and before a commit, and are dropped when the
+    transaction rolls back or the connection goes back to the pool."""
+    from hookmail.adapters.sql import raw
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before(connection: Any, *_args: object) -> None:
+        raw.send_deferred(connection)
+
+    @event.listens_for(engine, "commit")
+    def _committing(connection: Any) -> None:
+        raw.send_deferred(connection)
+
+    @event.listens_for(engine, "rollback")
+    def _rolled_back(connection: Any) -> None:
+        raw.drop_deferred(connection)
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info.pop(raw.DEFERRED, None)  # a connection given back never keeps any
 
 
 def make_sessions(engine: Engine) -> sessionmaker[Session]:

@@ -139,6 +139,8 @@ def _run(session: Session, text: str, params: Any, *, many: bool = False) -> lis
         session.flush()
     connection = session.connection()
     statement = codec(session).sql(text)
+    if _postgres(session):
+        return _send(connection, (statement, params, many))
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         if many:
@@ -153,15 +155,103 @@ def _run(session: Session, text: str, params: Any, *, many: bool = False) -> lis
         cursor.close()
 
 
+# PostgreSQL: each statement is a round trip to the server (a few of them for each message
+# on the accept path, a dozen for each store pass of the delivery worker), and on a busy
+# machine the round trips, not the statements, are the cost. Writes are kept back, on the
+# connection, and sent with whatever comes next, in one psycopg pipeline: the next
+# statement whose rows are wanted (_run), any statement of SQLAlchemy's (engine.py's
+# hook), or the commit, so BEGIN, a group commit's INSERTs, its NOTIFY and COMMIT are one
+# round trip. A write's error surfaces there, in the same transaction, which then rolls back.
+DEFERRED = "hookmail_deferred_writes"
+_Statement = tuple[str, Any, bool]  # SQL, parameters, and whether they are rows of an executemany
+
+
+def _postgres(session: Session) -> bool:
+    return codec(session) is _CODECS["postgresql"]
+
+
+def _defer(session: Session, text: str, params: Any, *, many: bool = False) -> None:
+    if session.autoflush:
+        session.flush()  # ORM changes made before this write are written before it
+    info = session.connection().info
+    info.setdefault(DEFERRED, []).append((codec(session).sql(text), params, many))
+
+
+def _send(connection: Any, then: _Statement | None = None, *, commit: bool = False) -> list[Any]:
+    """The writes kept back, then `then` (its rows are returned), then COMMIT if asked, in
+    one pipeline: one round trip, BEGIN included when the transaction has yet to begin."""
+    pending: list[_Statement] = connection.info.pop(DEFERRED, [])
+    driver = connection.connection.driver_connection
+    writes, last = driver.cursor(), driver.cursor()
+    statement, params = "", None
+    try:
+        with driver.pipeline():
+            for statement, params, many in pending:
+                for row in params if many else (params,):  # an executemany's rows, queued
+                    writes.execute(statement, row)
+            if then is not None:
+                statement, params, many = then
+                for row in params if many else (params,):
+                    last.execute(statement, row)
+            if commit:
+                statement, params = "COMMIT", None
+                writes.execute(statement)
+        return list(last.fetchall()) if then is not None and last.description else []
+    except Exception as exc:
+        connection._handle_dbapi_exception(exc, statement, params, last, None)
+        raise  # not reached: the above raises
+    finally:
+        writes.close()
+        last.close()
+
+
+def send_deferred(connection: Any) -> None:
+    """Send the writes kept back on `connection` (a SQLAlchemy Connection), if any: before a
+    statement of SQLAlchemy's runs on it, or a commit."""
+    if not connection.invalidated and connection.info.get(DEFERRED):
+        _send(connection)
+
+
+def drop_deferred(connection: Any) -> None:
+    """Forget the writes kept back: the transaction rolled back. (A connection lost and
+    invalidated has no info to reach: the pool's checkin drops them.)"""
+    if not connection.invalidated:
+        connection.info.pop(DEFERRED, None)
+
+
+def commit(session: Session, statements: Sequence[tuple[str, Sequence[Any]]] = ()) -> bool:
+    """PostgreSQL: send the writes kept back, `statements` (NOTIFYs) and COMMIT in one
+    round trip; True when done so (the session's commit then has nothing left to send).
+    False elsewhere, or with nothing to send: the caller runs `statements` and commits."""
+    if not _postgres(session):
+        return False
+    connection = session.connection()
+    if not connection.info.get(DEFERRED) and not statements:
+        return False
+    sql = codec(session).sql
+    queued = connection.info.setdefault(DEFERRED, [])
+    queued.extend((sql(text), params, False) for text, params in statements)
+    _send(connection, commit=True)
+    return True
+
+
 def fetch(session: Session, text: str, params: Sequence[Any]) -> list[Any]:
     """The rows of a query."""
     return _run(session, text, params)
 
 
 def write(session: Session, table: str, kind: str, text: str, params: Sequence[Any]) -> None:
-    """One statement that writes `table` ("insert" or "change", for the notices)."""
-    _run(session, text, params)
+    """One statement that writes `table` ("insert" or "change", for the notices); kept
+    back on PostgreSQL (see _send)."""
+    _write(session, text, params)
     touch(session, table, kind)
+
+
+def _write(session: Session, text: str, params: Any, *, many: bool = False) -> None:
+    if _postgres(session):
+        _defer(session, text, params, many=many)
+    else:
+        _run(session, text, params, many=many)
 
 
 # rows of one multi-row INSERT on PostgreSQL (a statement takes at most 65 535 values)
@@ -172,22 +262,22 @@ def write_many(
     session: Session, table: str, kind: str, text: str, rows: Iterable[Sequence[Any]]
 ) -> None:
     """One statement run for each of `rows` (an executemany). One row is one execute; an
-    INSERT of several rows on PostgreSQL is one statement with a VALUES row each (psycopg's
-    executemany runs a pipeline, which costs more than the statement for a few rows)."""
+    INSERT of several rows on PostgreSQL is one statement with a VALUES row each (cheaper
+    for the server than a statement each); on PostgreSQL all are kept back (see _send)."""
     rows = list(rows)
     if len(rows) == 1:
-        _run(session, text, rows[0])
-    elif codec(session) is _CODECS["postgresql"] and text.endswith(")") and " VALUES (" in text:
+        _write(session, text, rows[0])
+    elif _postgres(session) and text.endswith(")") and " VALUES (" in text:
         head, _, group = text.rpartition(" VALUES ")
         for start in range(0, len(rows), _ROWS_A_STATEMENT):  # PostgreSQL: < 65 536 values
             chunk = rows[start : start + _ROWS_A_STATEMENT]
-            _run(
+            _write(
                 session,
                 f"{head} VALUES {', '.join([group] * len(chunk))}",
                 [value for row in chunk for value in row],
             )
     else:
-        _run(session, text, rows, many=True)
+        _write(session, text, rows, many=True)
     touch(session, table, kind)
 
 

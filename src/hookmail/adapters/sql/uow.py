@@ -7,7 +7,15 @@ from typing import Any, Self
 from sqlalchemy import event, text
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, sessionmaker
 
-from hookmail.adapters.notify import JOBS, ROUTES, Notifier, PgNotifier, pg_notify_statement
+from hookmail.adapters.notify import (
+    JOBS,
+    ROUTES,
+    Notifier,
+    PgNotifier,
+    pg_notify,
+    pg_notify_statement,
+)
+from hookmail.adapters.sql import raw
 from hookmail.adapters.sql.accounts import SqlAccountRepository
 from hookmail.adapters.sql.activity import SqlActivityReport
 from hookmail.adapters.sql.attempts import SqlAttemptLog
@@ -117,15 +125,20 @@ class SqlUnitOfWork:
         if self._read_only:
             raise RuntimeError("commit() in a reading() block")
         if self._notifier is None:
+            self._session.flush()
+            raw.commit(self._session)
             self._session.commit()
             return
         self._session.flush()
         wanted = notices(self._session.info.pop(TOUCHED, set()))
-        if wanted and isinstance(self._notifier, PgNotifier):
-            for channel in sorted(wanted):  # delivered by PostgreSQL only if this commits
+        # NOTIFYs are delivered by PostgreSQL only if the transaction commits; sent with the
+        # writes kept back and the COMMIT, in one round trip (raw.commit)
+        notifying = wanted if isinstance(self._notifier, PgNotifier) else set()
+        if not raw.commit(self._session, [pg_notify(channel) for channel in sorted(notifying)]):
+            for channel in sorted(notifying):
                 statement, params = pg_notify_statement(channel)
                 self._session.execute(text(statement), params)
-            self._session.info.pop(TOUCHED, None)
+        self._session.info.pop(TOUCHED, None)
         self._session.commit()
         if wanted and not isinstance(self._notifier, PgNotifier):
             self._notifier.notify(wanted)
