@@ -5,8 +5,11 @@ whose first POST holds the worker's event loop, so the others are claimed but ca
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
+
+from attrs import evolve
 
 from hookmail.core.deliveries import JobStatus
 from hookmail.core.ports import HttpOutcome
@@ -70,3 +73,78 @@ def test_claimed_jobs_not_begun_are_given_back_when_the_worker_stops() -> None:
     assert len(given_back) == 4
     assert all(j.claimed_until is None and j.attempts == 0 for j in given_back)
     assert len(store.logs(hook)) == 1
+
+
+class GateTransport:
+    """Answers 200 once opened; until then its attempts wait on the worker's event loop
+    without holding it. Counts the attempts begun."""
+
+    def __init__(self) -> None:
+        self.begun = 0
+        self._waiting: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+        self._open = False
+        self._lock = threading.Lock()
+
+    def post(
+        self, url: str, *, headers: dict[str, str], body: bytes, timeout: float
+    ) -> HttpOutcome:
+        raise AssertionError("the worker posts on its event loop")
+
+    async def post_async(
+        self, url: str, *, headers: dict[str, str], body: bytes, timeout: float
+    ) -> HttpOutcome:
+        self.begun += 1
+        opened = asyncio.Event()
+        with self._lock:
+            if self._open:
+                opened.set()
+            else:
+                self._waiting.append((asyncio.get_running_loop(), opened))
+        await opened.wait()
+        return HttpOutcome(200)
+
+    def open(self) -> None:
+        with self._lock:
+            self._open = True
+            for loop, opened in self._waiting:
+                loop.call_soon_threadsafe(opened.set)
+
+
+def test_each_worker_gives_a_busy_webhook_its_share_of_its_own_capacity() -> None:
+    # per_webhook=2: alone, a worker has two of the webhook's attempts in flight; a second
+    # worker on the same store adds two more (a share of each worker's capacity), and when
+    # they are done, the next are claimed
+    store = Store()
+    hook = store.webhook()
+    jobs = store.mail(hook, count=10)
+    config = evolve(CONFIG, per_webhook=2)
+    transports = [GateTransport(), GateTransport()]
+    workers = [
+        DeliveryWorker(lambda: store.uow, store.clock, t, config, concurrency=8, poll_interval=0.02)
+        for t in transports
+    ]
+    stop = threading.Event()
+    threads = [threading.Thread(target=w.run, args=(stop,)) for w in workers]
+    try:
+        threads[0].start()
+        _until(lambda: transports[0].begun == 2, "the first worker began its share")
+        time.sleep(0.2)  # passes go by: no more of the webhook's jobs for it
+        assert transports[0].begun == 2
+        threads[1].start()
+        _until(lambda: transports[1].begun == 2, "the second worker began its share")
+        time.sleep(0.2)
+        assert [t.begun for t in transports] == [2, 2]
+        for transport in transports:
+            transport.open()
+        _until(
+            lambda: all(store.job(j).status is JobStatus.DELIVERED for j in jobs),
+            "all delivered, each once",
+        )
+    finally:
+        stop.set()
+        for transport in transports:
+            transport.open()
+        for thread in threads:
+            if thread.is_alive():
+                thread.join(10)
+    assert sum(t.begun for t in transports) == 10  # each job once: no claim lost

@@ -9,7 +9,7 @@ import copy
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Self
 from uuid import UUID
@@ -607,6 +607,7 @@ class InMemoryJobs:
         lease_until: datetime,
         per_webhook: int,
         per_failing_webhook: int | None = None,
+        held: Mapping[UUID, int] | None = None,
     ) -> list[DeliveryJob]:
         failing_share = per_webhook if per_failing_webhook is None else per_failing_webhook
 
@@ -614,10 +615,11 @@ class InMemoryJobs:
             hook = self._state.webhooks.get(webhook_id)
             return failing_share if hook is not None and hook.failing_since else per_webhook
 
-        busy: dict[UUID, int] = {}
-        for job in self._state.jobs.values():
-            if self._leased(job, now):
-                busy[job.webhook_id] = busy.get(job.webhook_id, 0) + 1
+        busy: dict[UUID, int] = dict(held or {})
+        if held is None:
+            for job in self._state.jobs.values():
+                if self._leased(job, now):
+                    busy[job.webhook_id] = busy.get(job.webhook_id, 0) + 1
         due = sorted(
             (
                 j
@@ -846,7 +848,8 @@ class InMemoryConfig:
 class InMemoryUnitOfWork:
     """Works on a copy of the committed state; commit() publishes the copy.
 
-    One instance may be shared by threads: each `with` block gets its own working copy.
+    One instance may be shared by threads: each `with` block gets its own working copy,
+    and blocks that may write take turns (see __enter__).
     """
 
     def __init__(self) -> None:
@@ -913,13 +916,31 @@ class InMemoryUnitOfWork:
         return self
 
     def __enter__(self) -> Self:
-        with self._lock:
-            self._local.work = copy.deepcopy(self.committed)
+        # A block that may write holds the lock to its end, as SQLite's BEGIN IMMEDIATE
+        # holds the write lock: writers take turns, so one never overwrites another's
+        # commit with a copy made before it (two delivery workers on one store). A
+        # reading() block works on a snapshot and waits for nobody.
+        writing = not getattr(self._local, "read_only", False)
+        if writing:
+            self._lock.acquire()
+        self._local.holding = writing
+        try:
+            with self._lock:
+                self._local.work = copy.deepcopy(self.committed)
+        except BaseException:
+            self._release()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._local.work = None
         self._local.read_only = False
+        self._release()
+
+    def _release(self) -> None:
+        if getattr(self._local, "holding", False):
+            self._local.holding = False
+            self._lock.release()
 
     def commit(self) -> None:
         if getattr(self._local, "read_only", False):

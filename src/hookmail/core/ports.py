@@ -5,7 +5,7 @@ Adapters don't inherit from these; mypy proves conformance where they meet a typ
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Protocol, Self, runtime_checkable
 from uuid import UUID
@@ -404,13 +404,16 @@ class JobRepository(Protocol):
         lease_until: datetime,
         per_webhook: int,
         per_failing_webhook: int | None = None,
+        held: Mapping[UUID, int] | None = None,
     ) -> list[DeliveryJob]:
         """Up to `limit` pending jobs due by `now` and not claimed by a live worker, oldest
         due first, now claimed until `lease_until`. Jobs of inactive webhooks wait. Fair
-        share: a webhook with `per_webhook` jobs under a live lease (any worker's) gets no
-        more - `per_failing_webhook` (default: the same) while it is failing - so one slow
-        target's backlog can't fill the workers. Jobs other workers are
-        claiming at this moment are skipped, never waited for."""
+        share: a webhook with `per_webhook` jobs in flight gets no more -
+        `per_failing_webhook` (default: the same) while it is failing - so one slow
+        target's backlog can't fill a worker. In flight: `held`, the caller's own attempts
+        per webhook (a worker's share is of its own capacity, so each worker added adds
+        capacity for a busy webhook too); without it, the live leases of every worker.
+        Jobs other workers are claiming at this moment are skipped, never waited for."""
         ...
 
     def existing(self, job_ids: set[UUID]) -> set[UUID]:

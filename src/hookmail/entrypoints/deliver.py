@@ -76,6 +76,7 @@ class DeliveryWorker:
         self.passes = self.claimed = 0  # store passes made, and jobs claimed in them
         self._last_moved = 0  # jobs claimed and attempts recorded by the last pass
         self._running: dict[UUID, Future[bool]] = {}  # claimed jobs, by id, until recorded
+        self._webhook_of: dict[UUID, UUID] = {}  # the webhook of each job in _running
         self._stopping = threading.Event()  # attempts not begun yet give their job back
         self._loop: asyncio.AbstractEventLoop | None = None  # the attempts' (run())
         self._blocking: ThreadPoolExecutor | None = None  # big builds, a transport not async
@@ -184,6 +185,13 @@ class DeliveryWorker:
         room = self._concurrency - (len(self._running) - len(finished)) if claiming else 0
         if not finished and room <= 0:
             return 0
+        # each webhook's attempts in flight here once `finished` are recorded: its share is
+        # of this worker's capacity
+        recorded = {done.job.id for done in finished}
+        webhook_of = self._webhook_of
+        held = collections.Counter(
+            webhook_of[job_id] for job_id in self._running if job_id not in recorded
+        )
         try:
             work = delivery.claim(
                 self._uow(),
@@ -192,6 +200,7 @@ class DeliveryWorker:
                 limit=max(0, room),
                 finished=finished,
                 health=self._health,
+                held=held,
             )
         except Exception:
             log.exception(
@@ -207,8 +216,10 @@ class DeliveryWorker:
         self._count(finished)
         for done in finished:
             self._running.pop(done.job.id, None)
+        self._webhook_of = {job_id: webhook_of[job_id] for job_id in self._running}
         for item in work:
             self._running[item.job.id] = asyncio.run_coroutine_threadsafe(self._deliver(item), loop)
+            self._webhook_of[item.job.id] = item.webhook.id
         return len(work)
 
     def _count(self, finished: list[Attempt]) -> None:
@@ -257,6 +268,7 @@ class DeliveryWorker:
                 try:
                     self.run_once()
                 except Exception:
+                    log.exception("a delivery pass failed; the next in 1 s")
                     stop.wait(1.0)
                 if time.monotonic() - last_depth > 5:
                     last_depth = time.monotonic()

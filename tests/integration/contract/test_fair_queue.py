@@ -115,3 +115,52 @@ def test_a_failing_webhook_gets_the_smaller_share(uow: UnitOfWork) -> None:
         uow.commit()
     assert [j.webhook_id for j in claimed].count(failing.id) == 1
     assert [j.webhook_id for j in claimed].count(healthy.id) == 3
+
+
+def test_given_what_it_holds_a_workers_share_is_of_its_own_attempts(uow: UnitOfWork) -> None:
+    # `held`: the caller's attempts in flight per webhook; other workers' leases don't count
+    # against it, so each worker gives a busy webhook its share of its own capacity
+    _, hook, other = _setup(uow)
+    _enqueue(uow, hook, 12)
+    _enqueue(uow, other, 2, next_attempt_at=NOW + timedelta(minutes=5))
+    soon = NOW + timedelta(seconds=30)
+    with uow:  # another worker holds four of hook's jobs
+        assert len(uow.jobs.claim_due(soon, limit=4, per_webhook=9, lease_until=LATER)) == 4
+        uow.commit()
+    with uow:
+        mine = uow.jobs.claim_due(soon, limit=9, per_webhook=3, lease_until=LATER, held={})
+        uow.commit()
+    assert len(mine) == 3  # its whole share here, whatever the other worker holds
+    with uow:  # holding two (and none of other's), one more of hook's and all of other's
+        more = uow.jobs.claim_due(
+            LATER, limit=9, per_webhook=3, lease_until=LATER, held={hook.id: 2}
+        )
+        uow.commit()
+    assert sorted(j.webhook_id == hook.id for j in more) == [False, False, True]
+    with uow:  # holding its share: none
+        none = uow.jobs.claim_due(
+            LATER, limit=9, per_webhook=3, lease_until=LATER, held={hook.id: 3, other.id: 0}
+        )
+        uow.commit()
+    assert none == []
+
+
+def test_given_what_it_holds_a_failing_webhook_gets_the_smaller_share(uow: UnitOfWork) -> None:
+    _, failing, healthy = _setup(uow)
+    with uow:
+        uow.webhooks.save(evolve(failing, failing_since=NOW))
+        uow.commit()
+    _enqueue(uow, failing, 5)
+    _enqueue(uow, healthy, 5)
+    with uow:
+        claimed = uow.jobs.claim_due(
+            LATER,
+            limit=10,
+            per_webhook=3,
+            per_failing_webhook=2,
+            lease_until=LATER,
+            held={failing.id: 1, healthy.id: 1},
+        )
+        uow.commit()
+    assert [j.webhook_id for j in claimed].count(failing.id) == 1
+    assert [j.webhook_id for j in claimed].count(healthy.id) == 2

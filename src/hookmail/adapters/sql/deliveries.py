@@ -4,6 +4,7 @@ logs (one row per attempt or refusal)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
@@ -147,20 +148,26 @@ class SqlJobRepository:
         lease_until: datetime,
         per_webhook: int,
         per_failing_webhook: int | None = None,
+        held: Mapping[UUID, int] | None = None,
     ) -> list[DeliveryJob]:
-        # Fair share: webhooks that have their share of jobs under a live lease (this
-        # worker's or another's) are left out, so one slow target's backlog never fills
-        # the workers; a failing webhook's share is smaller.
+        # Fair share: webhooks that have their share of jobs in flight (`held`, the
+        # caller's; without it, those under any worker's live lease) are left out, so one
+        # slow target's backlog never fills a worker; a failing webhook's share is smaller.
         failing_share = per_webhook if per_failing_webhook is None else per_failing_webhook
         codec = raw.codec(self._session)
         at, pending = codec.when(now), JobStatus.PENDING.value
         # webhooks and jobs are counted by their ids as stored: only the chosen are decoded
         busy: dict[Any, int] = {}
-        share: dict[Any, int] = {}
-        for webhook, failing, count in raw.fetch(self._session, _LEASED_SQL, (at, pending)):
-            busy[webhook] = count
-            share[webhook] = failing_share if failing else per_webhook
-        full = [webhook for webhook, count in busy.items() if count >= share[webhook]]
+        full: list[Any] = []
+        if held is not None:  # a failing one's smaller share is checked on its due rows
+            busy = {codec.uuid(webhook): count for webhook, count in held.items() if count}
+            full = [webhook for webhook, count in busy.items() if count >= per_webhook]
+        else:
+            leased = raw.fetch(self._session, _LEASED_SQL, (at, pending))
+            for webhook, failing, count in leased:
+                busy[webhook] = count
+                if count >= (failing_share if failing else per_webhook):
+                    full.append(webhook)
         chosen: list[Any] = []
         for _round in range(4):  # a round ends early when one webhook's backlog fills it
             wanted = limit - len(chosen)

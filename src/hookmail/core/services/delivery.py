@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -41,9 +41,10 @@ class DeliveryConfig:
     timeout: float = 10.0
     user_agent: str = f"hookmail/{__version__}"
     attachment_links: AttachmentLinks | None = None  # None: attachments always inline
-    # Fair share (SPEC §5): at most this many attempts in flight per webhook across all
-    # workers; a webhook that is failing (a hanging or erroring target) gets the smaller
-    # share, so it holds a few threads and no more, while a healthy busy one can use many.
+    # Fair share (SPEC §5): at most this many attempts in flight per webhook in each
+    # worker (of its 64, by default); a webhook that is failing (a hanging or erroring
+    # target) gets the smaller share, so it holds a few and no more, while a healthy busy
+    # one can use many. A share of each worker's capacity: more workers, more for each.
     per_webhook: int = 16
     per_failing_webhook: int = 2
 
@@ -97,11 +98,13 @@ def claim(
     limit: int,
     finished: Sequence[Attempt] = (),
     health: HealthPolicy | None = None,
+    held: Mapping[UUID, int] | None = None,
 ) -> list[Work]:
     """Record `finished` attempts and claim up to `limit` due jobs for this worker, in one
     transaction (one commit, where there used to be two), holding each webhook's rate limit
     and fair share. With `health`, webhooks failing too long are disabled and their owners
-    told once the transaction has committed (see webhook_health)."""
+    told once the transaction has committed (see webhook_health). `held`: the caller's
+    attempts in flight per webhook, once `finished` are recorded (see JobRepository.claim_due)."""
     now = clock.now()
     # Claimed jobs start at once (a worker claims only what it has threads for); past one
     # attempt's time and a margin, a crashed worker's jobs go to another worker.
@@ -110,14 +113,20 @@ def claim(
     with uow:
         then = _record(uow, finished, health)
         if limit > 0:
-            work = _claim(uow, config, now=now, lease=lease, limit=limit)
+            work = _claim(uow, config, now=now, lease=lease, limit=limit, held=held)
         uow.commit()
     then()
     return work
 
 
 def _claim(
-    uow: UnitOfWork, config: DeliveryConfig, *, now: datetime, lease: datetime, limit: int
+    uow: UnitOfWork,
+    config: DeliveryConfig,
+    *,
+    now: datetime,
+    lease: datetime,
+    limit: int,
+    held: Mapping[UUID, int] | None,
 ) -> list[Work]:
     jobs = uow.jobs.claim_due(
         now,
@@ -125,6 +134,7 @@ def _claim(
         lease_until=lease,
         per_webhook=config.per_webhook,
         per_failing_webhook=config.per_failing_webhook,
+        held=held,
     )
     if not jobs:
         return []
