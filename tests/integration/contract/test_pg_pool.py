@@ -4,13 +4,16 @@ server dropped it) before use; one in steady use is not pinged (engine.py)."""
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
 from hookmail.adapters.sql import engine as engines
+from hookmail.adapters.sql import raw
 from tests.conftest import _PG_SKIP, PG_URL
 
 
@@ -64,3 +67,32 @@ def test_a_connection_in_steady_use_is_not_pinged(
     monkeypatch.setattr(engines, "IDLE_PING", 0.0)
     _backend(pool)
     assert len(pings) == 1
+
+
+def test_a_group_commit_that_fails_leaves_the_connection_as_it_was(pool: Engine) -> None:
+    # raw.commit sends BEGIN, the writes kept back and COMMIT in one round trip, switching
+    # psycopg to autocommit for that time; when a write fails, the transaction is rolled
+    # back and the connection is transactional again (pool_size=1: the same connection)
+    schema = f"pool_{uuid.uuid4().hex[:8]}"
+    with pool.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        connection.execute(text(f'CREATE TABLE "{schema}".t (id int PRIMARY KEY)'))
+    insert = f'INSERT INTO "{schema}".t (id) VALUES (?)'  # noqa: S608
+    try:
+        with Session(pool) as session:
+            raw.write(session, "t", "insert", insert, [1])
+            assert raw.commit(session)
+            session.commit()
+        with Session(pool) as session:
+            raw.write(session, "t", "insert", insert, [1])  # sent with the commit
+            with pytest.raises(IntegrityError):
+                raw.commit(session)
+        with pool.connect() as connection:
+            assert connection.connection.driver_connection.autocommit is False  # type: ignore[union-attr]
+            connection.execute(text(f'INSERT INTO "{schema}".t (id) VALUES (2)'))  # noqa: S608
+            connection.rollback()  # not kept: the insert was in a transaction
+            rows = connection.execute(text(f'SELECT id FROM "{schema}".t')).scalars().all()  # noqa: S608
+        assert rows == [1]
+    finally:
+        with pool.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))

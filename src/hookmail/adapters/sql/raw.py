@@ -179,13 +179,21 @@ def _defer(session: Session, text: str, params: Any, *, many: bool = False) -> N
 
 def _send(connection: Any, then: _Statement | None = None, *, commit: bool = False) -> list[Any]:
     """The writes kept back, then `then` (its rows are returned), then COMMIT if asked, in
-    one pipeline: one round trip, BEGIN included when the transaction has yet to begin."""
+    one pipeline: one round trip. A transaction that has yet to begin and ends here (a
+    group commit of the SMTP worker) is BEGIN ... COMMIT in that same round trip (psycopg
+    would send its own BEGIN and wait for it: it is switched to autocommit, which it
+    allows only then, for the pipeline's time)."""
     pending: list[_Statement] = connection.info.pop(DEFERRED, [])
     driver = connection.connection.driver_connection
+    whole = commit and not driver.autocommit and driver.info.transaction_status == _IDLE
     writes, last = driver.cursor(), driver.cursor()
     statement, params = "", None
     try:
+        if whole:
+            driver.autocommit = True
         with driver.pipeline():
+            if whole:
+                writes.execute("BEGIN")
             for statement, params, many in pending:
                 for row in params if many else (params,):  # an executemany's rows, queued
                     writes.execute(statement, row)
@@ -198,11 +206,18 @@ def _send(connection: Any, then: _Statement | None = None, *, commit: bool = Fal
                 writes.execute(statement)
         return list(last.fetchall()) if then is not None and last.description else []
     except Exception as exc:
+        if whole and driver.info.transaction_status != _IDLE:
+            driver.rollback()  # what failed skipped the COMMIT: the transaction is left open
         connection._handle_dbapi_exception(exc, statement, params, last, None)
         raise  # not reached: the above raises
     finally:
+        if whole and not driver.closed:
+            driver.autocommit = False
         writes.close()
         last.close()
+
+
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE (psycopg is imported only where it is used)
 
 
 def send_deferred(connection: Any) -> None:
