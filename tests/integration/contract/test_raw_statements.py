@@ -18,7 +18,7 @@ from hookmail.adapters.sql.engine import make_engine, make_sessions
 from hookmail.adapters.sql.mail import _auth_json
 from hookmail.adapters.sql.rows import MessageRow
 from hookmail.adapters.sql.uow import SqlUnitOfWork
-from hookmail.core.deliveries import DeliveryJob, DeliveryStatus, JobStatus
+from hookmail.core.deliveries import DeliveryJob, DeliveryLog, DeliveryStatus, JobStatus
 from hookmail.core.mail import AuthResults, Envelope, InboundMessage
 from hookmail.core.webhooks import Webhook
 from tests.builders import NOW, a_domain, a_log, a_policy, a_webhook, an_account
@@ -221,6 +221,11 @@ def test_messages_and_webhooks_read_as_the_orm_reads_them(engine: Engine, nulls:
     _utc(read.previous_secret_until)
 
 
+def _add_and_commit(uow: SqlUnitOfWork, log: DeliveryLog) -> None:
+    uow.delivery_logs.add_many([log])
+    uow.commit()
+
+
 def test_a_driver_error_is_sqlalchemys_error(engine: Engine) -> None:
     uow = SqlUnitOfWork(make_sessions(engine))
     hook, _ = _setup(uow)
@@ -228,9 +233,8 @@ def test_a_driver_error_is_sqlalchemys_error(engine: Engine) -> None:
     with uow:
         uow.delivery_logs.add_many([log])
         uow.commit()
-    with uow, pytest.raises(IntegrityError):  # PostgreSQL sends the write with the commit
-        uow.delivery_logs.add_many([log])
-        uow.commit()
+    with uow, pytest.raises(IntegrityError):  # SQLite: at the write; PostgreSQL: the commit
+        _add_and_commit(uow, log)
     with uow:  # the store is usable afterwards
         assert uow.delivery_logs.get(hook.id, log.id) == log
 
