@@ -17,18 +17,22 @@ from hookmail.entrypoints.deliver import DeliveryWorker
 from tests.unit.test_delivery_service import CONFIG, Store
 
 
-class HoldingTransport:
+class AsyncOnly:
+    """A transport the worker must use on its event loop only."""
+
+    def post(
+        self, url: str, *, headers: dict[str, str], body: bytes, timeout: float
+    ) -> HttpOutcome:
+        raise AssertionError("the worker posts on its event loop")
+
+
+class HoldingTransport(AsyncOnly):
     """Answers 200; the first POST blocks the event loop until released."""
 
     def __init__(self) -> None:
         self.posted: list[str] = []
         self.holding = threading.Event()
         self.release = threading.Event()
-
-    def post(
-        self, url: str, *, headers: dict[str, str], body: bytes, timeout: float
-    ) -> HttpOutcome:
-        raise AssertionError("the worker posts on its event loop")
 
     async def post_async(
         self, url: str, *, headers: dict[str, str], body: bytes, timeout: float
@@ -75,7 +79,7 @@ def test_claimed_jobs_not_begun_are_given_back_when_the_worker_stops() -> None:
     assert len(store.logs(hook)) == 1
 
 
-class GateTransport:
+class GateTransport(AsyncOnly):
     """Answers 200 once opened; until then its attempts wait on the worker's event loop
     without holding it. Counts the attempts begun."""
 
@@ -84,11 +88,6 @@ class GateTransport:
         self._waiting: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
         self._open = False
         self._lock = threading.Lock()
-
-    def post(
-        self, url: str, *, headers: dict[str, str], body: bytes, timeout: float
-    ) -> HttpOutcome:
-        raise AssertionError("the worker posts on its event loop")
 
     async def post_async(
         self, url: str, *, headers: dict[str, str], body: bytes, timeout: float

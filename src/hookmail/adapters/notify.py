@@ -197,10 +197,7 @@ def notifier_for(engine: Engine) -> Notifier:
     return SocketNotifier(socket_directory(str(engine.url)))
 
 
-def pg_notify_statement(channel: str) -> tuple[str, dict[str, str]]:
-    return "SELECT pg_notify(:c, '')", {"c": _PG_PREFIX + channel}
-
-
 def pg_notify(channel: str) -> tuple[str, list[str]]:
-    """The same NOTIFY, as plain SQL with `?` placeholders (adapters/sql/raw.py)."""
+    """The NOTIFY of a transaction's notice, as plain SQL with `?` placeholders
+    (adapters/sql/raw.py: sent with the transaction's COMMIT)."""
     return "SELECT pg_notify(?, '')", [_PG_PREFIX + channel]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Self
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, sessionmaker
 
 from hookmail.adapters.notify import (
@@ -13,7 +13,6 @@ from hookmail.adapters.notify import (
     Notifier,
     PgNotifier,
     pg_notify,
-    pg_notify_statement,
 )
 from hookmail.adapters.sql import raw
 from hookmail.adapters.sql.accounts import SqlAccountRepository
@@ -134,10 +133,7 @@ class SqlUnitOfWork:
         # NOTIFYs are delivered by PostgreSQL only if the transaction commits; sent with the
         # writes kept back and the COMMIT, in one round trip (raw.commit)
         notifying = wanted if isinstance(self._notifier, PgNotifier) else set()
-        if not raw.commit(self._session, [pg_notify(channel) for channel in sorted(notifying)]):
-            for channel in sorted(notifying):
-                statement, params = pg_notify_statement(channel)
-                self._session.execute(text(statement), params)
+        raw.commit(self._session, [pg_notify(channel) for channel in sorted(notifying)])
         self._session.info.pop(TOUCHED, None)
         self._session.commit()
         if wanted and not isinstance(self._notifier, PgNotifier):
