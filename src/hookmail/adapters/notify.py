@@ -22,6 +22,7 @@ import select
 import socket
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -58,6 +59,12 @@ def socket_directory(database_url: str) -> Path:
     return Path(tempfile.gettempdir()) / f"hookmail-{key}"
 
 
+# A listing of the socket directory is trusted only once its last change is this old: a
+# directory's mtime has the kernel's coarse clock, so a socket bound within the same tick
+# as an earlier change would leave the mtime as it was.
+_SETTLED_NS = 1_000_000_000
+
+
 class SocketNotifier:
     """SQLite: a datagram to every listening process of the channel."""
 
@@ -66,20 +73,35 @@ class SocketNotifier:
         self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._sender.setblocking(False)
         self._lock = threading.Lock()
+        # (the directory's mtime, whether it had settled, its socket names): a group commit
+        # sends a notice each time, and listeners come and go only with their processes
+        self._listing: tuple[int, bool, list[str]] | None = None
+
+    def _names(self) -> list[str]:
+        changed = os.stat(self._directory).st_mtime_ns
+        listing = self._listing
+        if listing is None or listing[0] != changed or not listing[1]:
+            settled = time.time_ns() - changed >= _SETTLED_NS
+            listing = (changed, settled, os.listdir(self._directory))
+            self._listing = listing
+        return listing[2]
 
     def notify(self, channels: Iterable[str]) -> None:
         for channel in channels:
             try:
-                targets = list(self._directory.glob(f"{channel}.*.sock"))
+                names = self._names()
             except OSError:
                 return
-            for target in targets:
+            for name in names:
+                if not (name.startswith(f"{channel}.") and name.endswith(".sock")):
+                    continue
+                target = os.path.join(self._directory, name)
                 try:
                     with self._lock:
-                        self._sender.sendto(b"!", str(target))
+                        self._sender.sendto(b"!", target)
                 except (ConnectionRefusedError, FileNotFoundError):
                     with contextlib.suppress(OSError):  # its process is gone
-                        target.unlink()
+                        os.unlink(target)
                 except OSError:
                     pass  # a full buffer already holds a notice: nothing is lost
 

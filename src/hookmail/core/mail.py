@@ -4,8 +4,9 @@ and the pure helpers that read and stamp it (line endings, `Received`, Message-I
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import format_datetime
+from functools import lru_cache
 from uuid import UUID, uuid4
 
 from attrs import field, frozen
@@ -23,13 +24,25 @@ def normalise_line_endings(raw: bytes) -> bytes:
     return _LINE_ENDS.sub(b"\r\n", raw)
 
 
+def _date_line(now: datetime) -> str:
+    """format_datetime(now), formatted once per second: a busy server stamps every message
+    of a second with the same date."""
+    return _second(now.replace(microsecond=0), now.utcoffset())
+
+
+@lru_cache(maxsize=4)
+def _second(second: datetime, _offset: timedelta | None) -> str:
+    # keyed by the offset too: equal instants in two time zones are written differently
+    return format_datetime(second)
+
+
 def received_header(*, helo: str, remote_ip: str, hostname: str, now: datetime) -> bytes:
     """The `Received` trace header hookmail puts on top of every message it accepts
     (RFC 5321 §4.4), whichever way the message came in."""
     return (
         f"Received: from {helo or 'unknown'} ([{remote_ip}])\r\n"
         f"\tby {hostname} (hookmail) with ESMTP;\r\n"
-        f"\t{format_datetime(now)}\r\n"
+        f"\t{_date_line(now)}\r\n"
     ).encode("utf-8", "replace")
 
 

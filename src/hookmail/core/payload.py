@@ -17,6 +17,7 @@ import secrets
 from datetime import datetime
 from email.message import Message
 from email.utils import format_datetime, parsedate_to_datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -47,11 +48,19 @@ def _date(raw: bytes | None) -> str:
     """The Date header as the stdlib's default policy shows it: normalised when it parses."""
     if raw is None:
         return ""
+    # mail sent in a burst carries the same few Date values; a long one is not kept
+    return _normalised_date(raw) if len(raw) <= 128 else _normalise_date(raw)
+
+
+def _normalise_date(raw: bytes) -> str:
     value = header_values.unfold(raw)
     try:
         return format_datetime(parsedate_to_datetime(value))
     except (TypeError, ValueError, IndexError, OverflowError):
         return value
+
+
+_normalised_date = lru_cache(maxsize=256)(_normalise_date)
 
 
 def _canonical_base64(raw: bytes, start: int, end: int) -> tuple[str, int] | None:

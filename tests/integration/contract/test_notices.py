@@ -4,13 +4,22 @@ inserted and "routes" when routing changes, on commit only; listeners hear them 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from attrs import evolve
 
-from hookmail.adapters.notify import JOBS, ROUTES, Listener, PgListener, notifier_for
+from hookmail.adapters.notify import (
+    JOBS,
+    ROUTES,
+    Listener,
+    PgListener,
+    SocketNotifier,
+    notifier_for,
+)
 from hookmail.adapters.sql.engine import make_sessions
 from hookmail.adapters.sql.uow import SqlUnitOfWork
 from tests.conftest import SQL_STORES, clean_engine
@@ -65,3 +74,25 @@ def test_nothing_is_heard_of_a_transaction_that_does_not_commit(
         uow.webhooks.save(evolve(hook, active=False))  # rolled back on leaving the block
     assert not _heard(routes, 0.5)
     assert not jobs.poll()
+
+
+def test_a_listener_that_comes_later_hears_the_next_notice(tmp_path: Path) -> None:
+    """The SQLite notifier keeps its listing of listeners while their directory is unchanged:
+    a process that starts listening later must still be told."""
+    notifier = SocketNotifier(tmp_path / "sockets")
+    first = notifier.listen(JOBS)
+    settled = time.time() - 60  # as if the directory had last changed a minute ago
+    os.utime(tmp_path / "sockets", (settled, settled))
+    notifier.notify([JOBS])
+    assert first.poll()
+    second = notifier.listen(JOBS)  # binding its socket changes the directory
+    notifier.notify([JOBS])
+    third = notifier.listen(JOBS)  # within the same second: the listing is read again
+    notifier.notify([JOBS])
+    assert [first.poll(), second.poll(), third.poll()] == [True, True, True]
+    third.close()
+    notifier.notify([JOBS])
+    assert [first.poll(), second.poll()] == [True, True]
+    assert len(list((tmp_path / "sockets").glob("jobs.*.sock"))) == 2, "a closed one's is gone"
+    for listener in (first, second):
+        listener.close()

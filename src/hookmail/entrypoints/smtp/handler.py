@@ -299,6 +299,10 @@ class InboundHandler:
             ["code"],
             registry=registry,
         )
+        # the counters bumped on every message and recipient, labelled once (labels() takes
+        # a lock and validates its values on every call)
+        self._accepted = self.messages.labels("accepted")
+        self._recipient_ok = self.recipients.labels("250")
 
     def close(self) -> None:
         """Commit what is queued, then stop the committer (after the server stopped)."""
@@ -465,7 +469,7 @@ class InboundHandler:
         transaction.accepted.append(decision)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
-        self.recipients.labels("250").inc()
+        self._recipient_ok.inc()
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
@@ -501,7 +505,7 @@ class InboundHandler:
         if prepared.message is None:
             self.messages.labels("refused").inc()
             return replies.NO_RECIPIENTS_LEFT + "refused by every recipient's security policy"
-        self.messages.labels("accepted").inc()
+        self._accepted.inc()
         return replies.queued(prepared.message.id.hex)
 
     # -- synchronous webhooks ---------------------------------------------------------
