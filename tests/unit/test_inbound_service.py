@@ -6,6 +6,7 @@ refusal with its reason and log row, DKIM after DATA, and the stored message's s
 from __future__ import annotations
 
 import ipaddress
+from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime
 from typing import Any
 from uuid import UUID
@@ -15,7 +16,7 @@ import pytest
 from hookmail.adapters.memory import FixedClock, InMemoryUnitOfWork, StubDkim, StubSpf
 from hookmail.core.deliveries import DeliveryLog, DeliveryStatus
 from hookmail.core.domains import DomainName
-from hookmail.core.mail import AuthResults, DkimResult, Envelope, SpfOutcome
+from hookmail.core.mail import AuthResults, DkimResult, Envelope, SpfOutcome, received_header
 from hookmail.core.services import inbound
 from hookmail.core.services.inbound import Accepted, RefusalReason, Refused
 from hookmail.core.smtp_policies import SmtpPolicy
@@ -434,3 +435,19 @@ def test_receive_with_no_recipient_accepted_stores_nothing() -> None:
     assert (receipt.message, receipt.jobs, receipt.accepted) == (None, (), ())
     with store.uow.reading():
         assert store.uow.jobs.pending() == 0
+
+
+def test_the_received_date_is_the_instant_in_its_own_zone_even_within_one_second() -> None:
+    utc = datetime(2026, 12, 7, 23, 59, 59, 100, tzinfo=UTC)
+    paris = utc.astimezone(timezone(timedelta(hours=1)))
+    stamps = [
+        received_header(helo="h", remote_ip="192.0.2.1", hostname="mx", now=when)
+        for when in (utc, paris, utc.replace(microsecond=900_000), utc + timedelta(seconds=1))
+    ]
+    dates = [stamp.rsplit(b";\r\n\t", 1)[1].strip() for stamp in stamps]
+    assert dates == [
+        b"Mon, 07 Dec 2026 23:59:59 +0000",
+        b"Tue, 08 Dec 2026 00:59:59 +0100",
+        b"Mon, 07 Dec 2026 23:59:59 +0000",
+        b"Tue, 08 Dec 2026 00:00:00 +0000",
+    ]

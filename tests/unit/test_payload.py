@@ -10,6 +10,7 @@ import random
 import sys
 import tracemalloc
 from datetime import UTC, datetime
+from email.message import Message
 from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
@@ -436,3 +437,21 @@ def test_mangled_messages_never_raise_and_always_encode() -> None:
             else:
                 mangled[at:at] = bytes(rnd.randrange(256) for _ in range(rnd.randint(1, 5)))
         _valid_utf8(payload.parse(normalise_line_endings(bytes(mangled))))
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        'text/plain; charset="UTF-8"',
+        "text/plain; charset=iso-8859-1; format=flowed",
+        "text/plain; charset*=us-ascii'en'windows-1252",
+        "text/plain; charset*0=iso-8859; charset*1=-15",
+        "text/plain; charset=",
+    ],
+)
+def test_a_parts_charset_is_the_stdlib_s_however_often_it_is_asked(content_type: str) -> None:
+    part = Message()
+    part["Content-Type"] = content_type
+    expected = part.get_content_charset()
+    assert [payload._charset(part) for _ in range(3)] == [expected] * 3

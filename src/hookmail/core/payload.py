@@ -134,6 +134,23 @@ def attachment_filename(message: Message) -> str:
 _NAMED_BY = ("content-disposition", "content-type")
 
 
+def _charset(message: Message) -> str | None:
+    """message.get_content_charset(), worked out once per Content-Type value: parsing its
+    parameters (RFC 2231 and all) costs more than the rest of a small part's handling, and
+    the mail of one sender, or one burst, repeats a few values."""
+    value = message.get("content-type")
+    if not isinstance(value, str) or len(value) > 256:
+        return message.get_content_charset()
+    return _charset_of(value)
+
+
+@lru_cache(maxsize=128)
+def _charset_of(content_type: str) -> str | None:
+    probe = Message()
+    probe["Content-Type"] = content_type
+    return probe.get_content_charset()
+
+
 class _Body:
     """Text, HTML and attachments from the leaves, in order."""
 
@@ -151,7 +168,7 @@ class _Body:
         inline = disposition != "attachment" and not filename
         if inline and content_type in ("text/plain", "text/html"):
             data = _content(raw, leaf, _transfer_encoding(message))
-            charset = message.get_content_charset()
+            charset = _charset(message)
             text = header_values.decode(data, charset).replace("\r\n", "\n")
             (self.text if content_type == "text/plain" else self.html).append(text)
         else:
