@@ -21,7 +21,7 @@ from functools import cache
 from typing import Any, Protocol
 from uuid import UUID
 
-from sqlalchemy import Boolean, ColumnElement, Uuid
+from sqlalchemy import Boolean, ColumnElement, Connection, Uuid
 from sqlalchemy.orm import Session
 
 from hookmail.adapters.sql.types import UtcDateTime
@@ -126,8 +126,29 @@ def _format_style(text: str) -> str:
 _CODECS: dict[str, Codec] = {"sqlite": _Sqlite(), "postgresql": _Postgres()}
 
 
+# A session's codec and the connection of its transaction, kept in session.info:
+# session.get_bind() and session.connection() go through SQLAlchemy's transaction state
+# machinery, and a hot statement asks for both several times.
+_CODEC = "hookmail_raw_codec"
+_CONNECTION = "hookmail_raw_connection"
+
+
 def codec(session: Session) -> Codec:
-    return _CODECS[session.get_bind().dialect.name]
+    found: Codec | None = session.info.get(_CODEC)
+    if found is None:
+        found = session.info[_CODEC] = _CODECS[session.get_bind().dialect.name]
+    return found
+
+
+def _connection(session: Session) -> Connection:
+    """session.connection(): the connection of the session's transaction, begun if need be.
+    The one found last time serves while it is open and in its transaction (a session's
+    transaction ends by closing the connection it took, or giving it back to its bind)."""
+    known: Connection | None = session.info.get(_CONNECTION)
+    if known is not None and not known.closed and known.in_transaction():
+        return known
+    connection = session.info[_CONNECTION] = session.connection()
+    return connection
 
 
 def _run(session: Session, text: str, params: Any, *, many: bool = False) -> list[Any]:
@@ -137,7 +158,7 @@ def _run(session: Session, text: str, params: Any, *, many: bool = False) -> lis
     sqlalchemy.exc, a lost connection invalidated), so callers see no difference."""
     if session.autoflush:
         session.flush()
-    connection = session.connection()
+    connection = _connection(session)
     statement = codec(session).sql(text)
     if _postgres(session):
         return _send(connection, (statement, params, many))
@@ -173,7 +194,7 @@ def _postgres(session: Session) -> bool:
 def _defer(session: Session, text: str, params: Any, *, many: bool = False) -> None:
     if session.autoflush:
         session.flush()  # ORM changes made before this write are written before it
-    info = session.connection().info
+    info = _connection(session).info
     info.setdefault(DEFERRED, []).append((codec(session).sql(text), params, many))
 
 
@@ -240,7 +261,7 @@ def commit(session: Session, statements: Sequence[tuple[str, Sequence[Any]]] = (
     False elsewhere, or with nothing to send: the caller runs `statements` and commits."""
     if not _postgres(session):
         return False
-    connection = session.connection()
+    connection = _connection(session)
     if not connection.info.get(DEFERRED) and not statements:
         return False
     sql = codec(session).sql
@@ -312,7 +333,7 @@ def insert_with_blob(
     into a bound parameter nor into the row's record."""
     if session.autoflush:
         session.flush()
-    connection = session.connection()
+    connection = _connection(session)
     driver = connection.connection.driver_connection
     cursor = driver.cursor()  # type: ignore[union-attr]
     try:
