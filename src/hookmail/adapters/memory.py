@@ -663,6 +663,13 @@ class InMemoryJobs:
             if job.id in self._state.jobs:
                 self._state.jobs[job.id] = job
 
+    def save_attempts(self, jobs: list[DeliveryJob], logs: list[DeliveryLog]) -> None:
+        alive = self.existing({job.id for job in jobs})
+        self.save_many([job for job in jobs if job.id in alive])
+        for log in logs:
+            if log.job_id in alive:
+                self._state.logs[log.id] = log
+
     def release(self, job_ids: set[UUID]) -> None:
         for job_id in job_ids:
             job = self._state.jobs.get(job_id)

@@ -420,6 +420,13 @@ class JobRepository(Protocol):
         """Which of `job_ids` still exist (a webhook's deletion takes its jobs along)."""
         ...
 
+    def save_attempts(self, jobs: list[DeliveryJob], logs: list[DeliveryLog]) -> None:
+        """Store attempts made: each job's next state (as save_many) and the attempts' log
+        rows (as DeliveryLogRepository.add_many), leaving out the jobs deleted meanwhile (a
+        webhook's deletion takes its jobs along) and the log rows of their attempts (by
+        `job_id`). One statement where the store can: the delivery worker's hot path."""
+        ...
+
     def save_many(self, jobs: list[DeliveryJob]) -> None:
         """Store the state (status, attempts, next attempt, lease) of existing jobs."""
         ...

@@ -8,7 +8,7 @@ from typing import Any
 from attrs import evolve
 
 from hookmail.core.accounts import Account
-from hookmail.core.deliveries import DeliveryJob, JobStatus
+from hookmail.core.deliveries import DeliveryJob, DeliveryLog, DeliveryStatus, JobStatus
 from hookmail.core.mail import AuthResults, DkimResult, Envelope, InboundMessage, SpfOutcome
 from hookmail.core.ports import UnitOfWork
 from hookmail.core.webhooks import Webhook
@@ -154,6 +154,70 @@ def test_saving_a_job_records_its_next_state(uow: UnitOfWork) -> None:
         assert uow.jobs.get(job.id) == done
         assert uow.jobs.pending() == 0
         assert uow.jobs.in_flight(other.id, NOW) == []
+
+
+def _attempted(job: DeliveryJob, status: DeliveryStatus, *, error: str | None) -> DeliveryLog:
+    return DeliveryLog.record(
+        webhook_id=job.webhook_id,
+        attempted_at=NOW + timedelta(seconds=5),
+        duration_ms=12,
+        http_status=200 if status is DeliveryStatus.DELIVERED else 500,
+        error=error,
+        sender="a@example.org",
+        smtp_message_id="<m@example.org>",
+        attempt=job.attempts + 1,
+        status=status,
+        next_attempt_at=None if status is DeliveryStatus.DELIVERED else NOW + timedelta(hours=1),
+        job_id=job.id,
+    )
+
+
+def test_attempts_are_saved_with_their_logs_but_not_for_jobs_gone_meanwhile(
+    uow: UnitOfWork,
+) -> None:
+    _, hook, other = _setup(uow)
+    delivered, retrying = _enqueue(uow, hook, 2)
+    (gone,) = _enqueue(uow, other, 1)
+    with uow:
+        uow.webhooks.delete(other.id)  # takes its job along, while its attempt is in flight
+        uow.commit()
+    later = NOW + timedelta(hours=1)
+    jobs = [
+        evolve(delivered, attempts=1, status=JobStatus.DELIVERED, claimed_until=None),
+        evolve(retrying, attempts=1, next_attempt_at=later, claimed_until=None),
+        evolve(gone, attempts=1, status=JobStatus.DELIVERED),
+    ]
+    logs = [
+        _attempted(delivered, DeliveryStatus.DELIVERED, error=None),
+        _attempted(retrying, DeliveryStatus.RETRYING, error="HTTP 500"),
+        _attempted(gone, DeliveryStatus.DELIVERED, error=None),
+    ]
+    with uow:
+        uow.jobs.save_attempts(jobs, logs)
+        uow.jobs.save_attempts([], [])
+        uow.commit()
+    with uow.reading():
+        assert [uow.jobs.get(job.id) for job in jobs] == [*jobs[:2], None]
+        assert uow.jobs.pending() == 1
+        assert uow.delivery_logs.of_webhook(hook.id, offset=0, limit=10) == sorted(
+            logs[:2], key=lambda log: str(log.id), reverse=True
+        )
+        assert uow.delivery_logs.get(other.id, logs[2].id) is None
+
+
+def test_attempts_without_any_error_or_retry_are_saved_too(uow: UnitOfWork) -> None:
+    _, hook, _ = _setup(uow)
+    jobs = _enqueue(uow, hook, 3)
+    done = [evolve(job, attempts=1, status=JobStatus.DELIVERED) for job in jobs]
+    logs = [_attempted(job, DeliveryStatus.DELIVERED, error=None) for job in jobs]
+    with uow:
+        uow.jobs.save_attempts(done, logs)  # every error and next attempt a NULL
+        uow.commit()
+    with uow.reading():
+        assert uow.jobs.pending() == 0
+        assert {log.id for log in uow.delivery_logs.of_webhook(hook.id, offset=0, limit=10)} == {
+            log.id for log in logs
+        }
 
 
 def test_deleting_a_webhook_drops_its_queued_jobs(uow: UnitOfWork) -> None:

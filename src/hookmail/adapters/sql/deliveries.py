@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from hookmail.adapters.sql import raw
 from hookmail.adapters.sql.rows import DeliveryLogRow, JobRow, WebhookRow
+from hookmail.adapters.sql.writes import touch
 from hookmail.core.deliveries import DeliveryJob, DeliveryLog, DeliveryStatus, JobStatus
 
 _JOBS = cast(Table, JobRow.__table__)
@@ -44,6 +45,59 @@ _SAVE_JOB_SQL = (
     "UPDATE delivery_jobs SET status = ?, attempts = ?, next_attempt_at = ?, claimed_until = ? "
     "WHERE id = ?"
 )
+
+
+# The attempts of a store pass in one PostgreSQL statement: the jobs' new states, and the
+# log rows of the jobs that were still there to update (a deleted webhook takes its jobs).
+_LOG_COLUMNS = (
+    ("id", "uuid"),
+    ("webhook_id", "uuid"),
+    ("attempted_at", "timestamptz"),
+    ("duration_ms", "integer"),
+    ("http_status", "integer"),
+    ("error", "text"),
+    ("sender", "text"),
+    ("smtp_message_id", "text"),
+    ("attempt", "integer"),
+    ("status", "text"),
+    ("next_attempt_at", "timestamptz"),
+    ("job_id", "uuid"),
+)
+_SAVE_ATTEMPTS_SQL = (
+    "WITH kept AS (UPDATE delivery_jobs SET status = v.status, attempts = v.attempts, "  # noqa: S608
+    "next_attempt_at = v.next_attempt_at, claimed_until = v.claimed_until "
+    "FROM unnest(?::uuid[], ?::text[], ?::integer[], ?::timestamptz[], ?::timestamptz[]) "
+    "AS v(id, status, attempts, next_attempt_at, claimed_until) "
+    "WHERE delivery_jobs.id = v.id RETURNING delivery_jobs.id) "
+    f"INSERT INTO delivery_logs ({', '.join(name for name, _ in _LOG_COLUMNS)}) "
+    f"SELECT {', '.join(f'l.{name}' for name, _ in _LOG_COLUMNS)} "
+    f"FROM unnest({', '.join(f'?::{kind}[]' for _, kind in _LOG_COLUMNS)}) "
+    f"AS l({', '.join(name for name, _ in _LOG_COLUMNS)}) "
+    "WHERE l.job_id IN (SELECT id FROM kept)"
+)
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows as columns: the arrays that unnest() turns back into rows."""
+    return [[row[index] for row in rows] for index in range(width)]
+
+
+def _log_values(log: DeliveryLog) -> tuple[Any, ...]:
+    """A log row's values in _LOG_COLUMNS' order, as psycopg takes them."""
+    return (
+        log.id,
+        log.webhook_id,
+        log.attempted_at,
+        log.duration_ms,
+        log.http_status,
+        log.error,
+        log.sender,
+        log.smtp_message_id,
+        log.attempt,
+        log.status.value,
+        log.next_attempt_at,
+        log.job_id,
+    )
 
 
 def _due_sql(codec: raw.Codec, full: list[Any], chosen: list[Any]) -> str:
@@ -243,6 +297,34 @@ class SqlJobRepository:
                     for job in jobs
                 ],
             )
+
+    def save_attempts(self, jobs: list[DeliveryJob], logs: list[DeliveryLog]) -> None:
+        if not jobs and not logs:
+            return
+        if not raw.postgres(self._session):  # SQLite: statements cost no round trip
+            alive = self.existing({job.id for job in jobs})
+            SqlDeliveryLogRepository(self._session).add_many(
+                [log for log in logs if log.job_id in alive]
+            )
+            self.save_many([job for job in jobs if job.id in alive])
+            return
+        # PostgreSQL: one statement, kept back and sent with the pass's next one; its text
+        # is the same for any number of attempts (arrays), so the server plans it once
+        raw.write(
+            self._session,
+            "delivery_jobs",
+            "change",
+            _SAVE_ATTEMPTS_SQL,
+            [
+                [job.id for job in jobs],
+                [job.status.value for job in jobs],
+                [job.attempts for job in jobs],
+                [job.next_attempt_at for job in jobs],
+                [job.claimed_until for job in jobs],
+                *_columns([_log_values(log) for log in logs], len(_LOG_COLUMNS)),
+            ],
+        )
+        touch(self._session, "delivery_logs", "insert")
 
     def release(self, job_ids: set[UUID]) -> None:
         if job_ids:

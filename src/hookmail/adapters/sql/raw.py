@@ -160,7 +160,7 @@ def _run(session: Session, text: str, params: Any, *, many: bool = False) -> lis
         session.flush()
     connection = _connection(session)
     statement = codec(session).sql(text)
-    if _postgres(session):
+    if postgres(session):
         return _send(connection, (statement, params, many))
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -187,7 +187,8 @@ DEFERRED = "hookmail_deferred_writes"
 _Statement = tuple[str, Any, bool]  # SQL, parameters, and whether they are rows of an executemany
 
 
-def _postgres(session: Session) -> bool:
+def postgres(session: Session) -> bool:
+    """Whether the session is on PostgreSQL (where writes are kept back, see _send)."""
     return codec(session) is _CODECS["postgresql"]
 
 
@@ -259,7 +260,7 @@ def commit(session: Session, statements: Sequence[tuple[str, Sequence[Any]]] = (
     """PostgreSQL: send the writes kept back, `statements` (NOTIFYs) and COMMIT in one
     round trip; True when done so (the session's commit then has nothing left to send).
     False elsewhere, or with nothing to send: the caller runs `statements` and commits."""
-    if not _postgres(session):
+    if not postgres(session):
         return False
     connection = _connection(session)
     if not connection.info.get(DEFERRED) and not statements:
@@ -284,7 +285,7 @@ def write(session: Session, table: str, kind: str, text: str, params: Sequence[A
 
 
 def _write(session: Session, text: str, params: Any, *, many: bool = False) -> None:
-    if _postgres(session):
+    if postgres(session):
         _defer(session, text, params, many=many)
     else:
         _run(session, text, params, many=many)
@@ -303,7 +304,7 @@ def write_many(
     rows = list(rows)
     if len(rows) == 1:
         _write(session, text, rows[0])
-    elif _postgres(session) and text.endswith(")") and " VALUES (" in text:
+    elif postgres(session) and text.endswith(")") and " VALUES (" in text:
         head, _, group = text.rpartition(" VALUES ")
         for start in range(0, len(rows), _ROWS_A_STATEMENT):  # PostgreSQL: < 65 536 values
             chunk = rows[start : start + _ROWS_A_STATEMENT]

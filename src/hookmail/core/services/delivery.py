@@ -362,15 +362,13 @@ def record(
 def _record(
     uow: UnitOfWork, attempts: Sequence[Attempt], health: HealthPolicy | None
 ) -> Callable[[], None]:
-    """A job deleted meanwhile (its webhook was) is skipped. Returns what to do once the
-    transaction has committed."""
+    """A job deleted meanwhile (its webhook was) is skipped (save_attempts). Returns what to
+    do once the transaction has committed."""
     if not attempts:
         return _nothing
-    alive = uow.jobs.existing({done.job.id for done in attempts})
-    kept = [done for done in attempts if done.job.id in alive]
-    uow.delivery_logs.add_many([done.log for done in kept])
-    uow.jobs.save_many([done.job for done in kept])
-    return webhook_health.observe(uow, health, kept) if health else _nothing
+    uow.jobs.save_attempts([done.job for done in attempts], [done.log for done in attempts])
+    # a deleted job's webhook went with it: observing its attempt changes nothing
+    return webhook_health.observe(uow, health, list(attempts)) if health else _nothing
 
 
 def _nothing() -> None:
