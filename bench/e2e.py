@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import signal
 import smtplib
 import subprocess
@@ -130,6 +131,12 @@ def main() -> None:
             for proc in procs:
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(timeout=60)
+            log.close()
+            said = (folder / "workers.log").read_text()
+            passes = re.findall(r"\((\d+) passes, (\d+) claimed, (\d+) found nothing\)", said)
+            if passes:  # each delivery worker says how many store passes it made, at exit
+                made, moved, idle = (sum(int(p[i]) for p in passes) for i in (0, 1, 2))
+                print(f"delivery store passes: {made}, {idle} of them idle ({moved} jobs claimed)")
     if args.postgres:
         with make_engine(args.postgres).begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))

@@ -74,6 +74,7 @@ class DeliveryWorker:
         self._wake = threading.Event()  # something to do: a notice or a finished attempt
         self._noticed = threading.Event()  # a notice: new jobs were committed
         self.passes = self.claimed = 0  # store passes made, and jobs claimed in them
+        self.idle_passes = 0  # passes that found nothing to claim or record
         self._last_moved = 0  # jobs claimed and attempts recorded by the last pass
         self._running: dict[UUID, Future[bool]] = {}  # claimed jobs, by id, until recorded
         self._webhook_of: dict[UUID, UUID] = {}  # the webhook of each job in _running
@@ -212,6 +213,7 @@ class DeliveryWorker:
             raise
         self.passes += 1
         self.claimed += len(work)
+        self.idle_passes += not work and not finished
         self._last_moved = len(work) + len(finished)
         self._count(finished)
         for done in finished:
@@ -286,9 +288,11 @@ class DeliveryWorker:
             if self._listener is not None:
                 self._listener.close()
         log.info(
-            "delivery worker stopped; attempts in flight finished (%d passes, %d claimed)",
+            "delivery worker stopped; attempts in flight finished "
+            "(%d passes, %d claimed, %d found nothing)",
             self.passes,
             self.claimed,
+            self.idle_passes,
         )
 
     def _linger(self) -> None:
