@@ -192,3 +192,60 @@ def test_data_is_dot_unstuffed_and_an_overlong_line_is_refused_after_the_message
     payload = json.loads(hooked.target.received[0].body)
     assert payload["subject"] == "dots"
     assert payload["text"] == ".leading dot\n..\nlast\n"
+
+
+_SHAPES = [
+    b"..first line dotted\r\nsecond\r\n..\r\n...three\r\n",  # unstuffed: one dot less each
+    b"",  # the lone dot at once
+    b"\r\n",  # one empty line
+    b"Subject: at the limit\r\n\r\n" + b"y" * 999 + b"\r\n",  # 1 001 bytes with its CRLF
+    b"Subject: over the limit\r\n\r\n" + b"y" * 1000 + b"\r\n",  # 500, after the message
+    b"Subject: big\r\n\r\n" + b"z" * 70 + b"\r\n" + (b"w" * 78 + b"\r\n") * 260,  # over LIMIT
+    b"Subject: bare\r\n\r\nbare\n.\nand\r.\rnot the end\r\n",  # only CRLF . CRLF ends it
+]
+
+
+def _stored(pipeline: Pipeline) -> list[bytes]:
+    """Every stored message without hookmail's own Received header (three lines)."""
+    with pipeline.container.engine().connect() as connection:
+        raws = connection.execute(select(MessageRow.raw).order_by(MessageRow.received_at))
+        return [raw.split(b"\r\n", 3)[3] for (raw,) in raws]
+
+
+def _converse(port: int, messages: list[bytes], *, whole: bool) -> list[bytes]:
+    """One session, a transaction per message; `whole`: each transaction and its message
+    in one write (the message is in the server's buffer before DATA is answered), else
+    the message in pieces of 7 bytes, after the 354. The replies to the DATA ends."""
+    replies = []
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        _replies(conn, 1)
+        conn.sendall(b"EHLO sender.example.org\r\n")
+        _replies(conn, 1)
+        for message in messages:
+            envelope = b"MAIL FROM:<a@example.org>\r\nRCPT TO:<in@example.com>\r\nDATA\r\n"
+            if whole:
+                conn.sendall(envelope + message + b".\r\n")
+            else:
+                conn.sendall(envelope)
+                _replies(conn, 3)
+                for start in range(0, len(message), 7):
+                    conn.sendall(message[start : start + 7])
+                conn.sendall(b".\r\n")
+            got = _replies(conn, 4 if whole else 1)
+            replies.append(b"".join(got).split(b"\r\n")[-2][:3])
+        conn.sendall(b"NOOP\r\n")
+        assert _replies(conn, 1) == [b"250 OK\r\n"]
+    return replies
+
+
+def test_a_message_read_at_once_is_the_message_read_line_by_line(hooked: Pipeline) -> None:
+    hooked.webhook()
+    port = hooked.settings.smtp_port
+    slowly = _converse(port, _SHAPES, whole=False)
+    stored_slowly = _stored(hooked)
+    at_once = _converse(port, _SHAPES, whole=True)
+    assert at_once == slowly == [b"250", b"250", b"250", b"250", b"500", b"552", b"250"]
+    stored = _stored(hooked)
+    assert stored[: len(stored_slowly)] == stored_slowly
+    assert stored[len(stored_slowly) :] == stored_slowly
+    assert stored_slowly[0] == b".first line dotted\r\nsecond\r\n.\r\n..three\r\n"

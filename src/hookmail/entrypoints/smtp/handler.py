@@ -89,6 +89,17 @@ class HookmailEnvelope(Envelope):
 
 
 YIELD_EVERY: Final = 32
+# DATA: how many times a message's reading looks for the rest of it in the buffer (a small
+# one is all there after its first line; a big one is read line by line after these)
+_LOOKS_AHEAD: Final = 4
+
+
+def _unstuffed(data: bytes) -> bytes:
+    """Lines of DATA as sent (each with its CRLF) without the dot a client doubles at the
+    start of a line (RFC 5321 §4.5.2)."""
+    if data.startswith(b"."):
+        data = data[1:]
+    return data.replace(b"\r\n.", b"\r\n")
 
 
 class HookmailSMTP(SMTP):
@@ -153,7 +164,14 @@ class HookmailSMTP(SMTP):
         limit = self.data_size_limit
         too_long = too_much = False
         partial = False  # the line read so far ran over the stream limit: no CRLF yet
+        looks = _LOOKS_AHEAD  # each look searches the buffer: a big message gets a few
         while self.transport is not None:
+            if looks and not (partial or too_long or too_much):  # at the start of a line
+                looks -= 1
+                rest = self._rest_buffered(limit - size if limit else None)
+                if rest:  # the rest of the message is here: taken at once
+                    body += _unstuffed((await self._reader.readexactly(rest))[:-3])
+                    break
             try:
                 line = await self._reader.readuntil(b"\r\n")
             except asyncio.CancelledError:  # the connection was reset during DATA
@@ -199,6 +217,25 @@ class HookmailSMTP(SMTP):
         status = await self._call_handler_hook("DATA")
         self._set_post_data_state()  # type: ignore[no-untyped-call]
         await self.push("250 OK" if status is MISSING else status)
+
+    def _rest_buffered(self, room: int | None) -> int:
+        """At the start of a line of DATA: when the rest of the message, up to and with its
+        lone dot, is in the reader's buffer already (a small message arrives in one read),
+        and is plain (no line over the limit, at most `room` bytes), its length; else 0.
+        Taking it at once is what the line by line loop would do, without an await and
+        a pass of the loop per line: the loop handles all else (and a message not all here)."""
+        buffered = getattr(self._reader, "_buffer", None)  # asyncio.StreamReader's buffer
+        if not isinstance(buffered, bytearray):
+            return 0
+        if buffered.startswith(b".\r\n"):
+            return 3
+        end = buffered.find(b"\r\n.\r\n")
+        if end < 0 or (room is not None and end + 2 > room):
+            return 0
+        lines = bytes(buffered[:end]).split(b"\r\n")
+        if max(map(len, lines)) + 2 > self.line_length_limit:
+            return 0
+        return end + 5
 
     def _command_waiting(self) -> bool:
         buffered = getattr(self._reader, "_buffer", None)  # asyncio.StreamReader's buffer
