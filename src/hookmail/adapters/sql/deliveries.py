@@ -82,12 +82,12 @@ def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
     return [[row[index] for row in rows] for index in range(width)]
 
 
-def _log_values(log: DeliveryLog) -> tuple[Any, ...]:
-    """A log row's values in _LOG_COLUMNS' order, as psycopg takes them."""
+def _log_values(codec: raw.Codec, log: DeliveryLog) -> tuple[Any, ...]:
+    """A log row's values in _LOG_COLUMNS' order, as the driver takes them."""
     return (
-        log.id,
-        log.webhook_id,
-        log.attempted_at,
+        codec.uuid(log.id),
+        codec.uuid(log.webhook_id),
+        codec.when(log.attempted_at),
         log.duration_ms,
         log.http_status,
         log.error,
@@ -95,8 +95,8 @@ def _log_values(log: DeliveryLog) -> tuple[Any, ...]:
         log.smtp_message_id,
         log.attempt,
         log.status.value,
-        log.next_attempt_at,
-        log.job_id,
+        codec.when(log.next_attempt_at),
+        codec.uuid(log.job_id),
     )
 
 
@@ -310,6 +310,7 @@ class SqlJobRepository:
             return
         # PostgreSQL: one statement, kept back and sent with the pass's next one; its text
         # is the same for any number of attempts (arrays), so the server plans it once
+        codec = raw.codec(self._session)
         raw.write(
             self._session,
             "delivery_jobs",
@@ -321,7 +322,7 @@ class SqlJobRepository:
                 [job.attempts for job in jobs],
                 [job.next_attempt_at for job in jobs],
                 [job.claimed_until for job in jobs],
-                *_columns([_log_values(log) for log in logs], len(_LOG_COLUMNS)),
+                *_columns([_log_values(codec, log) for log in logs], len(_LOG_COLUMNS)),
             ],
         )
         touch(self._session, "delivery_logs", "insert")
@@ -415,9 +416,8 @@ def delivery_log_from_row(row: DeliveryLogRow) -> DeliveryLog:
 
 
 _INSERT_LOG_SQL = (
-    "INSERT INTO delivery_logs (id, webhook_id, attempted_at, duration_ms, http_status, error, "
-    "sender, smtp_message_id, attempt, status, next_attempt_at, job_id) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO delivery_logs ({', '.join(name for name, _ in _LOG_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join('?' * len(_LOG_COLUMNS))})"
 )
 _INSERT_JOB_SQL = (
     "INSERT INTO delivery_jobs (id, message_id, webhook_id, account_id, recipients, status, "
@@ -441,23 +441,7 @@ class SqlDeliveryLogRepository:
                 "delivery_logs",
                 "insert",
                 _INSERT_LOG_SQL,
-                [
-                    (
-                        codec.uuid(log.id),
-                        codec.uuid(log.webhook_id),
-                        codec.when(log.attempted_at),
-                        log.duration_ms,
-                        log.http_status,
-                        log.error,
-                        log.sender,
-                        log.smtp_message_id,
-                        log.attempt,
-                        log.status.value,
-                        codec.when(log.next_attempt_at),
-                        codec.uuid(log.job_id),
-                    )
-                    for log in logs
-                ],
+                [_log_values(codec, log) for log in logs],
             )
 
     def get(self, webhook_id: UUID, log_id: UUID) -> DeliveryLog | None:
