@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from attrs import evolve
+from sqlalchemy import delete, false
 
 from hookmail.adapters.notify import (
     JOBS,
@@ -21,7 +22,9 @@ from hookmail.adapters.notify import (
     notifier_for,
 )
 from hookmail.adapters.sql.engine import make_sessions
+from hookmail.adapters.sql.rows import AccountRow
 from hookmail.adapters.sql.uow import SqlUnitOfWork
+from hookmail.adapters.sql.writes import TOUCHED
 from tests.conftest import SQL_STORES, clean_engine
 from tests.integration.contract.test_queue_store import _enqueue, _setup
 
@@ -96,3 +99,13 @@ def test_a_listener_that_comes_later_hears_the_next_notice(tmp_path: Path) -> No
     assert len(list((tmp_path / "sockets").glob("jobs.*.sock"))) == 2, "a closed one's is gone"
     for listener in (first, second):
         listener.close()
+
+
+def test_every_new_sessionmaker_tracks_its_writes(request: pytest.FixtureRequest) -> None:
+    """Each make_sessions() registers its own write tracking: a freed sessionmaker's id,
+    reused by the next one, must not pass for "already tracked" (notices were lost so)."""
+    engine = clean_engine(request, "sqlite")
+    for attempt in range(300):
+        with make_sessions(engine)() as session:
+            session.execute(delete(AccountRow).where(false()))
+            assert session.info.get(TOUCHED) == {("accounts", "change")}, attempt

@@ -50,10 +50,13 @@ def _on_flush(session: Session, _context: UOWTransaction) -> None:
 
 
 def track_writes(sessions: sessionmaker[Session]) -> None:
-    """Record which tables each session writes, for notices() at commit."""
-    if not event.contains(sessions, "do_orm_execute", _on_execute):
-        event.listen(sessions, "do_orm_execute", _on_execute)
-        event.listen(sessions, "after_flush", _on_flush)
+    """Record which tables each session of a new sessionmaker writes, for notices() at
+    commit. (No `event.contains()` guard: SQLAlchemy's listener registry is keyed by the
+    target's id(), and a sessionmaker freed just before, whose registry entries are not yet
+    collected, could hand its id to this one; the check then said "registered" and the
+    notices of every write were lost, a rare failure of test_notices.py.)"""
+    event.listen(sessions, "do_orm_execute", _on_execute)
+    event.listen(sessions, "after_flush", _on_flush)
 
 
 def notices(touched: set[tuple[str, str]]) -> set[str]:
