@@ -87,11 +87,11 @@ class SocketNotifier:
         return listing[2]
 
     def notify(self, channels: Iterable[str]) -> None:
+        try:
+            names = self._names()
+        except OSError:
+            return
         for channel in channels:
-            try:
-                names = self._names()
-            except OSError:
-                return
             for name in names:
                 if not (name.startswith(f"{channel}.") and name.endswith(".sock")):
                     continue

@@ -49,7 +49,7 @@ def _date(raw: bytes | None) -> str:
     if raw is None:
         return ""
     # mail sent in a burst carries the same few Date values; a long one is not kept
-    return _normalised_date(raw) if len(raw) <= 128 else _normalise_date(raw)
+    return _remembered_date(raw) if len(raw) <= 128 else _normalise_date(raw)
 
 
 def _normalise_date(raw: bytes) -> str:
@@ -60,7 +60,7 @@ def _normalise_date(raw: bytes) -> str:
         return value
 
 
-_normalised_date = lru_cache(maxsize=256)(_normalise_date)
+_remembered_date = lru_cache(maxsize=256)(_normalise_date)
 
 
 def _canonical_base64(raw: bytes, start: int, end: int) -> tuple[str, int] | None:

@@ -12,6 +12,8 @@ from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from hookmail.adapters.sql import raw
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -36,18 +38,9 @@ def _sqlite_begin(connection: Any) -> None:
     # A transaction that may write takes the write lock up front: a deferred one that reads,
     # then writes, fails at once with SQLITE_BUSY when another process wrote in between;
     # this one waits. A read-only one (SqlUnitOfWork.reading()) takes no lock at all.
-    # Sent on the driver's cursor: exec_driver_sql() builds an execution context for it, ten
-    # times the cost of the statement, on every transaction of the hot paths.
+    # on the driver's cursor (raw.on_driver): this runs in every transaction of the hot paths
     read_only = connection.get_execution_options().get(READ_ONLY)
-    statement = "BEGIN" if read_only else "BEGIN IMMEDIATE"
-    cursor = connection.connection.driver_connection.cursor()
-    try:
-        cursor.execute(statement)
-    except Exception as exc:  # wrapped in sqlalchemy.exc, as exec_driver_sql would
-        connection._handle_dbapi_exception(exc, statement, (), cursor, None)
-        raise  # not reached: the above raises
-    finally:
-        cursor.close()
+    raw.on_driver(connection, "BEGIN" if read_only else "BEGIN IMMEDIATE", ())
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -104,7 +97,6 @@ def _send_writes_kept_back(engine: Engine) -> None:
     """raw.py keeps writes back on PostgreSQL, to send them with the next statement: they
     go before any statement of SQLAlchemy's and before a commit, and are dropped when the
     transaction rolls back or the connection goes back to the pool."""
-    from hookmail.adapters.sql import raw
 
     @event.listens_for(engine, "before_cursor_execute")
     def _before(connection: Any, *_args: object) -> None:

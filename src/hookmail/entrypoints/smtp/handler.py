@@ -224,8 +224,8 @@ class HookmailSMTP(SMTP):
         and is plain (no line over the limit, at most `room` bytes), its length; else 0.
         Taking it at once is what the line by line loop would do, without an await and
         a pass of the loop per line: the loop handles all else (and a message not all here)."""
-        buffered = getattr(self._reader, "_buffer", None)  # asyncio.StreamReader's buffer
-        if not isinstance(buffered, bytearray):
+        buffered = self._buffered()
+        if buffered is None:
             return 0
         if buffered.startswith(b".\r\n"):
             return 3
@@ -237,9 +237,14 @@ class HookmailSMTP(SMTP):
             return 0
         return end + 5
 
+    def _buffered(self) -> bytearray | None:
+        """What the client sent that is not read yet (asyncio.StreamReader's buffer)."""
+        buffered = getattr(self._reader, "_buffer", None)
+        return buffered if isinstance(buffered, bytearray) else None
+
     def _command_waiting(self) -> bool:
-        buffered = getattr(self._reader, "_buffer", None)  # asyncio.StreamReader's buffer
-        return isinstance(buffered, bytearray) and b"\n" in buffered
+        buffered = self._buffered()
+        return buffered is not None and b"\n" in buffered
 
     def _create_envelope(self) -> Envelope:
         return HookmailEnvelope()
