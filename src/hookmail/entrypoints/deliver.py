@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import cast
 from uuid import UUID
 
 import uvloop
@@ -65,6 +66,9 @@ class DeliveryWorker:
         self._health = health
         self._clock = clock
         self._transport = transport
+        # whether the transport sends on the event loop (a Protocol's isinstance() is slow:
+        # asked once, not per attempt)
+        self._sends_async = isinstance(transport, AsyncWebhookTransport)
         self._config = config
         self._concurrency = concurrency
         self._enough = max(1, concurrency // 4)  # finished attempts worth a pass of their own
@@ -130,8 +134,10 @@ class DeliveryWorker:
                 self._blocking, delivery.start, clock, config, work
             )
         started = sending.started
-        if isinstance(transport, AsyncWebhookTransport):
-            outcome = await delivery.send_async(transport, config, work, sending)
+        if self._sends_async:
+            outcome = await delivery.send_async(
+                cast(AsyncWebhookTransport, transport), config, work, sending
+            )
         else:
             outcome = await loop.run_in_executor(
                 self._blocking, delivery.send, transport, config, work, sending

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from hookmail.adapters.notify import pg_notify
 from hookmail.adapters.sql import engine as engines
 from hookmail.adapters.sql import raw
 from tests.conftest import _PG_SKIP, PG_URL
@@ -87,6 +88,11 @@ def test_a_group_commit_that_fails_leaves_the_connection_as_it_was(pool: Engine)
             raw.write(session, "t", "insert", insert, [1])  # sent with the commit
             with pytest.raises(IntegrityError):
                 raw.commit(session)
+        with Session(pool) as session:  # all or nothing: 3 is not stored without 1
+            raw.write(session, "t", "insert", insert, [3])
+            raw.write(session, "t", "insert", insert, [1])
+            with pytest.raises(IntegrityError):
+                raw.commit(session, [pg_notify("jobs")])
         with pool.connect() as connection:
             assert connection.connection.driver_connection.autocommit is False  # type: ignore[union-attr]
             connection.execute(text(f'INSERT INTO "{schema}".t (id) VALUES (2)'))  # noqa: S608

@@ -302,3 +302,32 @@ def test_accepted_messages_and_jobs_are_stored_as_the_orm_stores_them(engine: En
     with uow:
         assert uow.jobs.get(by_sql.id) == by_sql
         assert uow.messages.get_many({message.id}) == {message.id: message}
+
+
+def test_a_group_commit_stores_messages_with_their_jobs_or_nothing(engine: Engine) -> None:
+    # the SMTP worker's group commit: messages and the jobs that refer to them, in one
+    # transaction (on PostgreSQL one statement, raw._one_statement); a job whose message
+    # is missing fails the whole batch
+    uow = SqlUnitOfWork(make_sessions(engine))
+    hook, stored = _setup(uow)
+    fresh = [evolve(stored, id=UUID(int=stored.id.int ^ n)) for n in (1, 2)]
+    jobs = [_job(hook, message) for message in fresh]
+    with uow:
+        _store_batch(uow, fresh, jobs)
+    orphan = _job(hook, evolve(stored, id=UUID(int=stored.id.int ^ 3)))
+    late = evolve(stored, id=UUID(int=stored.id.int ^ 4))
+    with uow, pytest.raises(IntegrityError):
+        _store_batch(uow, [late], [orphan])
+    with uow:
+        assert uow.messages.get_many({m.id for m in fresh}) == {m.id: m for m in fresh}
+        assert [uow.jobs.get(job.id) for job in jobs] == jobs
+        assert uow.messages.get_many({late.id}) == {}
+        assert uow.jobs.get(orphan.id) is None
+
+
+def _store_batch(
+    uow: SqlUnitOfWork, messages: list[InboundMessage], jobs: list[DeliveryJob]
+) -> None:
+    uow.messages.add_many(messages)
+    uow.jobs.add_many(jobs)
+    uow.commit()
