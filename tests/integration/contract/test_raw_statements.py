@@ -108,6 +108,39 @@ def test_claimed_jobs_read_as_the_orm_reads_them(engine: Engine) -> None:
         assert uow.jobs.get(job.id) == claimed
 
 
+def test_the_claimed_jobs_messages_and_webhooks_read_as_they_are_stored(engine: Engine) -> None:
+    # PostgreSQL reads them with the claim (claim_due's read-ahead); the reads after it
+    # give what a read of the store gives, and what was not read ahead comes from the store
+    uow = SqlUnitOfWork(make_sessions(engine))
+    hook, message = _setup(uow)
+    other = evolve(hook, id=UUID(int=hook.id.int ^ 1), address=evolve(hook.address, local="b"))
+    job = _job(hook, message)
+    with uow:
+        uow.webhooks.save(other)
+        uow.jobs.add(job)
+        uow.commit()
+    with uow:
+        stored_message = uow.messages.get_many({message.id})
+        stored_hooks = uow.webhooks.get_many({hook.id, other.id})
+    assert stored_message[message.id] == message
+    with uow:
+        _claim(uow, NOW + timedelta(seconds=1))
+        assert uow.messages.get_many({message.id}) == stored_message
+        assert uow.webhooks.get_many({hook.id}) == {hook.id: stored_hooks[hook.id]}
+        uow.commit()
+    with uow:
+        _claim(uow, NOW + timedelta(minutes=5))  # the lease ran out
+        assert uow.webhooks.get_many({hook.id, other.id}) == stored_hooks  # one not read ahead
+        uow.commit()
+    with uow:
+        _claim(uow, NOW + timedelta(minutes=10))
+        uow.commit()  # what was read ahead and not read is not served after the commit
+        renamed = evolve(hook, target_url="https://example.net/renamed")
+        uow.webhooks.save(renamed)
+        uow.commit()
+        assert uow.webhooks.get_many({hook.id})[hook.id][0] == renamed
+
+
 def test_the_claim_sees_changes_saved_earlier_in_its_transaction(engine: Engine) -> None:
     uow = SqlUnitOfWork(make_sessions(engine))
     hook, message = _setup(uow)
@@ -331,3 +364,7 @@ def _store_batch(
     uow.messages.add_many(messages)
     uow.jobs.add_many(jobs)
     uow.commit()
+
+
+def _claim(uow: SqlUnitOfWork, now: datetime) -> list[DeliveryJob]:
+    return uow.jobs.claim_due(now, limit=5, lease_until=ODD, per_webhook=4)

@@ -22,7 +22,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from hookmail.adapters.sql import raw
+from hookmail.adapters.sql.mail import messages_from_rows, messages_query
 from hookmail.adapters.sql.rows import DeliveryLogRow, JobRow, WebhookRow
+from hookmail.adapters.sql.webhooks import webhooks_from_rows, webhooks_query
 from hookmail.adapters.sql.writes import touch
 from hookmail.core.deliveries import DeliveryJob, DeliveryLog, DeliveryStatus, JobStatus
 
@@ -32,8 +34,8 @@ _WEBHOOKS = cast(Table, WebhookRow.__table__)
 # The store pass's statements (claim, record): plain SQL on the session's connection (raw.py).
 _DUE = raw.Reader(*_JOBS.c, _WEBHOOKS.c.failing_since.label("webhook_failing_since"))
 # what the claim reads of a due row before choosing it, by position in the row as stored
-_DUE_ID, _DUE_WEBHOOK, _DUE_FAILING = map(
-    _DUE.names.index, ("id", "webhook_id", "webhook_failing_since")
+_DUE_ID, _DUE_WEBHOOK, _DUE_FAILING, _DUE_MESSAGE = map(
+    _DUE.names.index, ("id", "webhook_id", "webhook_failing_since", "message_id")
 )
 _FROM_JOBS = "FROM delivery_jobs JOIN webhooks ON webhooks.id = delivery_jobs.webhook_id"
 _LEASED_SQL = (
@@ -261,10 +263,27 @@ class SqlJobRepository:
             f"UPDATE delivery_jobs SET claimed_until = ? WHERE {codec.among('id', ids)}",  # noqa: S608
             [codec.when(lease_until), *codec.params_among(ids)],
         )
+        if raw.postgres(self._session):
+            self._read_ahead(chosen)
         return [
             _job_from_row(row._replace(claimed_until=lease_until))
             for row in _DUE.decode(codec, chosen)
         ]
+
+    def _read_ahead(self, chosen: list[Any]) -> None:
+        """PostgreSQL: the messages and webhooks of the claimed jobs, which the claim's
+        caller reads next (delivery._claim), read now, with the claim's UPDATE: one round
+        trip where there were three (a store pass is then three: the due rows, this, the
+        commit). Read in the claim's transaction, as they would have been."""
+        codec = raw.codec(self._session)
+        messages = list({row[_DUE_MESSAGE] for row in chosen})
+        webhooks = list({row[_DUE_WEBHOOK] for row in chosen})
+        found_messages, found_webhooks = raw.fetch_together(
+            self._session,
+            [messages_query(codec, messages), webhooks_query(codec, webhooks)],
+        )
+        raw.read_ahead(self._session, "messages", messages_from_rows(codec, found_messages))
+        raw.read_ahead(self._session, "webhooks", webhooks_from_rows(codec, found_webhooks))
 
     def existing(self, job_ids: set[UUID]) -> set[UUID]:
         if not job_ids:

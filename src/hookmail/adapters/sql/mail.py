@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 from uuid import UUID
 
 import attrs
@@ -75,6 +75,21 @@ _JOBS = cast(Table, JobRow.__table__)
 _MESSAGE = raw.Reader(*_MESSAGES.c)  # the claim reads these: plain SQL (raw.py)
 
 
+def messages_query(codec: raw.Codec, ids: list[object]) -> tuple[str, list[object]]:
+    """The query of get_many: the messages of `ids` (as stored); its rows go to
+    messages_from_rows."""
+    return (
+        f"SELECT {_MESSAGE.sql} FROM messages WHERE {codec.among('messages.id', ids)}",  # noqa: S608
+        codec.params_among(ids),
+    )
+
+
+def messages_from_rows(codec: raw.Codec, rows: list[Any]) -> dict[UUID, InboundMessage]:
+    return {
+        row.id: _message_from_row(cast(MessageRow, row)) for row in _MESSAGE.decode(codec, rows)
+    }
+
+
 _INSERT_MESSAGE_SQL = (
     "INSERT INTO messages (id, received_at, mail_from, rcpt_to, remote_ip, helo, smtp_user, "
     "auth, message_id, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -137,16 +152,12 @@ class SqlMessageRepository:
     def get_many(self, message_ids: set[UUID]) -> dict[UUID, InboundMessage]:
         if not message_ids:
             return {}
+        ahead = raw.read_back(self._session, "messages", message_ids)
+        if ahead is not None:  # read with the claim of their jobs (claim_due)
+            return ahead
         codec = raw.codec(self._session)
-        ids = [codec.uuid(i) for i in message_ids]
-        rows = raw.fetch(
-            self._session,
-            f"SELECT {_MESSAGE.sql} FROM messages WHERE {codec.among('messages.id', ids)}",  # noqa: S608
-            codec.params_among(ids),
-        )
-        return {
-            row.id: _message_from_row(cast(MessageRow, row)) for row in _MESSAGE.decode(codec, rows)
-        }
+        text, params = messages_query(codec, [codec.uuid(i) for i in message_ids])
+        return messages_from_rows(codec, raw.fetch(self._session, text, params))
 
     def page_of_account(
         self,

@@ -15,7 +15,7 @@ ruff can't tell); every value is a parameter.
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Protocol
@@ -161,7 +161,7 @@ def _run(session: Session, text: str, params: Any, *, many: bool = False) -> lis
     connection = _connection(session)
     statement = codec(session).sql(text)
     if postgres(session):
-        return _send(connection, (statement, params, many))
+        return _send(connection, [(statement, params, many)])[0]
     return on_driver(connection, statement, params, many=many)
 
 
@@ -208,17 +208,22 @@ def _defer(session: Session, text: str, params: Any, *, many: bool = False) -> N
     info.setdefault(DEFERRED, []).append((codec(session).sql(text), params, many))
 
 
-def _send(connection: Any, then: _Statement | None = None, *, commit: bool = False) -> list[Any]:
-    """The writes kept back, then `then` (its rows are returned), then COMMIT if asked, in
-    one pipeline: one round trip. A transaction that has yet to begin and ends here (a
-    group commit of the SMTP worker) is BEGIN ... COMMIT in that same round trip (psycopg
-    would send its own BEGIN and wait for it: it is switched to autocommit, which it
-    allows only then, for the pipeline's time)."""
+def _send(
+    connection: Any, reads: Sequence[_Statement] = (), *, commit: bool = False
+) -> list[list[Any]]:
+    """The writes kept back, then `reads` (the rows of each are returned), then COMMIT if
+    asked, in one pipeline: one round trip. A transaction that has yet to begin and ends
+    here (a group commit of the SMTP worker) is one statement if it can be (see
+    _one_statement), else BEGIN ... COMMIT in that same round trip (psycopg would send its
+    own BEGIN and wait for it: it is switched to autocommit, which it allows only then,
+    for the pipeline's time). One read and nothing else is a plain execute (a pipeline
+    costs the client more than the statement)."""
     pending: list[_Statement] = connection.info.pop(DEFERRED, [])
     driver = connection.connection.driver_connection
     whole = commit and not driver.autocommit and driver.info.transaction_status == _IDLE
-    single = _one_statement(pending) if whole and then is None else None
-    writes, last = driver.cursor(), driver.cursor()
+    single = _one_statement(pending) if whole and not reads else None
+    writes = driver.cursor()
+    cursors = [driver.cursor() for _ in reads]
     statement, params = "", None
     try:
         if whole:
@@ -227,30 +232,34 @@ def _send(connection: Any, then: _Statement | None = None, *, commit: bool = Fal
             statement, params = single
             writes.execute(statement, params)
             return []
-        with driver.pipeline():
-            if whole:
-                writes.execute("BEGIN")
-            for statement, params, many in pending:
-                for row in params if many else (params,):  # an executemany's rows, queued
-                    writes.execute(statement, row)
-            if then is not None:
-                statement, params, many = then
-                for row in params if many else (params,):
-                    last.execute(statement, row)
-            if commit:
-                statement, params = "COMMIT", None
-                writes.execute(statement)
-        return list(last.fetchall()) if then is not None and last.description else []
+        if not pending and not commit and len(reads) == 1 and not reads[0][2]:
+            statement, params, _many = reads[0]
+            cursors[0].execute(statement, params)
+        else:
+            with driver.pipeline():
+                if whole:
+                    writes.execute("BEGIN")
+                for statement, params, many in pending:
+                    for row in params if many else (params,):  # an executemany's rows, queued
+                        writes.execute(statement, row)
+                for cursor, (statement, params, many) in zip(cursors, reads, strict=True):
+                    for row in params if many else (params,):
+                        cursor.execute(statement, row)
+                if commit:
+                    statement, params = "COMMIT", None
+                    writes.execute(statement)
+        return [list(cursor.fetchall()) if cursor.description else [] for cursor in cursors]
     except Exception as exc:
         if whole and driver.info.transaction_status != _IDLE:
             driver.rollback()  # what failed skipped the COMMIT: the transaction is left open
-        connection._handle_dbapi_exception(exc, statement, params, last, None)
+        connection._handle_dbapi_exception(exc, statement, params, writes, None)
         raise  # not reached: the above raises
     finally:
         if whole and not driver.closed:
             driver.autocommit = False
         writes.close()
-        last.close()
+        for cursor in cursors:
+            cursor.close()
 
 
 _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE (psycopg is imported only where it is used)
@@ -322,6 +331,44 @@ def commit(session: Session, statements: Sequence[tuple[str, Sequence[Any]]] = (
 def fetch(session: Session, text: str, params: Sequence[Any]) -> list[Any]:
     """The rows of a query."""
     return _run(session, text, params)
+
+
+def fetch_together(
+    session: Session, queries: Sequence[tuple[str, Sequence[Any]]]
+) -> list[list[Any]]:
+    """The rows of each of `queries`; on PostgreSQL sent together, with the writes kept
+    back, in one round trip."""
+    if not postgres(session):
+        return [_run(session, text, params) for text, params in queries]
+    if session.autoflush:
+        session.flush()
+    sql = codec(session).sql
+    return _send(_connection(session), [(sql(text), params, False) for text, params in queries])
+
+
+# What a statement read ahead, for the reads that follow it in its transaction: the claim
+# of the delivery pass reads its jobs' messages and webhooks in its own round trip (see
+# SqlJobRepository.claim_due); the repositories' reads take them from here.
+_READ_AHEAD = "hookmail_read_ahead"
+
+
+def read_ahead(session: Session, kind: str, found: Mapping[Any, Any]) -> None:
+    """Keep `found` (objects by id) for the next read of `kind` in this transaction."""
+    session.info.setdefault(_READ_AHEAD, {}).setdefault(kind, {}).update(found)
+
+
+def read_back(session: Session, kind: str, ids: Set[Any]) -> dict[Any, Any] | None:
+    """The objects of `ids` read ahead, if every one was (each is given back once); else
+    None, and the caller reads the store."""
+    kept: dict[Any, Any] | None = session.info.get(_READ_AHEAD, {}).get(kind)
+    if not kept or not ids <= kept.keys():
+        return None
+    return {key: kept.pop(key) for key in ids}
+
+
+def forget_read_ahead(session: Session) -> None:
+    """The transaction ended: what was read ahead is not served in the next one."""
+    session.info.pop(_READ_AHEAD, None)
 
 
 def write(session: Session, table: str, kind: str, text: str, params: Sequence[Any]) -> None:

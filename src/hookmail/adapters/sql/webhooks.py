@@ -123,6 +123,24 @@ def _prefixed(values: RowMapping, table: FromClause, prefix: str) -> Any:
 _WITH_TIMEZONE = raw.Reader(*_WEBHOOKS.c, AccountRow.timezone.label("account_timezone"))
 
 
+def webhooks_query(codec: raw.Codec, ids: list[object]) -> tuple[str, list[object]]:
+    """The query of get_many: the webhooks of `ids` (as stored) with their owner's time
+    zone; its rows go to webhooks_from_rows."""
+    return (
+        f"SELECT {_WITH_TIMEZONE.sql} FROM webhooks "  # noqa: S608
+        "JOIN accounts ON accounts.id = webhooks.account_id "
+        f"WHERE {codec.among('webhooks.id', ids)}",
+        codec.params_among(ids),
+    )
+
+
+def webhooks_from_rows(codec: raw.Codec, rows: list[Any]) -> dict[UUID, tuple[Webhook, str]]:
+    return {
+        row.id: (_webhook_from_row(cast(WebhookRow, row)), row.account_timezone)
+        for row in _WITH_TIMEZONE.decode(codec, rows)
+    }
+
+
 class SqlWebhookRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -134,19 +152,12 @@ class SqlWebhookRepository:
     def get_many(self, webhook_ids: set[UUID]) -> dict[UUID, tuple[Webhook, str]]:
         if not webhook_ids:
             return {}
+        ahead = raw.read_back(self._session, "webhooks", webhook_ids)
+        if ahead is not None:  # read with the claim of their jobs (claim_due)
+            return ahead
         codec = raw.codec(self._session)
-        ids = [codec.uuid(i) for i in webhook_ids]
-        rows = raw.fetch(
-            self._session,
-            f"SELECT {_WITH_TIMEZONE.sql} FROM webhooks "  # noqa: S608
-            "JOIN accounts ON accounts.id = webhooks.account_id "
-            f"WHERE {codec.among('webhooks.id', ids)}",
-            codec.params_among(ids),
-        )
-        return {
-            row.id: (_webhook_from_row(cast(WebhookRow, row)), row.account_timezone)
-            for row in _WITH_TIMEZONE.decode(codec, rows)
-        }
+        text, params = webhooks_query(codec, [codec.uuid(i) for i in webhook_ids])
+        return webhooks_from_rows(codec, raw.fetch(self._session, text, params))
 
     def of_account(self, account_id: UUID) -> list[Webhook]:
         rows = self._session.scalars(
