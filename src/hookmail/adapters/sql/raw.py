@@ -248,7 +248,7 @@ def _send(
                 if commit:
                     statement, params = "COMMIT", None
                     writes.execute(statement)
-        return [list(cursor.fetchall()) if cursor.description else [] for cursor in cursors]
+        return [_rows(cursor) for cursor in cursors]
     except Exception as exc:
         if whole and driver.info.transaction_status != _IDLE:
             driver.rollback()  # what failed skipped the COMMIT: the transaction is left open
@@ -263,6 +263,17 @@ def _send(
 
 
 _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE (psycopg is imported only where it is used)
+_TUPLES_OK = 2  # psycopg.pq.ExecStatus.TUPLES_OK: the statement returned rows
+
+
+def _rows(cursor: Any) -> list[Any]:
+    """The rows of a psycopg cursor's statement; none if it returns none. (Its description
+    would tell too, but makes an object per column on each call.)"""
+    result = cursor.pgresult
+    if result is None or result.status != _TUPLES_OK:
+        return []
+    rows: list[Any] = cursor.fetchall()
+    return rows
 _NOTIFY = "SELECT pg_notify(%s, '')"  # notify.pg_notify's, as psycopg takes it
 _MOST_VALUES = 65_535  # parameters of one PostgreSQL statement
 
