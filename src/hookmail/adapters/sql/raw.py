@@ -274,6 +274,8 @@ def _rows(cursor: Any) -> list[Any]:
         return []
     rows: list[Any] = cursor.fetchall()
     return rows
+
+
 _NOTIFY = "SELECT pg_notify(%s, '')"  # notify.pg_notify's, as psycopg takes it
 _MOST_VALUES = 65_535  # parameters of one PostgreSQL statement
 
