@@ -22,20 +22,18 @@ import tempfile
 import threading
 import time
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 from dependency_injector import providers
-from sqlalchemy import text
 
-from hookmail.adapters.sql.engine import make_engine, migrate
 from hookmail.core.services.webhooks import WebhookInput
 from hookmail.entrypoints.container import Container
 from hookmail.entrypoints.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
+from bench.stores import fresh_store
 from tests.integration.mail.conftest import free_port
 from tests.receiver import wait_for
 from tests.seed import public_webhooks, wait_smtp
@@ -53,93 +51,87 @@ def main() -> None:
     )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="hookmail-bench-"))
-    database = f"sqlite:///{folder / 'bench.db'}"
-    if args.postgres:
-        schema = f"hookmail_bench_{uuid.uuid4().hex[:8]}"
-        with make_engine(args.postgres).begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        database = f"{args.postgres}?options=-csearch_path%3D{schema}"
-    migrate(make_engine(database))
-    ports = [free_port() for _ in range(args.workers)]
-    body = ("x" * 75 + "\r\n") * 25  # about 2 KB in RFC-sized lines
-    with _sink(folder) as target:
-        settings = Settings(database_url=database, smtp_hostname="mx.bench")
-        uow = Container(settings=providers.Object(settings)).uow
-        # distinct recipients reach one webhook by +tag (a public domain has no catch-all)
-        public_webhooks(
-            uow, WebhookInput(address=f"u@{PUBLIC}", target_url=target.url), domain=PUBLIC
-        )
-        env = {
-            **os.environ,
-            "HOOKMAIL_DATABASE_URL": database,
-            "HOOKMAIL_ALLOW_PRIVATE_TARGETS": "true",
-            "HOOKMAIL_PUBLIC_DOMAINS": PUBLIC,
-        }
-        log = (folder / "workers.log").open("ab")
-        kinds = [c for c in ("smtp", "deliver") if c in os.environ.get("BENCH_PROCS", c)]
-        names = [f"{c}-{n}" for c in kinds for n in range(args.workers)]
-        procs = [
-            subprocess.Popen(
-                [sys.executable, "-m", "hookmail.entrypoints.cli", name.split("-")[0]],
-                env={**env, "HOOKMAIL_SMTP_PORT": str(ports[int(name.split("-")[1])])},
-                stdout=log,
-                stderr=subprocess.STDOUT,
+    with fresh_store(folder, args.postgres) as database:
+        ports = [free_port() for _ in range(args.workers)]
+        body = ("x" * 75 + "\r\n") * 25  # about 2 KB in RFC-sized lines
+        with _sink(folder) as target:
+            settings = Settings(database_url=database, smtp_hostname="mx.bench")
+            uow = Container(settings=providers.Object(settings)).uow
+            # distinct recipients reach one webhook by +tag (a public domain has no catch-all)
+            public_webhooks(
+                uow, WebhookInput(address=f"u@{PUBLIC}", target_url=target.url), domain=PUBLIC
             )
-            for name in names
-        ]
-        try:
-            for port in ports:
-                wait_smtp(port)
-            _wait_started(folder / "workers.log", names)
-            per = args.n // args.connections
-            cpu_before = {
-                name: _cpu_seconds(proc.pid) for proc, name in zip(procs, names, strict=True)
+            env = {
+                **os.environ,
+                "HOOKMAIL_DATABASE_URL": database,
+                "HOOKMAIL_ALLOW_PRIVATE_TARGETS": "true",
+                "HOOKMAIL_PUBLIC_DOMAINS": PUBLIC,
             }
-            started = time.perf_counter()
-            # the senders in processes of their own, so that neither they nor the receiver
-            # (in this process) wait for the other's GIL: the figures are the workers'
-            shares = [list(range(i, args.connections, _SENDERS)) for i in range(_SENDERS)]
-            shares = [share for share in shares if share]
-            with ProcessPoolExecutor(_SENDERS) as senders:
-                list(senders.map(_send, [(ports, share, per, body) for share in shares]))
-            accepted = time.perf_counter() - started
-            total = per * args.connections
-            if "deliver" not in os.environ.get("BENCH_PROCS", "deliver"):
-                print(f"SMTP durable accepts alone: {total / accepted:.0f}/s")
-                cpu = sum(
-                    _cpu_seconds(p.pid) - cpu_before[n] for p, n in zip(procs, names, strict=True)
+            log = (folder / "workers.log").open("ab")
+            kinds = [c for c in ("smtp", "deliver") if c in os.environ.get("BENCH_PROCS", c)]
+            names = [f"{c}-{n}" for c in kinds for n in range(args.workers)]
+            procs = [
+                subprocess.Popen(
+                    [sys.executable, "-m", "hookmail.entrypoints.cli", name.split("-")[0]],
+                    env={**env, "HOOKMAIL_SMTP_PORT": str(ports[int(name.split("-")[1])])},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
                 )
-                cpu = cpu * 1000 / total
-                print(f"smtp worker CPU: {cpu:.2f} ms per message")
-                return
-            wait_for(lambda: target.count() >= total, timeout=600, what="deliveries")
-            delivered = time.perf_counter() - started
-            time.sleep(1.0)  # a repeat would arrive now
-            cpus = {
-                name: _cpu_seconds(proc.pid) - cpu_before[name]
-                for proc, name in zip(procs, names, strict=True)
-            }
-            for name, cpu in cpus.items():
-                print(f"{name} worker CPU: {cpu * 1000 / total:.2f} ms per message")
-            print(f"all workers CPU: {sum(cpus.values()) * 1000 / total:.2f} ms per message")
-            subjects = target.subjects()
-            print(
-                f"delivered: {len(set(subjects))} distinct of {total}, repeats: "
-                f"{len(subjects) - len(set(subjects))}"
-            )
-        finally:
-            for proc in procs:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(timeout=60)
-            log.close()
-            said = (folder / "workers.log").read_text()
-            passes = re.findall(r"\((\d+) passes, (\d+) claimed, (\d+) found nothing\)", said)
-            if passes:  # each delivery worker says how many store passes it made, at exit
-                made, moved, idle = (sum(int(p[i]) for p in passes) for i in (0, 1, 2))
-                print(f"delivery store passes: {made}, {idle} of them idle ({moved} jobs claimed)")
-    if args.postgres:
-        with make_engine(args.postgres).begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+                for name in names
+            ]
+            try:
+                for port in ports:
+                    wait_smtp(port)
+                _wait_started(folder / "workers.log", names)
+                per = args.n // args.connections
+                cpu_before = {
+                    name: _cpu_seconds(proc.pid) for proc, name in zip(procs, names, strict=True)
+                }
+                started = time.perf_counter()
+                # the senders in processes of their own, so that neither they nor the receiver
+                # (in this process) wait for the other's GIL: the figures are the workers'
+                shares = [list(range(i, args.connections, _SENDERS)) for i in range(_SENDERS)]
+                shares = [share for share in shares if share]
+                with ProcessPoolExecutor(_SENDERS) as senders:
+                    list(senders.map(_send, [(ports, share, per, body) for share in shares]))
+                accepted = time.perf_counter() - started
+                total = per * args.connections
+                if "deliver" not in os.environ.get("BENCH_PROCS", "deliver"):
+                    print(f"SMTP durable accepts alone: {total / accepted:.0f}/s")
+                    cpu = sum(
+                        _cpu_seconds(p.pid) - cpu_before[n]
+                        for p, n in zip(procs, names, strict=True)
+                    )
+                    cpu = cpu * 1000 / total
+                    print(f"smtp worker CPU: {cpu:.2f} ms per message")
+                    return
+                wait_for(lambda: target.count() >= total, timeout=600, what="deliveries")
+                delivered = time.perf_counter() - started
+                time.sleep(1.0)  # a repeat would arrive now
+                cpus = {
+                    name: _cpu_seconds(proc.pid) - cpu_before[name]
+                    for proc, name in zip(procs, names, strict=True)
+                }
+                for name, cpu in cpus.items():
+                    print(f"{name} worker CPU: {cpu * 1000 / total:.2f} ms per message")
+                print(f"all workers CPU: {sum(cpus.values()) * 1000 / total:.2f} ms per message")
+                subjects = target.subjects()
+                print(
+                    f"delivered: {len(set(subjects))} distinct of {total}, repeats: "
+                    f"{len(subjects) - len(set(subjects))}"
+                )
+            finally:
+                for proc in procs:
+                    proc.send_signal(signal.SIGTERM)
+                    proc.wait(timeout=60)
+                log.close()
+                said = (folder / "workers.log").read_text()
+                passes = re.findall(r"\((\d+) passes, (\d+) claimed, (\d+) found nothing\)", said)
+                if passes:  # each delivery worker says how many store passes it made, at exit
+                    made, moved, idle = (sum(int(p[i]) for p in passes) for i in (0, 1, 2))
+                    print(
+                        f"delivery store passes: {made}, {idle} of them idle ({moved} jobs claimed)"
+                    )
     store = "PostgreSQL" if args.postgres else "SQLite"
     workers = f"{args.workers} SMTP + {args.workers} delivery worker(s)"
     print(

@@ -9,22 +9,20 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 from dependency_injector import providers
-from sqlalchemy import text
 
-from hookmail.adapters.sql.engine import make_engine, migrate
+from hookmail.core.deliveries import DeliveryJob
 from hookmail.core.mail import AuthResults, Envelope, InboundMessage
 from hookmail.core.ports import HttpOutcome
 from hookmail.core.services import delivery, inbound
 from hookmail.core.services.webhooks import WebhookInput
-from hookmail.core.deliveries import DeliveryJob
 from hookmail.entrypoints.container import Container
 from hookmail.entrypoints.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
+from bench.stores import fresh_store
 from tests.seed import public_webhooks
 
 PUBLIC = "bench.hookmail.test"
@@ -36,19 +34,13 @@ def main() -> None:
     parser.add_argument("-k", type=int, default=8, help="jobs recorded and claimed a pass")
     parser.add_argument("--postgres", metavar="URL")
     args = parser.parse_args()
-    database = f"sqlite:///{tempfile.mkdtemp(prefix='hookmail-pass-')}/p.db"
-    schema = None
-    if args.postgres:
-        schema = f"hookmail_pass_{uuid.uuid4().hex[:8]}"
-        with make_engine(args.postgres).begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        database = f"{args.postgres}?options=-csearch_path%3D{schema}"
-    migrate(make_engine(database))
-    try:
+    folder = Path(tempfile.mkdtemp(prefix="hookmail-pass-"))
+    with fresh_store(folder, args.postgres) as database:
         container = Container(settings=providers.Object(Settings(database_url=database)))
         uow, clock = container.uow, container.clock()
         (hook,) = public_webhooks(
-            uow, WebhookInput(address=f"u@{PUBLIC}", target_url="http://127.0.0.1:9/"),
+            uow,
+            WebhookInput(address=f"u@{PUBLIC}", target_url="http://127.0.0.1:9/"),
             domain=PUBLIC,
         )
         body = b"Subject: x\r\n\r\n" + (b"x" * 75 + b"\r\n") * 25
@@ -58,7 +50,9 @@ def main() -> None:
                 message = InboundMessage.receive(
                     raw=body,
                     envelope=Envelope(
-                        mail_from="a@example.org", rcpt_to=(f"u@{PUBLIC}",), remote_ip="::1",
+                        mail_from="a@example.org",
+                        rcpt_to=(f"u@{PUBLIC}",),
+                        remote_ip="::1",
                         helo="h",
                     ),
                     auth=AuthResults(),
@@ -66,8 +60,11 @@ def main() -> None:
                     message_id="<m@example.org>",
                 )
                 job = DeliveryJob.new(
-                    message_id=message.id, webhook_id=hook.id, account_id=hook.account_id,
-                    recipients=(f"u@{PUBLIC}",), now=clock.now(),
+                    message_id=message.id,
+                    webhook_id=hook.id,
+                    account_id=hook.account_id,
+                    recipients=(f"u@{PUBLIC}",),
+                    now=clock.now(),
                 )
                 batch.append(inbound.Prepared(message, (job,), ()))
             inbound.commit_prepared(uow(), batch)
@@ -82,8 +79,7 @@ def main() -> None:
                     uow(), clock, config, limit=args.k, finished=finished, held={}
                 )
                 finished = [
-                    delivery.finish(clock, config, w, clock.now(), HttpOutcome(200))
-                    for w in work
+                    delivery.finish(clock, config, w, clock.now(), HttpOutcome(200)) for w in work
                 ]
             rounds.append((time.thread_time() - cpu) / passes)
         per_pass = statistics.median(rounds)
@@ -93,10 +89,6 @@ def main() -> None:
             f"({per_pass * 1e3 / args.k:.3f} ms a job); rounds "
             + " ".join(f"{r * 1e3:.2f}" for r in rounds)
         )
-    finally:
-        if schema:
-            with make_engine(args.postgres).begin() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 if __name__ == "__main__":
