@@ -14,6 +14,7 @@ from attrs import evolve
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
+from hookmail.adapters.sql import raw
 from hookmail.adapters.sql.engine import make_engine, make_sessions
 from hookmail.adapters.sql.mail import _auth_json
 from hookmail.adapters.sql.rows import MessageRow
@@ -139,6 +140,60 @@ def test_the_claimed_jobs_messages_and_webhooks_read_as_they_are_stored(engine: 
         uow.webhooks.save(renamed)
         uow.commit()
         assert uow.webhooks.get_many({hook.id})[hook.id][0] == renamed
+
+
+@pytest.mark.parametrize("flushed", [False, True])
+def test_a_read_after_a_write_in_the_claims_transaction_reads_the_store(
+    engine: Engine, flushed: bool
+) -> None:
+    # what the claim read ahead is not served once its transaction has written (an ORM
+    # change pending, or flushed: writes.touch): the read sees the write, as on SQLite
+    uow = SqlUnitOfWork(make_sessions(engine))
+    hook, message = _setup(uow)
+    with uow:
+        uow.jobs.add(_job(hook, message))
+        uow.commit()
+    renamed = evolve(hook, target_url="https://example.net/renamed")
+    with uow:
+        assert _claim(uow, NOW + timedelta(seconds=1))
+        uow.webhooks.save(renamed)
+        if flushed:
+            uow.jobs.existing({UUID(int=1)})  # a raw read: the ORM's change is flushed first
+        assert uow.webhooks.get_many({hook.id})[hook.id][0] == renamed
+
+
+def test_what_was_read_ahead_is_served_once_and_only_while_nothing_is_written(
+    engine: Engine,
+) -> None:
+    sessions = make_sessions(engine)
+    with sessions() as session:
+        session.connection()  # a transaction
+        raw.read_ahead(session, "things", {1: "one", 2: "two"})
+        assert raw.read_back(session, "things", {1, 3}) is None  # 3 was not read ahead
+        assert raw.read_back(session, "things", {1}) == {1: "one"}
+        assert raw.read_back(session, "things", {1}) is None  # served once
+        session.add(  # an ORM change, not yet flushed
+            MessageRow(
+                id=UUID(int=7),
+                received_at=NOW,
+                mail_from="a@example.org",
+                rcpt_to="[]",
+                remote_ip="::1",
+                helo="h",
+                smtp_user=None,
+                auth=_auth_json(AuthResults()),
+                message_id="<m@example.org>",
+                raw=b"",
+            )
+        )
+        assert raw.read_back(session, "things", {2}) is None
+        raw.read_ahead(session, "things", {2: "two"})
+        session.flush()  # written: forgotten
+        assert raw.read_back(session, "things", {2}) is None
+        raw.read_ahead(session, "things", {2: "two"})
+        session.rollback()  # another transaction next
+        session.connection()
+        assert raw.read_back(session, "things", {2}) is None
 
 
 def test_the_claim_sees_changes_saved_earlier_in_its_transaction(engine: Engine) -> None:

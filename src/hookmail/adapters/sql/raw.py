@@ -25,7 +25,7 @@ from sqlalchemy import Boolean, ColumnElement, Connection, Uuid
 from sqlalchemy.orm import Session
 
 from hookmail.adapters.sql.types import UtcDateTime
-from hookmail.adapters.sql.writes import touch
+from hookmail.adapters.sql.writes import READ_AHEAD, touch
 
 
 def _aware(value: datetime) -> datetime:
@@ -252,6 +252,8 @@ def _send(
     except Exception as exc:
         if whole and driver.info.transaction_status != _IDLE:
             driver.rollback()  # what failed skipped the COMMIT: the transaction is left open
+        if single is not None:
+            params = None  # a whole batch of mail (bodies, addresses): not for the error's text
         connection._handle_dbapi_exception(exc, statement, params, writes, None)
         raise  # not reached: the above raises
     finally:
@@ -361,19 +363,34 @@ def fetch_together(
 
 # What a statement read ahead, for the reads that follow it in its transaction: the claim
 # of the delivery pass reads its jobs' messages and webhooks in its own round trip (see
-# SqlJobRepository.claim_due); the repositories' reads take them from here.
-_READ_AHEAD = "hookmail_read_ahead"
+# SqlJobRepository.claim_due); the repositories' reads take them from here. Served only in
+# the transaction that read them, and only while it has written nothing since: a write
+# (raw, or the ORM's) forgets them (writes.touch), and so do ORM changes not yet flushed,
+# so a read after a write reads the store, as it always did.
+_READ_AHEAD = READ_AHEAD
+_Stash = tuple[Any, dict[str, dict[Any, Any]]]  # the transaction, and what it read by kind
 
 
 def read_ahead(session: Session, kind: str, found: Mapping[Any, Any]) -> None:
     """Keep `found` (objects by id) for the next read of `kind` in this transaction."""
-    session.info.setdefault(_READ_AHEAD, {}).setdefault(kind, {}).update(found)
+    transaction = session.get_transaction()
+    stash: _Stash | None = session.info.get(_READ_AHEAD)
+    if stash is None or stash[0] is not transaction:
+        stash = session.info[_READ_AHEAD] = (transaction, {})
+    stash[1].setdefault(kind, {}).update(found)
 
 
 def read_back(session: Session, kind: str, ids: Set[Any]) -> dict[Any, Any] | None:
     """The objects of `ids` read ahead, if every one was (each is given back once); else
     None, and the caller reads the store."""
-    kept: dict[Any, Any] | None = session.info.get(_READ_AHEAD, {}).get(kind)
+    stash: _Stash | None = session.info.get(_READ_AHEAD)
+    if stash is None:
+        return None
+    written = session.new or session.dirty or session.deleted  # ORM changes not yet flushed
+    if stash[0] is not session.get_transaction() or written:
+        forget_read_ahead(session)  # another transaction's, or changed since
+        return None
+    kept = stash[1].get(kind)
     if not kept or not ids <= kept.keys():
         return None
     return {key: kept.pop(key) for key in ids}
