@@ -50,13 +50,13 @@ _SAVE_JOB_SQL = (
 )
 
 
-# The attempts of a store pass in one PostgreSQL statement: the jobs' new states, and the
-# log rows of the jobs that were still there to update (a deleted webhook takes its jobs).
 def _typed(columns: tuple[tuple[str, str], ...]) -> str:
     """A record's column definitions, `name type, ...` (for json_to_recordset)."""
     return ", ".join(f"{name} {kind}" for name, kind in columns)
 
 
+# The attempts of a store pass in one PostgreSQL statement: the jobs' new states, and the
+# log rows of the jobs that were still there to update (a deleted webhook takes its jobs).
 _LOG_COLUMNS = (
     ("id", "uuid"),
     ("webhook_id", "uuid"),

@@ -24,6 +24,7 @@ from uuid import UUID
 from sqlalchemy import Boolean, ColumnElement, Connection, Uuid
 from sqlalchemy.orm import Session
 
+from hookmail.adapters.notify import pg_notify
 from hookmail.adapters.sql.types import UtcDateTime
 from hookmail.adapters.sql.writes import READ_AHEAD, touch
 
@@ -278,7 +279,7 @@ def _rows(cursor: Any) -> list[Any]:
     return rows
 
 
-_NOTIFY = "SELECT pg_notify(%s, '')"  # notify.pg_notify's, as psycopg takes it
+_NOTIFY = _format_style(pg_notify("")[0])  # a notice's statement, as psycopg takes it
 _MOST_VALUES = 65_535  # parameters of one PostgreSQL statement
 
 
@@ -364,41 +365,35 @@ def fetch_together(
 # What a statement read ahead, for the reads that follow it in its transaction: the claim
 # of the delivery pass reads its jobs' messages and webhooks in its own round trip (see
 # SqlJobRepository.claim_due); the repositories' reads take them from here. Served only in
-# the transaction that read them, and only while it has written nothing since: a write
-# (raw, or the ORM's) forgets them (writes.touch), and so do ORM changes not yet flushed,
-# so a read after a write reads the store, as it always did.
-_READ_AHEAD = READ_AHEAD
+# the transaction that read them (not after its commit or rollback), and only while it has
+# written nothing since: a write (raw, or the ORM's) forgets them (writes.touch), and so do
+# ORM changes not yet flushed, so a read after a write reads the store, as it always did.
 _Stash = tuple[Any, dict[str, dict[Any, Any]]]  # the transaction, and what it read by kind
 
 
 def read_ahead(session: Session, kind: str, found: Mapping[Any, Any]) -> None:
     """Keep `found` (objects by id) for the next read of `kind` in this transaction."""
     transaction = session.get_transaction()
-    stash: _Stash | None = session.info.get(_READ_AHEAD)
+    stash: _Stash | None = session.info.get(READ_AHEAD)
     if stash is None or stash[0] is not transaction:
-        stash = session.info[_READ_AHEAD] = (transaction, {})
+        stash = session.info[READ_AHEAD] = (transaction, {})
     stash[1].setdefault(kind, {}).update(found)
 
 
 def read_back(session: Session, kind: str, ids: Set[Any]) -> dict[Any, Any] | None:
     """The objects of `ids` read ahead, if every one was (each is given back once); else
     None, and the caller reads the store."""
-    stash: _Stash | None = session.info.get(_READ_AHEAD)
+    stash: _Stash | None = session.info.get(READ_AHEAD)
     if stash is None:
         return None
     written = session.new or session.dirty or session.deleted  # ORM changes not yet flushed
     if stash[0] is not session.get_transaction() or written:
-        forget_read_ahead(session)  # another transaction's, or changed since
+        session.info.pop(READ_AHEAD)  # another transaction's, or changed since
         return None
     kept = stash[1].get(kind)
     if not kept or not ids <= kept.keys():
         return None
     return {key: kept.pop(key) for key in ids}
-
-
-def forget_read_ahead(session: Session) -> None:
-    """The transaction ended: what was read ahead is not served in the next one."""
-    session.info.pop(_READ_AHEAD, None)
 
 
 def write(session: Session, table: str, kind: str, text: str, params: Sequence[Any]) -> None:

@@ -124,7 +124,6 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         if self._session is None:
             raise RuntimeError("commit() outside a `with` block")
-        raw.forget_read_ahead(self._session)
         if self._read_only:
             raise RuntimeError("commit() in a reading() block")
         if self._notifier is None:
